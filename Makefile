@@ -1,0 +1,52 @@
+# Two commands do all set-up on a fresh Debian/Ubuntu machine: `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.noticer-installed
+# System packages: Tesseract and its English data for OCR, fonts for the generated fixtures.
+SYSTEM_PACKAGES := tesseract-ocr tesseract-ocr-eng fonts-dejavu-core
+# RapidOCR is installed without its dependencies: it would add opencv-python beside
+# mediapipe's opencv-contrib-python, and two OpenCV distributions overwrite one cv2 folder.
+# Its other dependencies are listed in pyproject.toml.
+RAPIDOCR := rapidocr-onnxruntime==1.4.4
+
+.PHONY: demo test setup system-deps fixtures bench clean
+
+demo: setup
+	@echo "== noticer check fixtures/gallery"
+	@$(BIN)/noticer check fixtures/gallery --no-progress; rc=$$?; \
+	  if [ $$rc -gt 1 ]; then exit $$rc; fi; \
+	  echo "(exit code $$rc: 1 means images with defects were found, as the gallery is meant to show)"
+
+test: setup
+	bash .ci/pytest
+
+setup: system-deps $(STAMP)
+
+system-deps:
+	@missing=""; \
+	for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; \
+	  elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then SUDO="sudo"; \
+	  else echo "noticer needs system packages:$$missing"; \
+	       echo "run: sudo apt-get update && sudo apt-get install -y$$missing"; exit 1; fi; \
+	  echo "installing system packages:$$missing"; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+$(STAMP): pyproject.toml Makefile
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q --no-deps $(RAPIDOCR)
+	$(BIN)/python -m checker.doctor
+	touch $(STAMP)
+
+fixtures: setup
+	$(BIN)/python fixtures/make_fixtures.py
+
+clean:
+	rm -rf $(VENV) .noticer_cache .pytest_cache

@@ -1,0 +1,69 @@
+"""The per-image context shared by all rules of one image.
+
+It holds the decoded pixels and metadata, and computes expensive things lazily and
+once: grayscale, generation metadata, and any *shared analysis* (hand landmarks, OCR)
+through :meth:`ImageContext.shared`, which memoises a plain function by its
+arguments. The context knows nothing about hands or text; rule families bring their
+own analysis functions, so it does not grow into a god object.
+"""
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any, Callable, Mapping, TypeVar
+
+import numpy as np
+
+from .imageio import LoadedImage
+from .metadata import GenerationMetadata, extract_metadata
+
+T = TypeVar("T")
+
+
+class ImageContext:
+    def __init__(self, path: str | Path, image: LoadedImage, reference_path: Path | None = None,
+                 sidecar_text: str | None = None, expected_text: tuple[str, ...] = (),
+                 resources: Mapping[str, Any] | None = None) -> None:
+        self.path = Path(path)
+        self.image = image
+        self.reference_path = reference_path
+        self.sidecar_text = sidecar_text
+        self.expected_text = expected_text  # from config, for TEXT003
+        self.resources = resources or {}
+        self._memo: dict[Any, Any] = {}
+
+    @property
+    def rgb(self) -> np.ndarray:
+        return self.image.rgb
+
+    @property
+    def width(self) -> int:
+        return self.image.width
+
+    @property
+    def height(self) -> int:
+        return self.image.height
+
+    @functools.cached_property
+    def gray(self) -> np.ndarray:
+        import cv2
+
+        return cv2.cvtColor(self.image.rgb, cv2.COLOR_RGB2GRAY)
+
+    @functools.cached_property
+    def metadata(self) -> GenerationMetadata:
+        return extract_metadata(self.image.info, self.image.exif, self.image.exif_ifd)
+
+    @property
+    def prompt(self) -> str | None:
+        """The positive generation prompt, if the file carries one."""
+        return self.metadata.positive_prompt
+
+    def shared(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(self, *args)``, computed once per image for the same function and arguments.
+
+        Arguments must be hashable (use frozen dataclasses for parameter sets)."""
+        key = (fn.__module__, fn.__qualname__, args)
+        if key not in self._memo:
+            self._memo[key] = fn(self, *args)
+        return self._memo[key]

@@ -1,0 +1,222 @@
+"""Reading images safely: read-only, once, with clear errors.
+
+The file is read into memory with a plain read-only open (no lock, no write, no
+move). Decoding uses OpenCV for ordinary 8-bit JPEG/PNG (about 3x faster than
+PIL for JPEG) and PIL for everything else (CMYK, 16-bit, palette, animation).
+Pixels come out as RGB uint8 in the displayed orientation (EXIF rotation applied).
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff")
+
+
+class ImageLoadError(Exception):
+    """The file cannot be judged as an image; the message says why."""
+
+    def __init__(self, message: str, **measurements: Any) -> None:
+        super().__init__(message)
+        self.measurements = measurements
+
+
+@dataclass(frozen=True)
+class LoadedImage:
+    rgb: np.ndarray  # H x W x 3 uint8, displayed orientation
+    alpha: np.ndarray | None
+    format: str
+    mode: str
+    frames: int
+    exif_orientation: int
+    sha256: str
+    info: dict[str, Any] = field(default_factory=dict)  # PIL's text chunks and friends
+    exif: dict[int, Any] = field(default_factory=dict)
+    exif_ifd: dict[int, Any] = field(default_factory=dict)  # the Exif sub-IFD (UserComment lives there)
+
+    @property
+    def width(self) -> int:
+        return int(self.rgb.shape[1])
+
+    @property
+    def height(self) -> int:
+        return int(self.rgb.shape[0])
+
+
+def read_bytes(path: Path) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except IsADirectoryError:
+        raise ImageLoadError("is a directory, not an image") from None
+    except PermissionError as exc:
+        raise ImageLoadError(f"cannot read the file: permission denied ({exc.strerror})") from None
+    except OSError as exc:
+        raise ImageLoadError(f"cannot read the file: {exc.strerror or exc}") from None
+
+
+def sha256_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def load_image(path: Path, max_pixels: int = 100_000_000, data: bytes | None = None) -> LoadedImage:
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    if data is None:
+        data = read_bytes(path)
+    digest = sha256_of(data)
+    if not data:
+        raise ImageLoadError("empty file (0 bytes)", bytes=0)
+    Image.MAX_IMAGE_PIXELS = None  # we apply our own limit below, with a clear message
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pil = Image.open(io.BytesIO(data))
+    except UnidentifiedImageError:
+        raise ImageLoadError("not an image file (format not recognised)", bytes=len(data)) from None
+    except Exception as exc:  # noqa: BLE001 - any decoder error is a bad file
+        raise ImageLoadError(f"cannot open image: {exc}", bytes=len(data)) from None
+
+    width, height = pil.size
+    if width * height > max_pixels:
+        raise ImageLoadError(
+            f"declared size {width}x{height} ({width * height} pixels) exceeds max-pixels {max_pixels}; "
+            "possible decompression bomb",
+            declared_width=width, declared_height=height, max_pixels=max_pixels,
+        )
+    fmt = (pil.format or "").upper()
+    mode = pil.mode
+    frames = int(getattr(pil, "n_frames", 1) or 1)
+    try:
+        exif_obj = pil.getexif()
+        exif = dict(exif_obj)
+        exif_ifd = dict(exif_obj.get_ifd(0x8769))
+    except Exception:  # noqa: BLE001 - broken EXIF is not a broken image
+        exif, exif_ifd = {}, {}
+    orientation = int(exif.get(0x0112, 1) or 1)
+    info = {k: v for k, v in pil.info.items() if isinstance(k, str)}
+
+    rgb = alpha = None
+    if fmt in ("JPEG", "PNG") and mode in ("RGB", "L") and frames == 1:
+        rgb = _decode_cv2(data)  # applies EXIF orientation itself
+    if rgb is None:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                pil.seek(0)
+                pil.load()
+                frame = ImageOps.exif_transpose(pil) if orientation != 1 else pil
+                rgb, alpha = _pil_to_rgb(frame)
+        except Exception as exc:  # noqa: BLE001
+            raise ImageLoadError(f"corrupt or truncated image data: {exc}", format=fmt, bytes=len(data)) from None
+    elif fmt == "PNG":
+        # cv2 decodes truncated PNGs partially without complaint; make PIL verify the stream.
+        try:
+            Image.open(io.BytesIO(data)).verify()
+        except Exception as exc:  # noqa: BLE001
+            raise ImageLoadError(f"corrupt or truncated image data: {exc}", format=fmt, bytes=len(data)) from None
+    return LoadedImage(rgb=rgb, alpha=alpha, format=fmt, mode=mode, frames=frames,
+                       exif_orientation=orientation, sha256=digest, info=info, exif=exif, exif_ifd=exif_ifd)
+
+
+def _decode_cv2(data: bytes) -> np.ndarray | None:
+    import cv2
+
+    buf = np.frombuffer(data, dtype=np.uint8)
+    bgr = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    if bgr is None:
+        return None
+    if data[:2] == b"\xff\xd8" and not data.rstrip(b"\x00").endswith(b"\xff\xd9"):
+        raise ImageLoadError("corrupt or truncated JPEG (no end-of-image marker)", format="JPEG", bytes=len(data))
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def _pil_to_rgb(img) -> tuple[np.ndarray, np.ndarray | None]:
+    mode = img.mode
+    alpha = None
+    if mode in ("I;16", "I;16B", "I;16L", "I"):
+        arr = np.asarray(img, dtype=np.float64)
+        peak = 65535.0 if arr.max(initial=0) > 255 else 255.0
+        gray = np.clip(arr / peak * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return np.repeat(gray[:, :, None], 3, axis=2), None
+    if mode == "F":
+        arr = np.asarray(img, dtype=np.float64)
+        lo, hi = float(arr.min(initial=0)), float(arr.max(initial=1))
+        gray = np.clip((arr - lo) / max(hi - lo, 1e-9) * 255.0, 0, 255).astype(np.uint8)
+        return np.repeat(gray[:, :, None], 3, axis=2), None
+    if mode in ("P", "PA"):
+        img = img.convert("RGBA")
+        mode = "RGBA"
+    if mode in ("RGBA", "LA", "La", "RGBa"):
+        rgba = np.asarray(img.convert("RGBA"))
+        alpha = rgba[:, :, 3].copy()
+        return np.ascontiguousarray(rgba[:, :, :3]), alpha
+    return np.ascontiguousarray(np.asarray(img.convert("RGB"))), None
+
+
+def find_images(paths, exclude=(), suffixes=IMAGE_SUFFIXES) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """Expand files and folders (recursively, following links once) into image paths.
+
+    Returns (images, problems): problems are paths that could not be walked, with why
+    (a symlink loop, a missing path, an unreadable folder)."""
+    import fnmatch
+    import os
+
+    found: dict[str, Path] = {}
+    problems: list[tuple[Path, str]] = []
+
+    def excluded(p: Path) -> bool:
+        s = p.as_posix()
+        return any(fnmatch.fnmatch(s, pat) or fnmatch.fnmatch(p.name, pat) or fnmatch.fnmatch(s, f"*/{pat}")
+                   for pat in exclude)
+
+    for raw in paths:
+        root = Path(raw)
+        if not root.exists() and not root.is_symlink():
+            problems.append((root, "no such file or folder"))
+            continue
+        if root.is_file() or (root.is_symlink() and not root.is_dir()):
+            if not excluded(root):
+                found.setdefault(str(root), root)
+            continue
+        seen_dirs: set[tuple[int, int]] = set()
+        stack = [root]
+        while stack:
+            folder = stack.pop()
+            try:
+                st = folder.stat()
+            except OSError as exc:
+                problems.append((folder, f"cannot open folder: {exc.strerror or exc}"))
+                continue
+            key = (st.st_dev, st.st_ino)
+            if key in seen_dirs:
+                problems.append((folder, "symlink loop or repeated folder, skipped"))
+                continue
+            seen_dirs.add(key)
+            try:
+                entries = sorted(os.scandir(folder), key=lambda e: e.name)
+            except OSError as exc:
+                problems.append((folder, f"cannot list folder: {exc.strerror or exc}"))
+                continue
+            for entry in entries:
+                p = Path(entry.path)
+                if excluded(p) or entry.name in (".git", ".noticer_cache", ".venv", "__pycache__"):
+                    continue
+                try:
+                    is_dir = entry.is_dir(follow_symlinks=True)
+                except OSError:
+                    is_dir = False
+                if is_dir:
+                    stack.append(p)
+                elif p.suffix.lower() in suffixes:
+                    found.setdefault(str(p), p)
+                elif entry.is_symlink() and not p.exists():
+                    if p.suffix.lower() in suffixes:
+                        found.setdefault(str(p), p)
+    return sorted(found.values(), key=lambda p: p.as_posix()), problems

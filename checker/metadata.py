@@ -1,0 +1,217 @@
+"""Generation metadata that AI tools leave in image files.
+
+Known places:
+- AUTOMATIC1111 / Forge: PNG text chunk ``parameters`` (prompt, ``Negative prompt:``, settings line),
+  or the same text in EXIF UserComment for JPEG/WebP.
+- ComfyUI: PNG text chunks ``prompt`` (API graph, JSON) and ``workflow`` (UI graph, JSON).
+- NovelAI: PNG text chunks ``Description`` (the prompt), ``Comment`` (JSON with ``prompt``, ``uc``,
+  ``seed`` ...), ``Software: NovelAI``, ``Source``.
+- InvokeAI: ``invokeai_metadata`` / ``sd-metadata`` / ``Dream`` chunks.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+GENERATION_KEYS = ("parameters", "prompt", "workflow", "Comment", "Description",
+                   "invokeai_metadata", "sd-metadata", "Dream", "generation_data")
+EXIF_USER_COMMENT = 0x9286
+EXIF_IMAGE_DESCRIPTION = 0x010E
+EXIF_IFD = 0x8769
+
+_QUOTED = re.compile(r'"([^"\n]{1,200})"|\u201c([^\u201d\n]{1,200})\u201d')
+# words that, placed before a quoted string, say it is text to render
+_TEXT_CUE = re.compile(r"(says?|saying|reads?|reading|text|written|writing|words?|title|caption|"
+                       r"logo|sign|label|lettering|inscription|spelling|spells?)\W*$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class GenerationMetadata:
+    keys: tuple[str, ...]  # where metadata was found, e.g. ("prompt", "workflow") or ("exif:UserComment",)
+    tool: str | None  # "a1111", "comfyui", "novelai", "invokeai" or None
+    positive_prompt: str | None
+    negative_prompt: str | None
+    raw: Mapping[str, str]
+
+    @property
+    def found(self) -> bool:
+        return bool(self.keys)
+
+    @property
+    def quoted_text(self) -> tuple[str, ...]:
+        return quoted_strings(self.positive_prompt or "")
+
+
+def quoted_strings(prompt: str, require_cue: bool = False) -> tuple[str, ...]:
+    """Quoted strings in a prompt (``a sign that says "OPEN"`` gives ``("OPEN",)``)."""
+    out = []
+    for match in _QUOTED.finditer(prompt):
+        text = (match.group(1) or match.group(2) or "").strip()
+        if not text:
+            continue
+        if require_cue and not _TEXT_CUE.search(prompt[max(0, match.start() - 40):match.start()]):
+            continue
+        if text not in out:
+            out.append(text)
+    return tuple(out)
+
+
+def _as_text(value: Any) -> str | None:
+    if isinstance(value, bytes):
+        return decode_user_comment(value)
+    if isinstance(value, str):
+        return value
+    return None
+
+
+def decode_user_comment(raw: bytes) -> str | None:
+    """EXIF UserComment: 8-byte charset header (ASCII, UNICODE, JIS) then the text."""
+    if not raw:
+        return None
+    header, body = raw[:8], raw[8:]
+    if header.startswith(b"UNICODE"):
+        for enc in ("utf-16-be", "utf-16-le"):
+            try:
+                text = body.decode(enc)
+                if text and all(ch.isprintable() or ch in "\n\r\t" for ch in text[:200]):
+                    return text.rstrip("\x00")
+            except UnicodeDecodeError:
+                continue
+        return None
+    if header.startswith(b"ASCII") or header == b"\x00" * 8:
+        return body.decode("utf-8", "replace").rstrip("\x00")
+    return raw.decode("utf-8", "replace").rstrip("\x00")
+
+
+def extract_metadata(info: Mapping[str, Any], exif: Mapping[int, Any] | None = None,
+                     exif_ifd: Mapping[int, Any] | None = None) -> GenerationMetadata:
+    raw: dict[str, str] = {}
+    for key in GENERATION_KEYS:
+        text = _as_text(info.get(key))
+        if text and text.strip():
+            raw[key] = text
+    software = _as_text(info.get("Software")) or ""
+    comment = None
+    for source in (exif_ifd or {}, exif or {}):
+        if EXIF_USER_COMMENT in source:
+            comment = _as_text(source[EXIF_USER_COMMENT])
+            break
+    if comment and _looks_generated(comment):
+        raw["exif:UserComment"] = comment
+
+    tool = positive = negative = None
+    if "parameters" in raw or "exif:UserComment" in raw:
+        tool = "a1111"
+        positive, negative = parse_a1111(raw.get("parameters") or raw["exif:UserComment"])
+    if "prompt" in raw or "workflow" in raw:
+        tool = "comfyui"
+        pos, neg = parse_comfyui(raw.get("prompt"), raw.get("workflow"))
+        positive, negative = pos or positive, neg or negative
+    if "Comment" in raw or "NovelAI" in software:
+        parsed = _json(raw.get("Comment"))
+        if isinstance(parsed, dict) and ("prompt" in parsed or "uc" in parsed):
+            tool = "novelai"
+            positive = parsed.get("prompt") or raw.get("Description") or positive
+            negative = parsed.get("uc") or negative
+        elif "Description" in raw and "NovelAI" in software:
+            tool = "novelai"
+            positive = raw["Description"]
+        elif "Comment" in raw and not _looks_generated(raw["Comment"]):
+            raw.pop("Comment")
+    if "Description" in raw and tool != "novelai" and not _looks_generated(raw["Description"]):
+        raw.pop("Description")  # an ordinary image description, not a prompt
+    if tool is None and ("invokeai_metadata" in raw or "sd-metadata" in raw or "Dream" in raw):
+        tool = "invokeai"
+        parsed = _json(raw.get("invokeai_metadata") or raw.get("sd-metadata"))
+        if isinstance(parsed, dict):
+            positive = parsed.get("positive_prompt") or (parsed.get("image") or {}).get("prompt")
+            if isinstance(positive, list) and positive and isinstance(positive[0], dict):
+                positive = positive[0].get("prompt")
+            negative = parsed.get("negative_prompt")
+        elif "Dream" in raw:
+            positive = raw["Dream"].split(" -", 1)[0].strip().strip('"')
+    if tool is None and "generation_data" in raw:
+        tool = "other"
+    return GenerationMetadata(keys=tuple(raw), tool=tool,
+                              positive_prompt=positive if isinstance(positive, str) else None,
+                              negative_prompt=negative if isinstance(negative, str) else None,
+                              raw=raw)
+
+
+def _looks_generated(text: str) -> bool:
+    lowered = text.lower()
+    return any(cue in lowered for cue in ("steps:", "sampler", "cfg scale", "seed:", "negative prompt",
+                                          '"prompt"', "model hash"))
+
+
+def _json(text: str | None) -> Any:
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except (ValueError, TypeError):
+        return None
+
+
+def parse_a1111(text: str) -> tuple[str | None, str | None]:
+    """A1111 layout: prompt lines, optional 'Negative prompt: ...' lines, last line 'Steps: ...'."""
+    lines = text.strip().split("\n")
+    if lines and re.match(r"^\s*Steps:\s*\d+", lines[-1]):
+        lines = lines[:-1]
+    body = "\n".join(lines)
+    positive, _, negative = body.partition("Negative prompt:")
+    return positive.strip() or None, negative.strip() or None
+
+
+_TEXT_INPUT_KEYS = ("text", "text_g", "text_l", "prompt", "positive", "string", "value", "t5xxl", "clip_l")
+
+
+def parse_comfyui(prompt_json: str | None, workflow_json: str | None) -> tuple[str | None, str | None]:
+    """Find positive and negative prompt texts in ComfyUI's API graph.
+
+    The graph maps node ids to ``{"class_type", "inputs"}``; links are ``[node_id, output_index]``.
+    From every sampler-like node follow its ``positive``/``negative`` inputs back to the nodes
+    that hold text. Falls back to every text-encoder's text."""
+    graph = _json(prompt_json)
+    if not isinstance(graph, dict):
+        return None, None
+    nodes = {str(k): v for k, v in graph.items() if isinstance(v, dict)}
+
+    def texts_from(link: Any, depth: int = 0) -> list[str]:
+        if depth > 12:
+            return []
+        if not (isinstance(link, list) and link):
+            return [link] if isinstance(link, str) and link.strip() else []
+        node = nodes.get(str(link[0]))
+        if not node:
+            return []
+        found: list[str] = []
+        for key, value in (node.get("inputs") or {}).items():
+            if isinstance(value, str) and key in _TEXT_INPUT_KEYS and value.strip():
+                found.append(value)
+            elif isinstance(value, list) and key not in ("clip", "model", "vae", "image", "latent_image",
+                                                           "samples", "mask", "pixels"):
+                found.extend(texts_from(value, depth + 1))
+        return found
+
+    positives: list[str] = []
+    negatives: list[str] = []
+    for node in nodes.values():
+        inputs = node.get("inputs") or {}
+        if "positive" in inputs or "negative" in inputs or "conditioning" in inputs:
+            if "positive" in inputs:
+                positives.extend(texts_from(inputs["positive"]))
+            elif "conditioning" in inputs and "guider" in str(node.get("class_type", "")).lower():
+                positives.extend(texts_from(inputs["conditioning"]))
+            if "negative" in inputs:
+                negatives.extend(texts_from(inputs["negative"]))
+    if not positives:
+        for node in nodes.values():
+            if "textencode" in str(node.get("class_type", "")).lower().replace("_", ""):
+                positives.extend(v for k, v in (node.get("inputs") or {}).items()
+                                 if k in _TEXT_INPUT_KEYS and isinstance(v, str) and v.strip())
+    dedup = lambda xs: list(dict.fromkeys(x.strip() for x in xs if x.strip()))  # noqa: E731
+    pos, neg = dedup(positives), [n for n in dedup(negatives) if n not in positives]
+    return ("\n".join(pos) or None), ("\n".join(neg) or None)
