@@ -1,0 +1,2 @@
+"""Placeholder until the align rule family lands: no rules yet."""
+RULES = ()

@@ -1,0 +1,2 @@
+"""Placeholder until the hands rule family lands: no rules yet."""
+RULES = ()

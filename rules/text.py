@@ -1,0 +1,2 @@
+"""Placeholder until the text rule family lands: no rules yet."""
+RULES = ()
