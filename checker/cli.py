@@ -58,10 +58,12 @@ def main() -> None:
 @click.option("--reference", type=click.Path(file_okay=False, path_type=str), help="Folder of reference images (ALIGN004).")
 @click.option("--timeout", type=float, help="Seconds one image may take (default 120).")
 @click.option("--max-pixels", type=int, help="Largest image decoded, in pixels (default 100000000).")
+@click.option("--executor", type=click.Choice(["local", "dask"]), help="Where to run: local processes (default) or a Dask cluster.")
+@click.option("--scheduler", metavar="ADDRESS", help="Dask scheduler address, e.g. tcp://host:8786 (with --executor dask).")
 @click.option("--color/--no-color", default=None, help="Colour text output (default: only on a terminal).")
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: on a terminal).")
 def check_command(paths: tuple[str, ...], profile, select, ignore, fmt, output, jobs, fail_on, config, sets,
-                  exclude, reference, timeout, max_pixels, color, progress) -> None:
+                  exclude, reference, timeout, max_pixels, executor, scheduler, color, progress) -> None:
     """Check images (files and folders, recursively) and report what viewers would notice.
 
     Exit codes: 0 no image fails, 1 an image has a finding at or above fail-on (or could
@@ -84,7 +86,8 @@ def check_command(paths: tuple[str, ...], profile, select, ignore, fmt, output, 
         plan = resolve(discovered.rules, cfg, profile=profile, select=_split(select) or None,
                        ignore=_split(ignore), sets=[parse_set_option(s) for s in sets], fail_on=fail_on,
                        config_path=str(cfg_path) if cfg_path else None, exclude=tuple(exclude),
-                       reference=reference, timeout=timeout, max_pixels=max_pixels)
+                       reference=reference, timeout=timeout, max_pixels=max_pixels,
+                       executor=executor, scheduler=scheduler)
     except ConfigError as exc:
         _fail(str(exc))
     if plan.reference and not Path(plan.reference).is_dir():

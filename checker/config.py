@@ -46,6 +46,7 @@ TOP_LEVEL_KEYS = {
     "cache": "whether the result cache is used",
     "executor": "where the work runs: local or dask",
     "scheduler": "address of a Dask scheduler (executor = dask)",
+    "batch-size": "images per task sent to a Dask cluster",
 }
 PROFILE_SECTION_KEYS = ("extends", "description", "rules", "fail-on")
 
@@ -84,6 +85,7 @@ class Plan:
     cache_dir: str | None = None
     executor: str = "local"
     scheduler: str | None = None
+    batch_size: int = 16
     all_rules: tuple[Rule, ...] = field(default=(), compare=False)
 
     @property
@@ -441,6 +443,7 @@ def resolve(rules: Sequence[Rule], config: Mapping[str, Any] | None = None, *, p
         cache_dir=opt("cache-dir", None, str),
         executor=executor,
         scheduler=opt("scheduler", None, str),
+        batch_size=opt("batch-size", 16, int),
         all_rules=tuple(rules),
     )
 

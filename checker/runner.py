@@ -143,7 +143,8 @@ def default_jobs() -> int:
 def run_paths(paths: Sequence[str | Path], plan: Plan, jobs: int | None = None,
               on_result: ResultCallback | None = None) -> list[ImageResult]:
     """Check every path; results come back sorted by path. ``jobs=0`` runs in this process
-    (no crash or time-limit isolation); otherwise ``jobs`` worker processes are used."""
+    (no crash or time-limit isolation); otherwise ``jobs`` worker processes are used. With
+    ``plan.executor == "dask"`` the work goes to the Dask cluster at ``plan.scheduler``."""
     jobs = default_jobs() if jobs is None else jobs
     paths = [str(p) for p in paths]
     results: dict[str, ImageResult] = {}
@@ -153,7 +154,11 @@ def run_paths(paths: Sequence[str | Path], plan: Plan, jobs: int | None = None,
         if on_result:
             on_result(result)
 
-    if jobs <= 0:
+    if plan.executor == "dask":
+        from .dask import run_on_dask  # needs the noticer[dask] extra; it says so when missing
+
+        run_on_dask(paths, plan, collect)
+    elif jobs <= 0:
         for p in paths:
             collect(check_image(p, plan))
     elif paths:
