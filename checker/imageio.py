@@ -50,6 +50,20 @@ class LoadedImage:
 
 
 def read_bytes(path: Path) -> bytes:
+    import os
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise ImageLoadError("file not found (or a broken symlink)") from None
+    except OSError as exc:
+        raise ImageLoadError(f"cannot read the file: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(mode):
+        raise ImageLoadError("is a directory, not an image")
+    if not stat.S_ISREG(mode):
+        # a FIFO or device would block or never end: never open it
+        raise ImageLoadError("not a regular file (a pipe, socket or device)")
     try:
         with open(path, "rb") as handle:
             return handle.read()
@@ -127,6 +141,11 @@ def load_image(path: Path, max_pixels: int = 100_000_000, data: bytes | None = N
 
 def _decode_cv2(data: bytes) -> np.ndarray | None:
     import cv2
+
+    try:  # OpenCV prints its own warnings for broken files; ours are clearer
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    except AttributeError:
+        pass
 
     buf = np.frombuffer(data, dtype=np.uint8)
     bgr = cv2.imdecode(buf, cv2.IMREAD_COLOR)

@@ -1,0 +1,160 @@
+"""Bad input gets a clear answer and nothing is lost (engine issue)."""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageOps
+
+from checker.imageio import ImageLoadError, find_images, load_image
+from fixtures.make_fixtures import make_bad_inputs
+from tests.helpers import run_json, validate_report, without_timings
+
+BROKEN = {"zero_byte", "truncated_png", "truncated_jpeg", "text_as_png", "bomb", "dangling_link"}
+READABLE = {"good", "png16", "cmyk_jpeg", "palette_png", "animated_gif", "animated_webp", "exif_rotated",
+            "odd_name"}
+
+
+@pytest.fixture(scope="module")
+def bad(tmp_path_factory):
+    return make_bad_inputs(tmp_path_factory.mktemp("bad inputs"))
+
+
+def _fingerprint(folder: Path) -> dict[str, tuple]:
+    out = {}
+    for p in sorted(folder.rglob("*")):
+        if p.is_symlink() or not p.is_file():
+            continue
+        st = p.stat()
+        data = p.read_bytes() if os.access(p, os.R_OK) else b""
+        out[str(p)] = (hashlib.sha256(data).hexdigest(), st.st_mtime_ns, st.st_mode, st.st_size)
+    return out
+
+
+@pytest.fixture(scope="module")
+def reports(bad):
+    folder = bad["good"].parent
+    before = _fingerprint(folder)
+    listing_before = sorted(os.listdir(folder))
+    proc1, rep1 = run_json(folder, "--jobs", "1")
+    proc2, rep2 = run_json(folder, "--jobs", "2")
+    assert _fingerprint(folder) == before, "an input file was changed"
+    assert sorted(os.listdir(folder)) == listing_before, "something was written into the input folder"
+    return proc1, rep1, proc2, rep2
+
+
+def _by_name(report):
+    return {Path(i["path"]).name: i for i in report["images"]}
+
+
+def test_every_file_is_reported_and_the_run_exits_1(bad, reports):
+    proc1, rep1, _, _ = reports
+    assert proc1.returncode == 1
+    names = set(_by_name(rep1))
+    expected = {bad[k].name for k in BROKEN | READABLE} | {bad["unreadable"].name}
+    assert expected <= names
+    validate_report(rep1)
+
+
+def test_broken_files_are_img001_errors_with_clear_messages(bad, reports):
+    images = _by_name(reports[1])
+    for key in BROKEN:
+        image = images[bad[key].name]
+        assert image["verdict"] == "error", key
+        (finding,) = image["findings"]
+        assert finding["code"] == "IMG001" and finding["severity"] == "error"
+    assert "0 bytes" in images[bad["zero_byte"].name]["findings"][0]["message"]
+    assert "decompression bomb" in images[bad["bomb"].name]["findings"][0]["message"]
+    assert "not an image" in images[bad["text_as_png"].name]["findings"][0]["message"]
+    assert "truncated" in images[bad["truncated_png"].name]["findings"][0]["message"]
+    assert "truncated" in images[bad["truncated_jpeg"].name]["findings"][0]["message"]
+
+
+def test_awkward_but_valid_files_are_checked(bad, reports):
+    images = _by_name(reports[1])
+    for key in READABLE:
+        assert images[bad[key].name]["verdict"] != "error", (key, images[bad[key].name])
+    assert images[bad["png16"].name]["width"] == 256
+    assert images[bad["exif_rotated"].name]["width"] == 100  # displayed orientation
+    assert images[bad["exif_rotated"].name]["height"] == 200
+
+
+def test_unreadable_file(bad, reports):
+    image = _by_name(reports[1])[bad["unreadable"].name]
+    if os.access(bad["unreadable"], os.R_OK):
+        # running as root: permissions do not stop reading, so the file is checked normally
+        assert image["verdict"] != "error"
+    else:
+        assert image["verdict"] == "error" and "permission" in image["findings"][0]["message"]
+
+
+def test_jobs_2_gives_the_same_report_as_jobs_1(reports):
+    _, rep1, _, rep2 = reports
+    assert without_timings(rep1) == without_timings(rep2)
+
+
+def test_symlink_loop_is_walked_once_with_a_warning(bad, reports):
+    proc1 = reports[0]
+    assert "symlink loop" in proc1.stderr
+    paths = [i["path"] for i in reports[1]["images"]]
+    assert len(paths) == len(set(paths))
+    assert not any("/loop/again/" in p for p in paths)
+
+
+def test_exif_orientation_matches_pil_transpose(bad):
+    loaded = load_image(bad["exif_rotated"])
+    expected = np.asarray(ImageOps.exif_transpose(Image.open(bad["exif_rotated"])).convert("RGB"))
+    assert loaded.rgb.shape == expected.shape == (200, 100, 3)
+    assert np.abs(loaded.rgb.astype(int) - expected.astype(int)).mean() < 2
+    assert loaded.rgb[5, 95, 0] > 200 and loaded.rgb[5, 95, 1] < 60  # red block now top-right
+
+
+def test_sixteen_bit_keeps_its_tones(bad):
+    loaded = load_image(bad["png16"])
+    assert loaded.rgb.dtype == np.uint8
+    assert loaded.rgb[:, 0].mean() < 5 and loaded.rgb[:, -1].mean() > 250
+
+
+def test_palette_transparency_and_cmyk(bad):
+    pal = load_image(bad["palette_png"])
+    assert pal.alpha is not None and (pal.alpha == 0).any()
+    cmyk = load_image(bad["cmyk_jpeg"])
+    good = load_image(bad["good"])
+    assert cmyk.rgb.shape == good.rgb.shape
+    assert np.abs(cmyk.rgb.astype(int) - good.rgb.astype(int)).mean() < 12
+
+
+def test_animated_first_frame_and_frame_count(bad):
+    for key in ("animated_gif", "animated_webp"):
+        loaded = load_image(bad[key])
+        assert loaded.frames == 3 and loaded.rgb.shape == (96, 128, 3)
+
+
+def test_animated_findings_say_only_the_first_frame_was_checked(tmp_path):
+    from fixtures.make_fixtures import scene
+    from tests.helpers import run_json
+
+    frames = [Image.fromarray(scene(40, 30, seed=s)) for s in range(2)]  # too small: IMG002
+    frames[0].save(tmp_path / "tiny.gif", save_all=True, append_images=frames[1:], duration=50)
+    _, rep = run_json(tmp_path, "--jobs", "0")
+    (finding,) = rep["images"][0]["findings"]
+    assert finding["code"] == "IMG002"
+    assert finding["measurements"]["frames"] == 2 and finding["measurements"]["checked_frame"] == 0
+
+
+def test_max_pixels_is_a_setting(bad, tmp_path):
+    with pytest.raises(ImageLoadError, match="max-pixels 1000"):
+        load_image(bad["good"], max_pixels=1000)
+    _, rep = run_json(bad["good"], "--max-pixels", "1000", "--jobs", "0")
+    assert rep["images"][0]["findings"][0]["code"] == "IMG001"
+
+
+def test_find_images_skips_non_images_and_reports_missing_paths(bad, tmp_path):
+    (tmp_path / "readme.md").write_text("hi")
+    Image.fromarray(np.zeros((70, 70, 3), np.uint8)).save(tmp_path / "a.PNG")
+    images, problems = find_images([tmp_path, tmp_path / "missing"])
+    assert [p.name for p in images] == ["a.PNG"]
+    assert problems and "no such" in problems[0][1]

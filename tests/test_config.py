@@ -1,0 +1,133 @@
+"""Config discovery, validation and the resolution order."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from checker.config import ConfigError, find_config, matches, parse_set_option, resolve
+from checker.model import Severity
+from checker.rule import Rule
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    min_confidence: float = 0.5
+    min_share: float = 0.01
+    words: tuple[str, ...] = ()
+    inconclusive: bool = False
+
+
+def _noop(ctx, settings):
+    return ()
+
+
+RULES = (
+    Rule("HAND001", "hands.finger-count", "fingers", _noop, Severity.ERROR, DemoSettings,
+         profiles={"lenient": {"min_confidence": 0.8}, "strict": {"min_confidence": 0.4, "inconclusive": True}}),
+    Rule("HAND002", "hands.implausible", "implausible", _noop, Severity.WARNING, DemoSettings,
+         profiles={"lenient": {"enabled": False}}),
+    Rule("TEXT001", "text.misspelled", "typos", _noop, Severity.WARNING, DemoSettings),
+)
+
+
+def _settings(plan, name):
+    return next(rp for rp in plan.rules if rp.rule.name == name)
+
+
+def test_defaults_and_builtin_profiles():
+    lenient = resolve(RULES, {})
+    assert lenient.profile == "lenient"
+    assert _settings(lenient, "hands.finger-count").settings.min_confidence == 0.8
+    assert "hands.implausible" not in lenient.settings  # disabled in lenient
+    strict = resolve(RULES, {}, profile="strict")
+    assert _settings(strict, "hands.finger-count").settings == DemoSettings(0.4, 0.01, (), True)
+    assert "hands.implausible" in strict.settings
+
+
+def test_resolution_order_defaults_profile_custom_config_cli():
+    config = {
+        "profile": "mine",
+        "profiles": {"mine": {"extends": "strict", "rules": {"hands.finger-count": {"min-share": 0.05}}}},
+        "rules": {"hands.finger-count": {"min_confidence": 0.6}, "TEXT001": {"words": ["noticer"]}},
+    }
+    plan = resolve(RULES, config)
+    fc = _settings(plan, "hands.finger-count").settings
+    assert (fc.min_confidence, fc.min_share, fc.inconclusive) == (0.6, 0.05, True)
+    assert _settings(plan, "text.misspelled").settings.words == ("noticer",)
+    plan = resolve(RULES, config, sets=[parse_set_option("hands.finger-count.min_confidence=0.9")])
+    assert _settings(plan, "hands.finger-count").settings.min_confidence == 0.9
+
+
+def test_custom_profile_chain_and_severity_override():
+    config = {"profiles": {"base": {"extends": "strict", "rules": {"HAND002": {"severity": "error"}}},
+                           "top": {"extends": "base", "fail-on": "warning"}}}
+    plan = resolve(RULES, config, profile="top")
+    assert _settings(plan, "hands.implausible").severity is Severity.ERROR
+    assert plan.fail_on is Severity.WARNING
+
+
+@pytest.mark.parametrize("config,fragment", [
+    ({"profle": "strict"}, "unknown key(s) profle"),
+    ({"rules": {"hands.fingers": {}}}, "unknown rule 'hands.fingers'"),
+    ({"rules": {"hands.finger-count": {"min_conf": 1}}}, "unknown setting 'min_conf'"),
+    ({"rules": {"hands.finger-count": {"min_confidence": "high"}}}, "expected a number"),
+    ({"profile": "paranoid"}, "unknown profile 'paranoid'"),
+    ({"select": ["HAND9"]}, "unknown rule selector 'HAND9'"),
+    ({"fail-on": "fatal"}, "unknown severity"),
+    ({"profiles": {"strict": {}}}, "cannot be redefined"),
+    ({"profiles": {"a": {"extends": "b"}, "b": {"extends": "a"}}, "profile": "a"}, "loops"),
+    ({"profiles": {"a": {"extnds": "strict"}}, "profile": "a"}, "unknown key(s) extnds"),
+    ({"per-file-ignores": {"*.jpg": ["NOPE1"]}}, "unknown rule selector"),
+])
+def test_mistakes_are_errors_that_name_the_valid_choices(config, fragment):
+    with pytest.raises(ConfigError, match=None) as info:
+        resolve(RULES, config)
+    assert fragment in str(info.value)
+
+
+def test_unknown_setting_error_lists_valid_settings():
+    with pytest.raises(ConfigError) as info:
+        resolve(RULES, {}, sets=[("hands.finger-count", "nope", 1)])
+    assert "min_confidence" in str(info.value) and "min_share" in str(info.value)
+
+
+def test_select_ignore_prefixes_and_names():
+    assert matches(RULES[0], "HAND") and matches(RULES[0], "hands") and matches(RULES[0], "ALL")
+    assert not matches(RULES[2], "hands")
+    plan = resolve(RULES, {}, profile="strict", select=["hands"], ignore=["HAND002"])
+    assert [rp.rule.code for rp in plan.rules] == ["HAND001"]
+    plan = resolve(RULES, {"extend-select": ["HAND002"]})
+    assert "hands.implausible" in plan.settings
+
+
+def test_per_file_ignores():
+    plan = resolve(RULES, {"per-file-ignores": {"sketches/*": ["HAND"], "*.jpg": "text.misspelled"}})
+    assert [rp.rule.code for rp in plan.rules_for("art/sketches/a.png")] == ["TEXT001"]
+    assert [rp.rule.code for rp in plan.rules_for("art/x.jpg")] == ["HAND001"]
+    assert len(plan.rules_for("art/x.png")) == 2
+
+
+def test_find_config_walks_up_and_prefers_noticer_toml(tmp_path):
+    deep = tmp_path / "a" / "b"
+    deep.mkdir(parents=True)
+    (tmp_path / "pyproject.toml").write_text('[tool.noticer]\nprofile = "strict"\n')
+    assert find_config(deep) == tmp_path / "pyproject.toml"
+    (tmp_path / "a" / "pyproject.toml").write_text('[project]\nname = "x"\n')  # no [tool.noticer]
+    assert find_config(deep) == tmp_path / "pyproject.toml"
+    (tmp_path / "a" / "noticer.toml").write_text('profile = "lenient"\n')
+    assert find_config(deep) == tmp_path / "a" / "noticer.toml"
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("hands.finger-count.min_confidence=0.8", ("hands.finger-count", "min_confidence", 0.8)),
+    ("text.misspelled.words=[\"foo\", \"bar\"]", ("text.misspelled", "words", ["foo", "bar"])),
+    ("text.misspelled.engine=rapidocr", ("text.misspelled", "engine", "rapidocr")),
+])
+def test_parse_set_option(text, expected):
+    assert parse_set_option(text) == expected
+
+
+def test_set_option_needs_a_value():
+    with pytest.raises(ConfigError):
+        parse_set_option("hands.finger-count.min_confidence")
