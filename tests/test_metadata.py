@@ -102,3 +102,16 @@ def test_meta001_finds_every_corpus_metadata_file(corpus):
     assert found == len(files)
     assert quoted["comfy_zimage_postcard_text.png"] == ["ZImage, Now in ComfyUI"]
     assert quoted["comfy_flux2_postcard_text.png"] == ["Flux 2, Now in ComfyUI"]
+
+
+@pytest.mark.corpus
+def test_meta001_benchmark_figures_hold(corpus, tmp_path):
+    """Figures reached by `python -m bench.metadata`: every real and generated file right."""
+    from bench.metadata import corpus_cases, evaluate, generated_cases
+
+    score, mistakes, _, (quotes_right, quotes_total) = evaluate(corpus_cases(corpus))
+    assert (score.precision, score.recall) == (1.0, 1.0), mistakes
+    assert quotes_right == quotes_total >= 8
+    score, mistakes, _, (quotes_right, quotes_total) = evaluate(generated_cases(tmp_path))
+    assert score.fp == 0 and score.fn == 0, mistakes
+    assert quotes_right == quotes_total
