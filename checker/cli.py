@@ -3,6 +3,10 @@
 No output format is built here; formats live in checker.formats."""
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import fnmatch
+import os
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -62,8 +66,24 @@ def main() -> None:
 @click.option("--scheduler", metavar="ADDRESS", help="Dask scheduler address, e.g. tcp://host:8786 (with --executor dask).")
 @click.option("--color/--no-color", default=None, help="Colour text output (default: only on a terminal).")
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: on a terminal).")
+@click.option("--cache/--no-cache", "use_cache", default=None,
+              help="Reuse results of unchanged images from the result cache (default: on).")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=str),
+              help="Result cache folder (default: .noticer_cache beside the config file, or here).")
+@click.option("--changed", metavar="REV", is_flag=False, flag_value="HEAD", default=None,
+              help="Only images that differ from git revision REV (default HEAD), including untracked ones.")
+@click.option("--staged", is_flag=True, help="Only images added or modified in the git index, read from the index.")
+@click.option("--pushed", is_flag=True, hidden=True,
+              help="Only images in the commits being pushed (reads a pre-push hook's standard input).")
+@click.option("--annotate", "annotate_dir", type=click.Path(file_okay=False, path_type=str),
+              help="Write a PNG per flagged image with its regions drawn and labelled into this folder.")
+@click.option("--masks", "masks_dir", type=click.Path(file_okay=False, path_type=str),
+              help="Write a black/white PNG mask per image with regions (white = defect) into this folder.")
+@click.option("--mask-dilate", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Grow mask regions by this many pixels (inpainting tools like a margin).")
 def check_command(paths: tuple[str, ...], profile, select, ignore, fmt, output, jobs, fail_on, config, sets,
-                  exclude, reference, timeout, max_pixels, executor, scheduler, color, progress) -> None:
+                  exclude, reference, timeout, max_pixels, executor, scheduler, color, progress, use_cache,
+                  cache_dir, changed, staged, pushed, annotate_dir, masks_dir, mask_dilate) -> None:
     """Check images (files and folders, recursively) and report what viewers would notice.
 
     Exit codes: 0 no image fails, 1 an image has a finding at or above fail-on (or could
@@ -73,10 +93,13 @@ def check_command(paths: tuple[str, ...], profile, select, ignore, fmt, output, 
     from .imageio import find_images
     from .runner import default_jobs, run_paths
 
+    if sum(bool(x) for x in (changed, staged, pushed)) > 1:
+        _fail("--changed, --staged and --pushed cannot be combined")
+    git_mode = bool(changed or staged or pushed)
     if not paths:
         paths = (".",)
     for p in paths:
-        if not Path(p).exists() and not Path(p).is_symlink():
+        if not git_mode and not Path(p).exists() and not Path(p).is_symlink():
             _fail(f"no such file or folder: {p}")
     try:
         discovered = discover_rules()
@@ -87,7 +110,7 @@ def check_command(paths: tuple[str, ...], profile, select, ignore, fmt, output, 
                        ignore=_split(ignore), sets=[parse_set_option(s) for s in sets], fail_on=fail_on,
                        config_path=str(cfg_path) if cfg_path else None, exclude=tuple(exclude),
                        reference=reference, timeout=timeout, max_pixels=max_pixels,
-                       executor=executor, scheduler=scheduler)
+                       executor=executor, scheduler=scheduler, cache=use_cache, cache_dir=cache_dir)
     except ConfigError as exc:
         _fail(str(exc))
     if plan.reference and not Path(plan.reference).is_dir():
@@ -95,19 +118,34 @@ def check_command(paths: tuple[str, ...], profile, select, ignore, fmt, output, 
     out_is_tty = output is None and sys.stdout.isatty()
     formatter = _get_format(fmt, color if color is not None else (out_is_tty and fmt == "text"))
 
-    images, problems = find_images(paths, exclude=plan.exclude)
-    for where, why in problems:
-        click.echo(f"noticer: warning: {where}: {why}", err=True)
-    n_jobs = jobs if jobs is not None else (plan.jobs if plan.jobs is not None else default_jobs())
-    show_progress = progress if progress is not None else sys.stderr.isatty()
-    show_progress = show_progress and len(images) > 3
-    if show_progress:
-        with click.progressbar(length=len(images), label="checking", file=sys.stderr) as bar:
-            results = run_paths(images, plan, jobs=n_jobs, on_result=lambda _r: bar.update(1))
-    else:
-        results = run_paths(images, plan, jobs=n_jobs)
-    report = report_from(plan, results)
-    rendered = formatter.render(report)
+    with contextlib.ExitStack() as stack:
+        # sources: report path -> the file holding the bytes that were checked (differs for
+        # --staged/--pushed, where those bytes come from git and live in a temporary folder)
+        if git_mode:
+            images, sources = _git_images(stack, paths, plan.exclude, changed, staged, pushed)
+        else:
+            found, problems = find_images(paths, exclude=plan.exclude)
+            for where, why in problems:
+                click.echo(f"noticer: warning: {where}: {why}", err=True)
+            images, sources = [str(p) for p in found], {}
+        n_jobs = jobs if jobs is not None else (plan.jobs if plan.jobs is not None else default_jobs())
+        show_progress = progress if progress is not None else sys.stderr.isatty()
+        show_progress = show_progress and len(images) > 3
+        to_check = [sources.get(p, p) for p in images]
+        if show_progress:
+            with click.progressbar(length=len(images), label="checking", file=sys.stderr) as bar:
+                results = run_paths(to_check, plan, jobs=n_jobs, on_result=lambda _r: bar.update(1))
+        else:
+            results = run_paths(to_check, plan, jobs=n_jobs)
+        if sources:
+            shown = {checked: shown for shown, checked in sources.items()}
+            results = sorted((dataclasses.replace(r, path=shown.get(r.path, r.path)) for r in results),
+                             key=lambda r: Path(r.path).as_posix())
+        report = report_from(plan, results)
+        if hasattr(formatter, "sources"):
+            formatter.sources = dict(sources)
+        rendered = formatter.render(report)
+        _write_pictures(report, sources, annotate_dir, masks_dir, mask_dilate, paths)
     if output:
         mode = "wb" if isinstance(rendered, bytes) else "w"
         with open(output, mode, **({} if mode == "wb" else {"encoding": "utf-8"})) as fh:
@@ -119,8 +157,132 @@ def check_command(paths: tuple[str, ...], profile, select, ignore, fmt, output, 
         else:
             click.echo(rendered, nl=False)
     if not images:
-        click.echo("noticer: warning: no images found", err=True)
+        what = "changed images" if git_mode else "images"
+        click.echo(f"noticer: {'note' if git_mode else 'warning'}: no {what} found", err=True)
     sys.exit(report.exit_code)
+
+
+def _excluded(path: str, patterns: Sequence[str]) -> bool:
+    posix = Path(path).as_posix()
+    return any(fnmatch.fnmatch(posix, pat) or fnmatch.fnmatch(Path(path).name, pat)
+               or fnmatch.fnmatch(posix, f"*/{pat}") for pat in patterns)
+
+
+def _under(path: Path, roots: Sequence[Path]) -> bool:
+    return any(path == root or root in path.parents for root in roots)
+
+
+def _git_images(stack: contextlib.ExitStack, paths: Sequence[str], exclude: Sequence[str], changed: str | None,
+                staged: bool, pushed: bool) -> tuple[list[str], dict[str, str]]:
+    """The images git would record (--staged), publish (--pushed) or has changed (--changed),
+    limited to PATHS; for --staged and --pushed their bytes are exported to a temporary folder."""
+    from . import hooks
+
+    try:
+        root = hooks.repo_root()
+        if changed:
+            specs = [("", p) for p in hooks.changed_images(changed, root)]
+        elif staged:
+            specs = [("", p) for p in hooks.staged_images(root)]
+        else:
+            specs = hooks.pushed_images(hooks.parse_push_lines(sys.stdin.read()), root)
+        roots = [Path(p).resolve() for p in paths]
+        cwd = Path.cwd()
+        chosen = []
+        for source, rel in specs:
+            shown = os.path.relpath(root / rel, cwd)
+            if _under(root / rel, roots) and not _excluded(shown, exclude):
+                chosen.append((source, rel, shown))
+        if changed:
+            return [shown for _, _, shown in chosen if Path(shown).is_file()], {}
+        folder = Path(stack.enter_context(hooks.staging_folder()))
+        written = hooks.export_blobs([(source, rel) for source, rel, _ in chosen], folder, root)
+        by_rel = {rel: shown for _, rel, shown in chosen}
+        sources = {by_rel[rel]: checked for checked, rel in written.items()}
+        return sorted(sources, key=lambda p: Path(p).as_posix()), sources
+    except hooks.GitError as exc:
+        _fail(str(exc))
+        raise  # unreachable: _fail exits
+
+
+def _write_pictures(report, sources: dict[str, str], annotate_dir: str | None, masks_dir: str | None,
+                    dilate: int, inputs: Sequence[str]) -> None:
+    if not annotate_dir and not masks_dir:
+        return
+    from .annotate import write_annotations, write_masks
+
+    for folder, writer, kind in ((annotate_dir, write_annotations, "annotated images"),
+                                 (masks_dir, write_masks, "masks")):
+        if not folder:
+            continue
+        kwargs = {"dilate": dilate} if writer is write_masks else {}
+        outcome = writer(report, Path(folder), sources=sources, **kwargs)
+        for path, why in outcome.skipped:
+            click.echo(f"noticer: warning: {path}: {why}", err=True)
+        click.echo(f"noticer: wrote {len(outcome.written)} {kind} to {folder}", err=True)
+        inside = [p for p in inputs if Path(p).is_dir() and _under(Path(folder).resolve(), [Path(p).resolve()])]
+        if inside and outcome.written:
+            click.echo(f"noticer: warning: {folder} is inside the checked folder {inside[0]}; the next run "
+                       f"will check those files too unless you pass --exclude", err=True)
+
+
+@main.command("install-hook")
+@click.option("--pre-push", is_flag=True, help="Check images when pushing instead of when committing.")
+@click.option("--profile", help="Profile the hook checks with (default: the config's, else lenient).")
+@click.option("--force", is_flag=True, help="Replace an existing hook that noticer did not install.")
+@click.argument("options", nargs=-1, type=click.UNPROCESSED)
+def install_hook_command(pre_push: bool, profile: str | None, force: bool, options: tuple[str, ...]) -> None:
+    """Install a plain git hook (no pre-commit framework needed) that checks the images a
+    commit (or push) records: their staged content, not the working tree. Extra OPTIONS after
+    `--` are passed to `noticer check`, e.g. `noticer install-hook -- --fail-on warning`."""
+    from . import hooks
+
+    hook = "pre-push" if pre_push else "pre-commit"
+    extra = [*(["--profile", profile] if profile else []), *options]
+    try:
+        path = hooks.install_hook(hook, hooks.noticer_command(), extra, force=force)
+    except hooks.GitError as exc:
+        _fail(str(exc))
+    except FileExistsError as exc:
+        _fail(str(exc))
+    click.echo(f"noticer: installed {hook} hook at {path}")
+
+
+@main.command("uninstall-hook")
+@click.option("--pre-push", is_flag=True, help="Remove the pre-push hook instead of the pre-commit one.")
+def uninstall_hook_command(pre_push: bool) -> None:
+    """Remove the git hook installed by `noticer install-hook` (never anyone else's)."""
+    from . import hooks
+
+    hook = "pre-push" if pre_push else "pre-commit"
+    try:
+        path, removed = hooks.uninstall_hook(hook)
+    except hooks.GitError as exc:
+        _fail(str(exc))
+    if removed:
+        click.echo(f"noticer: removed {hook} hook {path}")
+    elif path.exists():
+        _fail(f"{path} was not installed by noticer; left it alone")
+    else:
+        click.echo(f"noticer: no {hook} hook installed")
+
+
+@main.command("clean")
+@click.option("--config", type=click.Path(dir_okay=False, path_type=str), help="Config file whose cache to remove.")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=str), help="Cache folder to remove.")
+def clean_command(config: str | None, cache_dir: str | None) -> None:
+    """Remove the result cache."""
+    from .cache import cache_root, clear
+    from .config import Plan
+
+    cfg, cfg_path = load_config([Path.cwd()], config)
+    plan = Plan(profile="lenient", rules=(), config_path=str(cfg_path) if cfg_path else None,
+                cache_dir=cache_dir or cfg.get("cache-dir"))
+    root = cache_root(plan)
+    if clear(root):
+        click.echo(f"noticer: removed {root}")
+    else:
+        click.echo(f"noticer: no noticer cache at {root}")
 
 
 @main.command("rules")

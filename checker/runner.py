@@ -154,6 +154,23 @@ def run_paths(paths: Sequence[str | Path], plan: Plan, jobs: int | None = None,
         if on_result:
             on_result(result)
 
+    # --- result cache (checker/cache.py): hits are reported at once, only misses are checked
+    if plan.cache and paths:
+        from . import cache as result_cache
+
+        store = result_cache.ResultCache(result_cache.cache_root(plan))
+        found = result_cache.lookup(store, plan, paths)
+        for hit in found.hits:
+            collect(hit)
+        paths = [p for p in paths if p not in results]
+
+        def collect_and_store(result: ImageResult, _collect=collect) -> None:
+            result_cache.store(store, found, result)
+            _collect(result)
+
+        collect = collect_and_store
+    # --- end of result cache
+
     if plan.executor == "dask":
         from .dask import run_on_dask  # needs the noticer[dask] extra; it says so when missing
 

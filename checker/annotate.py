@@ -1,0 +1,158 @@
+"""Pictures of the findings: annotated copies for people, masks for inpainting tools.
+
+* ``write_annotations``: one PNG per image with findings, the regions drawn in the colour
+  of their severity and labelled with the rule code; findings without a region (the whole
+  image, e.g. META001) are listed in a label at the top left.
+* ``write_masks``: one black/white PNG per image with at least one region: white over the
+  regions (grown by ``dilate`` pixels), black elsewhere, the size of the image, named like
+  the image with a ``.png`` suffix so inpainting tools that pair image and mask by name
+  (``a.jpg`` -> ``a.png``) find it.
+
+Both write only into the folder they are given, mirroring the report's relative paths,
+and never over a file that was checked. Images are read with the checker's own loader, so
+regions and pixels agree (EXIF orientation applied).
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+
+from .model import Finding, ImageResult, Region, Report, Severity
+
+SEVERITY_RGB = {Severity.ERROR: (255, 0, 255), Severity.WARNING: (255, 170, 0), Severity.INFO: (0, 200, 255)}
+
+
+@dataclass(frozen=True)
+class Written:
+    written: tuple[Path, ...] = ()
+    skipped: tuple[tuple[str, str], ...] = field(default=())  # (report path, why)
+
+
+def grow(region: Region, by: int, width: int, height: int) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1), exclusive ends, of a region grown by ``by`` pixels and clipped."""
+    x0 = max(0, region.x - by)
+    y0 = max(0, region.y - by)
+    x1 = min(width, region.x + region.width + by)
+    y1 = min(height, region.y + region.height + by)
+    return x0, y0, max(x0, x1), max(y0, y1)
+
+
+def mask_for(findings: tuple[Finding, ...], width: int, height: int, dilate: int = 0) -> np.ndarray:
+    """H x W uint8: 255 inside every finding's region grown by ``dilate`` pixels, else 0."""
+    mask = np.zeros((height, width), dtype=np.uint8)
+    for f in findings:
+        if f.region is not None:
+            x0, y0, x1, y1 = grow(f.region, dilate, width, height)
+            mask[y0:y1, x0:x1] = 255
+    return mask
+
+
+@functools.lru_cache(maxsize=8)
+def _font(size: int):
+    from PIL import ImageFont
+
+    for name in ("DejaVuSans-Bold.ttf", "DejaVuSans.ttf", "LiberationSans-Bold.ttf"):
+        try:
+            return ImageFont.truetype(name, size)
+        except OSError:
+            continue
+    return ImageFont.load_default(size)
+
+
+def annotated(rgb: np.ndarray, findings: tuple[Finding, ...]) -> np.ndarray:
+    """A copy of the image with every region outlined and labelled with its rule code."""
+    from PIL import Image, ImageDraw
+
+    height, width = rgb.shape[:2]
+    picture = Image.fromarray(np.ascontiguousarray(rgb[:, :, :3]).astype(np.uint8), "RGB")
+    draw = ImageDraw.Draw(picture)
+    line = max(2, round(min(width, height) / 250))
+    font = _font(max(11, round(min(width, height) / 45)))
+    whole_image = []
+    for f in sorted(findings, key=lambda f: f.severity.rank):  # the most severe drawn last, on top
+        colour = SEVERITY_RGB[f.severity]
+        if f.region is None:
+            whole_image.append(f)
+            continue
+        x0, y0, x1, y1 = grow(f.region, 0, width, height)
+        draw.rectangle((x0, y0, x1 - 1, y1 - 1), outline=colour, width=line)
+        _label(draw, f.code, x0, y0, colour, font, width, height)
+    if whole_image:
+        text = "  ".join(f"{f.code} (whole image)" for f in whole_image)
+        _label(draw, text, 0, 0, SEVERITY_RGB[max(whole_image, key=lambda f: f.severity.rank).severity],
+               font, width, height, inside=True)
+    return np.asarray(picture)
+
+
+def _label(draw, text: str, x: int, y: int, colour, font, width: int, height: int, inside: bool = False) -> None:
+    left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+    tw, th = right - left + 6, bottom - top + 4
+    ty = y - th if (y - th >= 0 and not inside) else y
+    tx = min(max(0, x), max(0, width - tw))
+    draw.rectangle((tx, ty, tx + tw, ty + th), fill=colour)
+    draw.text((tx + 3 - left, ty + 2 - top), text, fill=(0, 0, 0), font=font)
+
+
+def output_path(folder: Path, report_path: str, suffix: str, taken: set[Path]) -> Path:
+    """Where the picture of ``report_path`` goes inside ``folder``: the same relative path
+    (just the file name for absolute paths or paths leaving the current folder), with
+    ``suffix`` instead of the extension; ``name.ext`` + suffix when that name is taken."""
+    rel = Path(report_path)
+    if rel.is_absolute() or ".." in rel.parts:
+        rel = Path(rel.name)
+    candidate = folder / rel.with_suffix(suffix)
+    if candidate in taken:
+        candidate = folder / rel.with_name(rel.name + suffix)
+    n = 2
+    while candidate in taken:
+        candidate = folder / rel.with_name(f"{rel.stem}-{n}{suffix}")
+        n += 1
+    taken.add(candidate)
+    return candidate
+
+
+def _write(report: Report, folder: Path, sources: Mapping[str, str], wanted, render, suffix: str) -> Written:
+    from PIL import Image
+
+    from .imageio import ImageLoadError, load_image
+
+    inputs = {Path(p).resolve() for p in (*(i.path for i in report.images), *sources.values())}
+    written: list[Path] = []
+    skipped: list[tuple[str, str]] = []
+    taken: set[Path] = set()
+    for image in report.images:
+        if not wanted(image):
+            continue
+        target = output_path(folder, image.path, suffix, taken)
+        if target.resolve() in inputs:
+            skipped.append((image.path, f"not written: {target} is a checked image"))
+            continue
+        try:
+            loaded = load_image(Path(sources.get(image.path, image.path)))
+        except (ImageLoadError, OSError, MemoryError) as exc:
+            skipped.append((image.path, f"no picture written: image could not be read ({exc})"))
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        pixels = render(loaded.rgb, image)
+        Image.fromarray(pixels).save(target, format="PNG")
+        written.append(target)
+    return Written(tuple(written), tuple(skipped))
+
+
+def write_annotations(report: Report, folder: Path, sources: Mapping[str, str] | None = None) -> Written:
+    """A PNG with regions drawn and labelled for every image that has findings."""
+    return _write(report, Path(folder), sources or {}, lambda image: bool(image.findings) and image.width,
+                  lambda rgb, image: annotated(rgb, image.findings), ".png")
+
+
+def write_masks(report: Report, folder: Path, sources: Mapping[str, str] | None = None, dilate: int = 0) -> Written:
+    """A black/white PNG mask for every image with at least one region."""
+    def has_region(image: ImageResult) -> bool:
+        return any(f.region is not None for f in image.findings)
+
+    return _write(report, Path(folder), sources or {}, has_region,
+                  lambda rgb, image: mask_for(image.findings, rgb.shape[1], rgb.shape[0], dilate), ".png")

@@ -1,0 +1,295 @@
+"""The result cache: one JSON file per image result, keyed by what decides that result.
+
+A result is reused only when everything that went into it is the same:
+
+* the image bytes (SHA-256 of the file content, so a renamed or copied image still hits);
+* the *run fingerprint*: noticer's version, the source of the engine and of every rule
+  module that runs, the versions of the libraries that shape results (OpenCV, MediaPipe,
+  Tesseract, ...), each rule's code, name, resolved severity and settings, and fail-on;
+* what depends on where the image lives: the rules left after per-file ignores, the
+  expected text for its path, its sidecar ``.txt`` and its ALIGN004 reference image.
+
+Entries live in ``.noticer_cache/`` beside the config file (or the current folder when
+there is none), unless ``cache-dir`` says otherwise; relative ``cache-dir`` values are
+taken from the config file's folder. The folder carries a ``.gitignore`` (``*``) and a
+``CACHEDIR.TAG`` so it is never committed or backed up.
+
+Trust nothing read back: an entry that does not parse, has the wrong format version or a
+key that is not the one asked for is ignored (and rewritten after the image is checked
+again). Writes go to a temporary file in the same folder and are renamed into place, so
+two runs at once never leave a half-written entry.
+
+Cached results carry the path of *this* run and keep the ``timings_ms`` measured when they
+were computed, so a warm report is identical to the cold one (reports can be diffed, and
+the timings keep saying which rules ran and what each image costs to check); the speed of
+a warm run is what ``python -m bench.speed`` measures. Results with verdict ``error``
+(crashes, time-outs, unreadable files) are never cached: they may be transient.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from . import __version__
+from .config import Plan
+from .model import Finding, ImageResult, Region, Severity, Verdict
+
+CACHE_DIRNAME = ".noticer_cache"
+ENTRY_FORMAT = 1
+# the libraries whose versions can change what a rule finds
+RESULT_LIBRARIES = ("numpy", "opencv-contrib-python", "mediapipe", "pillow", "scipy", "pytesseract",
+                    "tesserocr", "rapidocr-onnxruntime", "onnxruntime", "pyspellchecker")
+CACHEDIR_TAG = ("Signature: 8a477f597d28d172789f06886806bc55\n"
+                "# This file is a cache directory tag created by noticer.\n"
+                "# For information about cache directory tags see https://bford.info/cachedir/\n")
+
+
+# ----------------------------------------------------------------------------- where
+
+def cache_root(plan: Plan, cwd: Path | None = None) -> Path:
+    """The cache folder for a run: ``cache-dir`` if set, else ``.noticer_cache`` beside the
+    config file, else in the current folder."""
+    base = Path(plan.config_path).resolve().parent if plan.config_path else (cwd or Path.cwd())
+    if plan.cache_dir:
+        chosen = Path(plan.cache_dir).expanduser()
+        return chosen if chosen.is_absolute() else base / chosen
+    return base / CACHE_DIRNAME
+
+
+def clear(root: Path) -> bool:
+    """Remove a cache folder; only one that looks like ours (it has our tag file)."""
+    if not (root / "CACHEDIR.TAG").is_file():
+        return False
+    shutil.rmtree(root, ignore_errors=True)
+    return True
+
+
+# ----------------------------------------------------------------------------- fingerprints
+
+def _hash_json(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode("utf-8")).hexdigest()
+
+
+@functools.lru_cache(maxsize=256)
+def _file_digest(path: str) -> str:
+    try:
+        with open(path, "rb") as fh:
+            return hashlib.sha256(fh.read()).hexdigest()
+    except OSError:
+        return "missing"
+
+
+def _module_sources(module_name: str) -> list[str]:
+    """The source files a rule's results depend on: its module, and when the module sits in a
+    package, the package's other modules too (rule families share helper modules)."""
+    module = sys.modules.get(module_name)
+    path = getattr(module, "__file__", None)
+    if not path:
+        return []
+    folder = Path(path).parent
+    if (folder / "__init__.py").is_file():
+        siblings = sorted(str(p) for p in folder.glob("*.py"))
+        if len(siblings) <= 200:
+            return siblings
+    return [path]
+
+
+@functools.lru_cache(maxsize=1)
+def _environment_fingerprint() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions = {}
+    for dist in RESULT_LIBRARIES:
+        try:
+            versions[dist] = version(dist)
+        except PackageNotFoundError:
+            versions[dist] = None
+    tesseract = shutil.which("tesseract")
+    if tesseract:
+        st = os.stat(tesseract)
+        versions["tesseract-binary"] = [st.st_size, int(st.st_mtime)]
+    engine = sorted(str(p) for p in Path(__file__).parent.glob("*.py"))
+    return _hash_json({"python": sys.version_info[:2], "libraries": versions,
+                       "engine": {Path(p).name: _file_digest(p) for p in engine}})
+
+
+def run_fingerprint(plan: Plan) -> str:
+    """Everything about this run, the same for every image, that decides a result."""
+    sources: set[str] = set()
+    rules = []
+    for rp in plan.rules:
+        check = rp.rule.check
+        if check is not None:
+            sources.update(_module_sources(check.__module__))
+        rules.append([rp.rule.code, rp.rule.name, rp.severity.value, rp.settings_dict,
+                      getattr(check, "__module__", None), getattr(check, "__qualname__", None)])
+    return _hash_json({
+        "noticer": __version__,
+        "entry_format": ENTRY_FORMAT,
+        "environment": _environment_fingerprint(),
+        "sources": {s: _file_digest(s) for s in sorted(sources)},
+        "rules": rules,
+        "fail_on": plan.fail_on.value,
+        "max_pixels": plan.max_pixels,
+    })
+
+
+def image_key(plan: Plan, run_fp: str, display_path: str, content_sha: str) -> str:
+    """The cache key of one image in one run: its content and what depends on its path."""
+    from .runner import _reference_for, _sidecar_text
+
+    path = Path(display_path)
+    sidecar = _sidecar_text(path)
+    reference = _reference_for(path, plan)
+    return _hash_json({
+        "run": run_fp,
+        "content": content_sha,
+        "rules": [rp.rule.code for rp in plan.rules_for(display_path)],
+        "expected_text": list(plan.expected_text_for(display_path)),
+        "sidecar": hashlib.sha256(sidecar.encode("utf-8")).hexdigest() if sidecar is not None else None,
+        "reference": _file_digest(str(reference)) if reference is not None else None,
+    })
+
+
+# ----------------------------------------------------------------------------- (de)serialising
+
+def result_to_entry(key: str, result: ImageResult) -> dict[str, Any]:
+    return {"format": ENTRY_FORMAT, "key": key, "noticer": __version__, "result": result.to_dict()}
+
+
+def _region(value: Any) -> Region | None:
+    if value is None:
+        return None
+    r = Region(int(value["x"]), int(value["y"]), int(value["width"]), int(value["height"]))
+    if min(r.x, r.y) < 0 or min(r.width, r.height) < 1:
+        raise ValueError("bad region")
+    return r
+
+
+def result_from_entry(entry: Any, key: str, display_path: str) -> ImageResult:
+    """Rebuild a result from a cache entry; raises (KeyError, ValueError, TypeError) on
+    anything that is not exactly what this version writes for this key."""
+    if not isinstance(entry, Mapping) or entry.get("format") != ENTRY_FORMAT or entry.get("key") != key:
+        raise ValueError("foreign or stale cache entry")
+    raw = entry["result"]
+    findings = []
+    for f in raw["findings"]:
+        measurements = f["measurements"]
+        if not isinstance(measurements, Mapping) or not isinstance(f["message"], str):
+            raise TypeError("bad finding")
+        findings.append(Finding(str(f["code"]), str(f["rule"]), Severity(f["severity"]),
+                                float(f["confidence"]), f["message"], _region(f["region"]), dict(measurements)))
+    sha = raw["sha256"]
+    if not (isinstance(sha, str) and len(sha) == 64):
+        raise ValueError("bad sha256")
+    timings = {str(k): float(v) for k, v in raw["timings_ms"].items()}
+    if any(not v >= 0 for v in timings.values()):
+        raise ValueError("bad timings")
+    return ImageResult(display_path, sha, int(raw["width"]), int(raw["height"]), Verdict(raw["verdict"]),
+                       tuple(findings), timings)
+
+
+# ----------------------------------------------------------------------------- the store
+
+@dataclass(frozen=True)
+class ResultCache:
+    """A folder of entries ``<root>/v1/<key[:2]>/<key>.json``."""
+
+    root: Path
+
+    def _entry_path(self, key: str) -> Path:
+        return self.root / f"v{ENTRY_FORMAT}" / key[:2] / f"{key}.json"
+
+    def get(self, key: str, display_path: str) -> ImageResult | None:
+        try:
+            with open(self._entry_path(key), "rb") as fh:
+                entry = json.loads(fh.read())
+            return result_from_entry(entry, key, display_path)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None
+
+    def put(self, key: str, result: ImageResult) -> bool:
+        """Store a result atomically; False (and nothing written) when it should not be cached
+        or the folder is not writable."""
+        if result.verdict is Verdict.ERROR or result.sha256 is None:
+            return False
+        target = self._entry_path(key)
+        try:
+            self._prepare()
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=target.parent)
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                    json.dump(result_to_entry(key, result), fh, ensure_ascii=False)
+                os.chmod(tmp, 0o644)  # mkstemp makes 0600; entries are as readable as other files
+                os.replace(tmp, target)
+            except BaseException:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
+                raise
+        except OSError:
+            return False
+        return True
+
+    def _prepare(self) -> None:
+        if (self.root / "CACHEDIR.TAG").is_file():
+            return
+        self.root.mkdir(parents=True, exist_ok=True)
+        for name, text in (("CACHEDIR.TAG", CACHEDIR_TAG), (".gitignore", "# created by noticer\n*\n")):
+            path = self.root / name
+            if not path.exists():
+                fd, tmp = tempfile.mkstemp(dir=self.root)
+                with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                    fh.write(text)
+                os.replace(tmp, path)
+
+
+# ----------------------------------------------------------------------------- the seam
+
+@dataclass(frozen=True)
+class Lookup:
+    """What the cache had for a run: results found, and the key of every image still to check."""
+
+    hits: tuple[ImageResult, ...]
+    keys: Mapping[str, tuple[str, str]]  # display path -> (key, content sha) of images still to check
+
+
+def lookup(cache: ResultCache, plan: Plan, paths: Iterable[str]) -> Lookup:
+    """Look every path up; unreadable files are left to the checker (it reports them)."""
+    from .imageio import sha256_of
+
+    run_fp = run_fingerprint(plan)
+    hits: list[ImageResult] = []
+    keys: dict[str, tuple[str, str]] = {}
+    for display in paths:
+        try:
+            with open(display, "rb") as fh:
+                sha = sha256_of(fh.read())
+        except OSError:
+            continue
+        key = image_key(plan, run_fp, display, sha)
+        found = cache.get(key, display)
+        if found is not None and found.sha256 == sha:
+            hits.append(found)
+        else:
+            keys[display] = (key, sha)
+    return Lookup(tuple(hits), keys)
+
+
+def store(cache: ResultCache, found: Lookup, result: ImageResult) -> bool:
+    """Store a freshly computed result under the key looked up for its path, but only if the
+    bytes that were checked are the bytes the key was made from (the file may have changed)."""
+    entry = found.keys.get(result.path)
+    if entry is None or entry[1] != result.sha256:
+        return False
+    return cache.put(entry[0], result)

@@ -1,0 +1,217 @@
+"""Git integration: plain git hooks, and choosing images from git (staged, pushed, changed).
+
+``noticer install-hook`` writes ``pre-commit`` (or ``pre-push``) into the repository's hooks
+folder (``git rev-parse --git-path hooks``, so ``core.hooksPath`` and worktrees are
+respected). The script carries a marker line; a hook without it is someone else's and is
+never overwritten unless asked, and ``uninstall-hook`` removes only a hook with the marker.
+
+The hooks check *what git will record*, not the working tree: the pre-commit hook reads
+each added or modified image from the index, the pre-push hook reads it from the commit
+being pushed. Those bytes are written to a private temporary folder (never beside the
+images) under their repository paths, checked there, and reported under the repository
+paths again.
+"""
+from __future__ import annotations
+
+import os
+import shlex
+import stat
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from .imageio import IMAGE_SUFFIXES
+
+MARKER = "# noticer-managed-hook: installed by `noticer install-hook`; `noticer uninstall-hook` removes it"
+HOOK_NAMES = ("pre-commit", "pre-push")
+ZERO_SHA = "0" * 40
+
+
+class GitError(Exception):
+    """Git is missing, this is not a repository, or a git command failed."""
+
+
+def git(args: Sequence[str], cwd: str | Path | None = None, input_bytes: bytes | None = None) -> bytes:
+    try:
+        proc = subprocess.run(["git", *args], cwd=cwd, input=input_bytes, capture_output=True, check=False)
+    except FileNotFoundError:
+        raise GitError("git is not installed or not on PATH") from None
+    if proc.returncode != 0:
+        message = proc.stderr.decode("utf-8", "replace").strip() or f"exit code {proc.returncode}"
+        raise GitError(f"git {' '.join(args)}: {message}")
+    return proc.stdout
+
+
+def repo_root(cwd: str | Path | None = None) -> Path:
+    return Path(git(["rev-parse", "--show-toplevel"], cwd).decode().strip())
+
+
+def is_image_path(path: str) -> bool:
+    return Path(path).suffix.lower() in IMAGE_SUFFIXES
+
+
+def _split_z(output: bytes) -> list[str]:
+    return [p.decode("utf-8", "surrogateescape") for p in output.split(b"\0") if p]
+
+
+# ----------------------------------------------------------------------------- choosing images
+
+def staged_images(cwd: str | Path | None = None) -> list[str]:
+    """Repository-relative paths of images added, copied, renamed or modified in the index."""
+    out = git(["diff", "--cached", "--name-only", "--diff-filter=ACMR", "-z", "--no-renames"], cwd)
+    return [p for p in _split_z(out) if is_image_path(p)]
+
+
+def changed_images(rev: str, cwd: str | Path | None = None) -> list[str]:
+    """Repository-relative paths of images in the working tree that differ from ``rev``
+    (staged or not), plus new untracked images that are not ignored."""
+    git(["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], cwd)
+    changed = _split_z(git(["diff", "--name-only", "--diff-filter=ACMR", "-z", "--no-renames", rev], cwd))
+    untracked = _split_z(git(["ls-files", "--others", "--exclude-standard", "-z"], cwd))
+    return sorted({p for p in [*changed, *untracked] if is_image_path(p)})
+
+
+@dataclass(frozen=True)
+class PushedRef:
+    local_ref: str
+    local_sha: str
+    remote_ref: str
+    remote_sha: str
+
+
+def parse_push_lines(text: str) -> list[PushedRef]:
+    """The lines git gives a pre-push hook on standard input."""
+    refs = []
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 4:
+            refs.append(PushedRef(*parts))
+    return refs
+
+
+def pushed_images(refs: Iterable[PushedRef], cwd: str | Path | None = None) -> list[tuple[str, str]]:
+    """(commit, path) of every image added or modified by the commits being pushed, read
+    from the newest pushed commit that has it. Deleted refs are skipped."""
+    chosen: dict[str, str] = {}
+    for ref in refs:
+        if ref.local_sha == ZERO_SHA:
+            continue  # deleting a remote branch pushes no content
+        if ref.remote_sha != ZERO_SHA:
+            try:
+                git(["cat-file", "-e", f"{ref.remote_sha}^{{commit}}"], cwd)
+                commits = [f"{ref.remote_sha}..{ref.local_sha}"]
+            except GitError:  # the remote's commit is not here: check what is not on any remote
+                commits = [ref.local_sha, "--not", "--remotes"]
+        else:
+            commits = [ref.local_sha, "--not", "--remotes"]
+        out = git(["log", "--format=", "--name-only", "--diff-filter=ACMR", "--no-renames", "-z", *commits], cwd)
+        for path in _split_z(out.replace(b"\n", b"\0")):
+            if is_image_path(path) and path not in chosen:
+                chosen[path] = ref.local_sha
+    # only what still exists in the pushed commit is published
+    present = []
+    for path, sha in sorted(chosen.items()):
+        try:
+            git(["cat-file", "-e", f"{sha}:{path}"], cwd)
+        except GitError:
+            continue
+        present.append((sha, path))
+    return present
+
+
+# ----------------------------------------------------------------------------- reading blobs
+
+def export_blobs(specs: Sequence[tuple[str, str]], destination: Path, cwd: str | Path | None = None) -> dict[str, str]:
+    """Write blobs named like ``:path`` (index) or ``<commit>:path`` into ``destination``
+    under their repository paths; return {written file: repository path}. Sidecar ``.txt``
+    files from the same source are exported too, so the checker sees what git records."""
+    written: dict[str, str] = {}
+    for source, path in specs:
+        target = destination / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(git(["cat-file", "blob", f"{source}:{path}"], cwd))
+        written[str(target)] = path
+        p = Path(path)
+        for sidecar in (p.with_suffix(".txt"), p.with_name(p.name + ".txt")):
+            try:
+                data = git(["cat-file", "blob", f"{source}:{sidecar.as_posix()}"], cwd)
+            except GitError:
+                continue
+            (destination / sidecar).write_bytes(data)
+    return written
+
+
+def staging_folder() -> tempfile.TemporaryDirectory:
+    return tempfile.TemporaryDirectory(prefix="noticer-git-")
+
+
+# ----------------------------------------------------------------------------- plain git hooks
+
+def hooks_dir(cwd: str | Path | None = None) -> Path:
+    out = git(["rev-parse", "--git-path", "hooks"], cwd).decode().strip()
+    path = Path(out)
+    return path if path.is_absolute() else Path(cwd or Path.cwd()) / path
+
+
+def hook_script(hook: str, noticer_command: Sequence[str], options: Sequence[str]) -> str:
+    """The text of a git hook that runs noticer on what is being committed or pushed."""
+    mode = "--staged" if hook == "pre-commit" else "--pushed"
+    command = " ".join(shlex.quote(c) for c in [*noticer_command, "check", mode, "--no-progress", *options])
+    first = shlex.quote(noticer_command[0])
+    return f"""#!/bin/sh
+{MARKER}
+# Checks the images this {hook.replace('pre-', '')} would publish; skip once with `git {hook.replace('pre-', '')} --no-verify`.
+if ! command -v {first} >/dev/null 2>&1 && [ ! -x {first} ]; then
+    echo "noticer {hook} hook: {noticer_command[0]} not found; install noticer or run 'noticer uninstall-hook'" >&2
+    exit 1
+fi
+exec {command}
+"""
+
+
+def is_ours(path: Path) -> bool:
+    try:
+        return MARKER in path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+
+
+def install_hook(hook: str, noticer_command: Sequence[str], options: Sequence[str] = (), force: bool = False,
+                 cwd: str | Path | None = None) -> Path:
+    """Write the hook; refuses to replace a hook that is not ours unless ``force``."""
+    if hook not in HOOK_NAMES:
+        raise ValueError(f"unknown hook {hook!r}; valid: {', '.join(HOOK_NAMES)}")
+    target = hooks_dir(cwd) / hook
+    if (target.exists() or target.is_symlink()) and not is_ours(target) and not force:
+        raise FileExistsError(f"{target} exists and was not installed by noticer; "
+                              "use --force to replace it (it is not backed up)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.is_symlink():
+        target.unlink()
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{hook}-")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(hook_script(hook, noticer_command, options))
+    os.chmod(tmp, os.stat(tmp).st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH | stat.S_IRUSR)
+    os.replace(tmp, target)
+    return target
+
+
+def uninstall_hook(hook: str, cwd: str | Path | None = None) -> tuple[Path, bool]:
+    """Remove the hook if it is ours: (path, removed)."""
+    target = hooks_dir(cwd) / hook
+    if target.is_file() and is_ours(target):
+        target.unlink()
+        return target, True
+    return target, False
+
+
+def noticer_command() -> list[str]:
+    """How a hook should start this noticer: the ``noticer`` script beside this Python if
+    there is one, else this Python with ``-m checker.cli``."""
+    script = Path(sys.executable).with_name("noticer")
+    if script.is_file() and os.access(script, os.X_OK):
+        return [str(script)]
+    return [sys.executable, "-m", "checker.cli"]

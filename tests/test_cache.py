@@ -1,0 +1,298 @@
+"""The result cache: reuse only what is provably the same, never trust what is read back."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from checker import cache as result_cache
+from checker.config import resolve
+from checker.model import Issue, Region, Severity, Verdict
+from checker.rule import Rule
+from checker.runner import run_paths
+from fixtures.make_fixtures import A1111_PARAMETERS, save_png, scene
+from tests.helpers import run_cli, without_timings
+
+CALLS: list[str] = []
+
+
+@dataclass(frozen=True)
+class CountingSettings:
+    threshold: int = 100
+
+
+def check_counting(ctx, settings: CountingSettings):
+    """
+    What it detects
+        Test rule: counts its calls and flags images whose mean is above `threshold`.
+
+    Why people notice
+        They do not; it is for tests.
+
+    Settings
+        threshold: mean gray level that is flagged.
+
+    Known limits
+        None.
+    """
+    CALLS.append(ctx.path.name)
+    mean = float(ctx.gray.mean())
+    if mean > settings.threshold:
+        yield Issue(f"mean {mean:.1f} above {settings.threshold}", region=Region(1, 2, 30, 40),
+                    confidence=0.75, measurements={"mean": mean, "text": "<b>x</b>"})
+
+
+COUNTING = Rule(code="TEST901", name="test.counting", summary="counts calls", check=check_counting,
+                severity=Severity.WARNING, settings=CountingSettings,
+                profiles={"strict": {"threshold": 50, "severity": "error"}})
+
+
+def check_crashing(ctx, settings):
+    """
+    What it detects
+        Test rule that always raises.
+
+    Why people notice
+        They do not.
+
+    Settings
+        None.
+
+    Known limits
+        None.
+    """
+    CALLS.append("crash:" + ctx.path.name)
+    raise RuntimeError("boom")
+
+
+CRASHING = Rule(code="TEST902", name="test.crashing", summary="always crashes", check=check_crashing)
+
+
+def plan_for(tmp_path: Path, profile: str = "lenient", rules=(COUNTING,), **options):
+    return resolve(list(rules), {}, profile=profile, cache=True, cache_dir=str(tmp_path / "cache"), **options)
+
+
+@pytest.fixture()
+def images(tmp_path: Path) -> list[str]:
+    folder = tmp_path / "images"
+    folder.mkdir()
+    bright = np.full((64, 80, 3), 200, np.uint8)
+    dark = np.full((64, 80, 3), 20, np.uint8)
+    return [str(save_png(folder / "bright.png", bright)), str(save_png(folder / "dark.png", dark)),
+            str(save_png(folder / "scene.png", scene(96, 64, seed=4)))]
+
+
+def entries(root: Path) -> list[Path]:
+    return sorted(root.glob("v*/*/*.json"))
+
+
+def strip_timings(results):
+    return [(r.path, r.sha256, r.verdict, r.findings) for r in results]
+
+
+def test_second_run_reuses_every_result_and_checks_nothing(tmp_path, images):
+    plan = plan_for(tmp_path)
+    CALLS.clear()
+    first = run_paths(images, plan, jobs=0)
+    assert sorted(CALLS) == ["bright.png", "dark.png", "scene.png"]
+    assert len(entries(tmp_path / "cache")) == 3
+    CALLS.clear()
+    second = run_paths(images, plan, jobs=0)
+    assert CALLS == []
+    assert strip_timings(second) == strip_timings(first)
+    assert any(r.findings for r in second)  # the reused findings are real findings
+    assert [r.to_dict() for r in second] == [r.to_dict() for r in first], "timings kept as measured"
+
+
+def test_changed_content_settings_or_profile_miss(tmp_path, images):
+    run_paths(images, plan_for(tmp_path), jobs=0)
+    CALLS.clear()
+    save_png(Path(images[1]), np.full((64, 80, 3), 30, np.uint8))  # new bytes for dark.png
+    run_paths(images, plan_for(tmp_path), jobs=0)
+    assert CALLS == ["dark.png"]
+    CALLS.clear()
+    run_paths(images, plan_for(tmp_path, sets=[("test.counting", "threshold", 10)]), jobs=0)
+    assert len(CALLS) == 3
+    CALLS.clear()
+    strict = run_paths(images, plan_for(tmp_path, profile="strict"), jobs=0)
+    assert len(CALLS) == 3
+    assert {f.severity for r in strict for f in r.findings} == {Severity.ERROR}
+
+
+def test_severity_and_rule_set_are_part_of_the_key(tmp_path, images):
+    run_paths(images, plan_for(tmp_path), jobs=0)
+    CALLS.clear()
+    run_paths(images, plan_for(tmp_path, sets=[("test.counting", "severity", "error")]), jobs=0)
+    assert len(CALLS) == 3
+    CALLS.clear()
+    run_paths(images, plan_for(tmp_path, rules=(COUNTING, CRASHING), select=["TEST901"]), jobs=0)
+    assert CALLS == [], "a rule that does not run does not change the key"
+
+
+def test_renamed_copy_hits_and_reports_this_runs_path(tmp_path, images):
+    plan = plan_for(tmp_path)
+    run_paths(images, plan, jobs=0)
+    copy = tmp_path / "elsewhere" / "renamed.png"
+    copy.parent.mkdir()
+    copy.write_bytes(Path(images[0]).read_bytes())
+    CALLS.clear()
+    (result,) = run_paths([str(copy)], plan, jobs=0)
+    assert CALLS == []
+    assert result.path == str(copy)
+    assert result.verdict is Verdict.WARN
+
+
+def test_sidecar_text_is_part_of_the_key(tmp_path, images):
+    plan = plan_for(tmp_path)
+    run_paths(images, plan, jobs=0)
+    Path(images[2]).with_suffix(".txt").write_text("a red sign saying OPEN")
+    CALLS.clear()
+    run_paths(images, plan, jobs=0)
+    assert CALLS == ["scene.png"]
+
+
+@pytest.mark.parametrize("damage", [
+    b"",  # empty file
+    b"\x00\xff not json",
+    b'{"format": 1, "key": "someone-else", "result": {}}',  # valid JSON, foreign key
+    b'{"format": 999}',  # another format version
+    b"[1, 2, 3]",
+])
+def test_corrupt_or_foreign_entries_are_ignored_and_rewritten(tmp_path, images, damage):
+    plan = plan_for(tmp_path)
+    first = run_paths(images, plan, jobs=0)
+    for entry in entries(tmp_path / "cache"):
+        entry.write_bytes(damage)
+    CALLS.clear()
+    second = run_paths(images, plan, jobs=0)
+    assert sorted(CALLS) == ["bright.png", "dark.png", "scene.png"]
+    assert strip_timings(second) == strip_timings(first)
+    for entry in entries(tmp_path / "cache"):
+        assert json.loads(entry.read_bytes())["format"] == result_cache.ENTRY_FORMAT
+    CALLS.clear()
+    run_paths(images, plan, jobs=0)
+    assert CALLS == []
+
+
+def test_entry_with_the_right_key_but_broken_fields_is_not_trusted(tmp_path, images):
+    plan = plan_for(tmp_path)
+    run_paths(images, plan, jobs=0)
+    for entry in entries(tmp_path / "cache"):
+        data = json.loads(entry.read_text())
+        data["result"]["verdict"] = "splendid"
+        entry.write_text(json.dumps(data))
+    CALLS.clear()
+    results = run_paths(images, plan, jobs=0)
+    assert len(CALLS) == 3
+    assert {r.verdict for r in results} <= set(Verdict)
+
+
+def test_errors_are_not_cached(tmp_path, images):
+    plan = plan_for(tmp_path, rules=(COUNTING, CRASHING))
+    CALLS.clear()
+    results = run_paths(images, plan, jobs=0)
+    assert {r.verdict for r in results} == {Verdict.ERROR}
+    assert entries(tmp_path / "cache") == []
+    CALLS.clear()
+    run_paths(images, plan, jobs=0)
+    assert len([c for c in CALLS if c.startswith("crash:")]) == 3
+
+
+def test_no_cache_writes_nothing(tmp_path, images):
+    plan = resolve([COUNTING], {}, cache=False, cache_dir=str(tmp_path / "cache"))
+    run_paths(images, plan, jobs=0)
+    assert not (tmp_path / "cache").exists()
+
+
+def test_cache_folder_is_marked_and_ignored_by_git(tmp_path, images):
+    run_paths(images, plan_for(tmp_path), jobs=0)
+    root = tmp_path / "cache"
+    assert (root / "CACHEDIR.TAG").read_text().startswith("Signature: 8a477f597d28d172789f06886806bc55")
+    assert (root / ".gitignore").read_text().strip().endswith("*")
+    assert not list(root.rglob(".tmp-*")), "no temporary files left behind"
+
+
+def test_cache_root_beside_config_or_cwd():
+    with_config = resolve([COUNTING], {}, config_path="/projects/art/noticer.toml")
+    assert result_cache.cache_root(with_config) == Path("/projects/art/.noticer_cache")
+    relative = resolve([COUNTING], {}, config_path="/projects/art/noticer.toml", cache_dir="build/nc")
+    assert result_cache.cache_root(relative) == Path("/projects/art/build/nc")
+    without = resolve([COUNTING], {})
+    assert result_cache.cache_root(without, cwd=Path("/somewhere")) == Path("/somewhere/.noticer_cache")
+
+
+def test_cli_cache_beside_config_never_beside_images(tmp_path):
+    project = tmp_path / "project"
+    art = project / "art"
+    art.mkdir(parents=True)
+    (project / "noticer.toml").write_text('profile = "strict"\n')
+    save_png(art / "leak.png", scene(96, 64, seed=2), {"parameters": A1111_PARAMETERS})
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    proc = run_cli("check", str(art), "--no-progress", "--jobs", "0", cwd=elsewhere)
+    assert proc.returncode == 1, proc.stderr
+    assert list((project / ".noticer_cache").glob("v*/*/*.json"))
+    assert not (art / ".noticer_cache").exists() and not (elsewhere / ".noticer_cache").exists()
+    # without a config file the cache goes into the current folder, not beside the images
+    loose = tmp_path / "loose"
+    loose.mkdir()
+    save_png(loose / "a.png", scene(96, 64, seed=1))
+    proc = run_cli("check", str(loose), "--no-progress", "--jobs", "0", cwd=elsewhere)
+    assert proc.returncode == 0, proc.stderr
+    assert (elsewhere / ".noticer_cache").is_dir() and not (loose / ".noticer_cache").exists()
+    proc = run_cli("check", str(loose), "--no-progress", "--no-cache", "--jobs", "0",
+                   "--cache-dir", str(tmp_path / "unused"), cwd=elsewhere)
+    assert proc.returncode == 0 and not (tmp_path / "unused").exists()
+    proc = run_cli("clean", cwd=elsewhere)
+    assert proc.returncode == 0 and not (elsewhere / ".noticer_cache").exists()
+
+
+def test_cli_warm_run_gives_the_same_report_with_paths_of_this_run(tmp_path):
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    save_png(folder / "leak.png", scene(96, 64, seed=2), {"parameters": A1111_PARAMETERS})
+    save_png(folder / "clean.png", scene(96, 64, seed=3))
+    args = ("check", "imgs", "--format", "json", "--no-progress", "--jobs", "1")
+    cold = run_cli(*args, cwd=tmp_path)
+    warm = run_cli(*args, cwd=tmp_path)
+    assert cold.returncode == warm.returncode == 0, cold.stderr + warm.stderr
+    cold_report, warm_report = json.loads(cold.stdout), json.loads(warm.stdout)
+    assert warm_report == cold_report, "a warm report is the cold report, timings included"
+    assert len(list((tmp_path / ".noticer_cache").glob("v*/*/*.json"))) == 2
+    assert [i["path"] for i in warm_report["images"]] == ["imgs/clean.png", "imgs/leak.png"]
+
+
+def test_two_runs_at_once_leave_a_sound_cache(tmp_path):
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for n in range(12):
+        save_png(folder / f"img{n:02d}.png", scene(128, 96, seed=n),
+                 {"parameters": A1111_PARAMETERS} if n % 3 == 0 else None)
+    command = [sys.executable, "-m", "checker.cli", "check", "imgs", "--no-progress", "--jobs", "1",
+               "--format", "json"]
+    procs = [subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for _ in range(3)]
+    outputs = [p.communicate(timeout=300) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [o[1] for o in outputs]
+    stored = list((tmp_path / ".noticer_cache").glob("v*/*/*.json"))
+    assert len(stored) == 12
+    for entry in stored:
+        assert json.loads(entry.read_text())["format"] == result_cache.ENTRY_FORMAT
+    assert not list((tmp_path / ".noticer_cache").rglob(".tmp-*"))
+    warm = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    report = json.loads(warm.stdout)
+    assert without_timings(report) == without_timings(json.loads(outputs[0][0]))
+    assert sum(i["verdict"] == "warn" for i in report["images"]) == 4
+
+
+def test_unwritable_cache_folder_does_not_stop_the_run(tmp_path, images):
+    blocker = tmp_path / "cache"
+    blocker.write_text("a file where the cache folder should be")
+    results = run_paths(images, plan_for(tmp_path), jobs=0)
+    assert len(results) == 3 and blocker.read_text().startswith("a file")
