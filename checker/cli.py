@@ -96,6 +96,12 @@ def check_command(paths: tuple[str, ...], profile, select, ignore, fmt, output, 
     if sum(bool(x) for x in (changed, staged, pushed)) > 1:
         _fail("--changed, --staged and --pushed cannot be combined")
     git_mode = bool(changed or staged or pushed)
+    if changed and changed != "HEAD" and Path(changed).exists():
+        # `--changed art/`: click took the folder for the revision; it is a path unless it names a commit
+        from . import hooks
+
+        if not hooks.is_commit(changed):
+            paths, changed = (changed, *paths), "HEAD"
     if not paths:
         paths = (".",)
     for p in paths:

@@ -49,6 +49,14 @@ def repo_root(cwd: str | Path | None = None) -> Path:
     return Path(git(["rev-parse", "--show-toplevel"], cwd).decode().strip())
 
 
+def is_commit(rev: str, cwd: str | Path | None = None) -> bool:
+    try:
+        git(["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], cwd)
+    except GitError:
+        return False
+    return True
+
+
 def is_image_path(path: str) -> bool:
     return Path(path).suffix.lower() in IMAGE_SUFFIXES
 
@@ -68,7 +76,8 @@ def staged_images(cwd: str | Path | None = None) -> list[str]:
 def changed_images(rev: str, cwd: str | Path | None = None) -> list[str]:
     """Repository-relative paths of images in the working tree that differ from ``rev``
     (staged or not), plus new untracked images that are not ignored."""
-    git(["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], cwd)
+    if not is_commit(rev, cwd):
+        raise GitError(f"--changed: {rev!r} is not a commit in this repository")
     changed = _split_z(git(["diff", "--name-only", "--diff-filter=ACMR", "-z", "--no-renames", rev], cwd))
     untracked = _split_z(git(["ls-files", "--others", "--exclude-standard", "-z"], cwd))
     return sorted({p for p in [*changed, *untracked] if is_image_path(p)})
