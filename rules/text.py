@@ -1,2 +1,599 @@
-"""Placeholder until the text rule family lands: no rules yet."""
-RULES = ()
+"""Rendered text: misspelled words (TEXT001), garbled pseudo-text (TEXT002), expected text
+missing (TEXT003) and badly packed lettering (TEXT004).
+
+All four read the same OCR result, computed once per image through
+``ctx.shared(read_text, OcrParams(engine=...))`` (see rules/text_ocr.py); word logic lives
+in rules/text_words.py.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from checker.model import Issue, Region, Severity
+from checker.rule import Rule
+from rules.text_ocr import OcrLine, OcrParams, OcrResult, OcrWord, read_text
+from rules.text_words import (
+    Dictionary,
+    best_substring_similarity,
+    case_cuts,
+    compact_text,
+    edit_distance,
+    gap_cuts,
+    is_acronym,
+    is_number_or_unit,
+    letter_runs,
+    load_dictionary,
+    strip_word,
+)
+
+DEFAULT_ENGINE = "rapidocr"
+
+
+def ocr(ctx, engine: str) -> OcrResult:
+    return ctx.shared(read_text, OcrParams(engine=engine))
+
+
+def _region(box) -> Region:
+    return Region.from_bounds(box.x0, box.y0, box.x1, box.y1)
+
+
+def _dictionary(settings) -> Dictionary:
+    return load_dictionary(tuple(settings.languages), tuple(settings.words), settings.words_file)
+
+
+# ---------------------------------------------------------------- word judgement
+
+@dataclass(frozen=True)
+class WordVerdict:
+    """What the spelling check concluded about one letter run of an OCR word."""
+
+    text: str
+    status: str  # "known", "split", "skipped", "typo", "nonword"
+    suggestion: str | None = None
+    reason: str = ""
+
+
+def _allowed_cuts(word: OcrWord, start: int, run: str) -> list[int]:
+    cuts = case_cuts(run)
+    chars = word.chars[start:start + len(run)] if len(word.chars) >= start + len(run) else ()
+    if len(chars) == len(run):
+        cuts += gap_cuts([c.box.x0 for c in chars], [c.box.x1 for c in chars], [c.box.height for c in chars])
+    return sorted(set(cuts))
+
+
+def judge_word(word: OcrWord, dictionary: Dictionary, min_letters: int, acronym_letters: int,
+               check_acronyms: bool, split_anywhere: bool, skip_mixed_case: bool = False,
+               min_char_confidence: float = 0.0) -> list[WordVerdict]:
+    """Spelling verdicts for each letter run of an OCR word (``"Glyph-ByT5"`` has two)."""
+    token = strip_word(word.text)
+    if not token or any(c.isdigit() for c in token) or is_number_or_unit(token):
+        return [WordVerdict(token, "skipped", reason="number or unit")]
+    runs = letter_runs(token)
+    if len(runs) > 1 and any(len(r) < min_letters for r in runs):
+        # "Dall-e", "T-shirt", "e-mail": compounds with a fragment are names, not typos
+        return [WordVerdict(token, "skipped", reason="compound with a fragment")]
+    verdicts: list[WordVerdict] = []
+    flat = word.text.replace(" ", "")
+    position = 0
+    for run in runs:
+        start = flat.find(run, position)
+        position = max(position, start + len(run)) if start >= 0 else position
+        if len(run) < min_letters:
+            verdicts.append(WordVerdict(run, "skipped", reason="short"))
+            continue
+        if dictionary.knows(run):
+            verdicts.append(WordVerdict(run, "known"))
+            continue
+        cuts = None if split_anywhere else _allowed_cuts(word, max(start, 0), run)
+        pieces = dictionary.segments(run, cuts, min_frequency=1 if cuts is not None else 500)
+        if pieces:
+            verdicts.append(WordVerdict(run, "split", reason=" ".join(pieces)))
+            continue
+        if skip_mixed_case and any(c.isupper() for c in run[1:]) and any(c.islower() for c in run):
+            verdicts.append(WordVerdict(run, "skipped", reason="mixed case (a name or brand)"))
+            continue
+        chars = word.chars[start:start + len(run)] if start >= 0 and len(word.chars) >= start + len(run) else ()
+        if chars and min(c.confidence for c in chars) < min_char_confidence:
+            verdicts.append(WordVerdict(run, "skipped", reason="unsure letters"))
+            continue
+        acronym = is_acronym(run, acronym_letters)
+        if acronym and not check_acronyms:
+            verdicts.append(WordVerdict(run, "skipped", reason="acronym"))
+            continue
+        suggestion = dictionary.suggestion(run)
+        if acronym and (suggestion is None or edit_distance(suggestion, run.lower()) > 1):
+            verdicts.append(WordVerdict(run, "skipped", reason="acronym"))
+            continue
+        if suggestion is None:
+            verdicts.append(WordVerdict(run, "nonword"))
+        else:
+            verdicts.append(WordVerdict(run, "typo", suggestion=_match_case(suggestion, run)))
+    return verdicts
+
+
+def _match_case(suggestion: str, original: str) -> str:
+    if original.isupper():
+        return suggestion.upper()
+    if original[:1].isupper():
+        return suggestion[:1].upper() + suggestion[1:]
+    return suggestion
+
+
+def _readable(line: OcrLine, word: OcrWord, min_confidence: float, min_text_height: float) -> bool:
+    return word.confidence >= min_confidence and line.text_height >= min_text_height
+
+
+# ---------------------------------------------------------------- TEXT001
+
+@dataclass(frozen=True)
+class MisspelledSettings:
+    engine: str = DEFAULT_ENGINE  # rapidocr, tesseract or hybrid; same on every TEXT rule
+    languages: tuple[str, ...] = ("en",)
+    words: tuple[str, ...] = ()  # extra words to accept (names, brands)
+    words_file: str = ""  # a file of extra words, whitespace separated, '#' comments
+    min_confidence: float = 0.85  # OCR confidence a word needs to be judged
+    min_text_height: float = 12.0  # pixels: smaller lettering is ignored
+    min_letters: int = 3
+    acronym_letters: int = 4  # all-caps words up to this length are treated as acronyms
+    check_acronyms: bool = False  # flag an acronym when it is one edit from a dictionary word
+    split_anywhere: bool = True  # accept run-together words split anywhere (else only at gaps/case changes)
+    skip_mixed_case: bool = True  # ZImage, ComfyUI: mixed-case words are names or brands
+    min_char_confidence: float = 0.6  # a word with a letter read below this is not judged
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.min_confidence <= 1.0:
+            raise ValueError("min_confidence must be within 0..1")
+        if self.min_letters < 1:
+            raise ValueError("min_letters must be at least 1")
+
+
+def check_misspelled(ctx, settings: MisspelledSettings) -> Iterator[Issue]:
+    """
+    What it detects
+        Words of `min_letters`+ letters, read with enough OCR confidence, that are not in the
+        dictionary but are one or two edits from a word that is: `FIRL` for `FIRE`,
+        `LATETEN` for `LATENT`. The message gives the suggested correction.
+
+    Why people notice
+        A misspelled word on a sign, shirt or poster is read by everyone who looks at it,
+        and is the best-known tell of a generated image.
+
+    Settings
+        engine: OCR engine for all TEXT rules (rapidocr, tesseract, hybrid).
+        languages: pyspellchecker dictionaries to use (en, de, fr, es, ...).
+        words / words_file: your own words (names, brands, slogans) to accept.
+        min_confidence: OCR confidence a word needs (lenient 0.85, strict 0.6).
+        min_text_height: lettering lower than this many pixels is ignored (lenient 12, strict 0).
+        min_letters: shorter words are not judged.
+        acronym_letters / check_acronyms: all-caps words up to this length count as
+        acronyms; strict still flags one that is one edit from a word (FRE for FIRE).
+        split_anywhere: run-together words that split into common words pass (lenient);
+        strict only splits at visible gaps and case changes.
+        skip_mixed_case: words like ZImage or ComfyUI are taken as names (lenient).
+        min_char_confidence: skip words with a letter the OCR is unsure of (lenient 0.6),
+        which are more often misreadings of odd fonts than misspellings.
+
+    Known limits
+        Numbers, units, and words with digits are skipped. Names and brands one edit from a
+        common word (a pun such as PARTI) are flagged unless listed in `words`. A typo that
+        makes another real word (IMAGES for IMAGINE) is not a misspelling: TEXT003 catches it
+        when the intended text is known. OCR misreadings of unusual fonts can be reported.
+    """
+    result = ocr(ctx, settings.engine)
+    if not result.lines:
+        return
+    dictionary = _dictionary(settings)
+    for line in result.lines:
+        for word in line.words:
+            if not _readable(line, word, settings.min_confidence, settings.min_text_height):
+                continue
+            for verdict in judge_word(word, dictionary, settings.min_letters, settings.acronym_letters,
+                                      settings.check_acronyms, settings.split_anywhere,
+                                      settings.skip_mixed_case, settings.min_char_confidence):
+                if verdict.status != "typo":
+                    continue
+                yield Issue(
+                    message=f"misspelled word {verdict.text!r} (did you mean {verdict.suggestion!r}?)",
+                    region=_region(word.box),
+                    confidence=round(float(word.confidence), 3),
+                    measurements={
+                        "word": verdict.text,
+                        "suggestion": verdict.suggestion,
+                        "edit_distance": edit_distance(verdict.text.lower(), verdict.suggestion.lower()),
+                        "ocr_confidence": round(float(word.confidence), 3),
+                        "text_height": round(line.text_height, 1),
+                        "line": line.text,
+                        "engine": result.engine,
+                    },
+                )
+
+
+# ---------------------------------------------------------------- TEXT002
+
+@dataclass(frozen=True)
+class GarbledSettings:
+    engine: str = DEFAULT_ENGINE
+    languages: tuple[str, ...] = ("en",)
+    words: tuple[str, ...] = ()
+    words_file: str = ""
+    min_letters: int = 8  # letters a line needs before it can be called garbled
+    max_confidence: float = 0.55  # a line read below this confidence is garbled
+    min_nonword_share: float = 0.6  # or: this share of its letters in runs that are no word
+    min_text_height: float = 12.0
+    flag_unreadable: bool = False  # also report detected lettering that reads as nothing
+    min_nonwords: int = 2  # non-word runs a line needs to be garbled by its share
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.min_nonword_share <= 1.0:
+            raise ValueError("min_nonword_share must be within 0..1")
+
+
+def nonword_share(line: OcrLine, dictionary: Dictionary) -> tuple[float, int, int]:
+    """Share of a line's letters in runs of 3+ letters that are neither words, nor
+    run-together words, nor one or two edits from a word; the line's letter count; and
+    the number of such non-word runs."""
+    letters = 0
+    bad = 0
+    runs = 0
+    for word in line.words:
+        for verdict in judge_word(word, dictionary, 3, 0, True, True):
+            n = len(verdict.text)
+            letters += n
+            if verdict.status == "nonword":
+                bad += n
+                runs += 1
+    return (bad / letters if letters else 0.0), letters, runs
+
+
+def check_garbled(ctx, settings: GarbledSettings) -> Iterator[Issue]:
+    """
+    What it detects
+        Lines that look like lettering but read as no language: OCR reads them with low
+        confidence, or most of their letters form runs that are not words nor near any word
+        (`CIEFLIEEELENIN SAGSILASESS`). In strict mode also detected text regions that
+        yield no readable string at all.
+
+    Why people notice
+        The meaningless background lettering of AI images (newspaper columns, labels,
+        book spines) looks like text until someone tries to read it.
+
+    Settings
+        engine: OCR engine for all TEXT rules.
+        min_letters: letters a line needs to be judged (lenient 8, strict 4).
+        max_confidence: lines read below this confidence are garbled (lenient 0.55, strict 0.7).
+        min_nonword_share / min_nonwords: share of non-word letters, and how many non-word
+        runs, that make a line garbled (lenient 0.6 and 2, strict 0.5 and 1): one unknown
+        word is a name, several are pseudo-text.
+        min_text_height: smaller lettering is ignored (lenient 12 px, strict 0).
+        flag_unreadable: report detected text regions with no readable string (strict).
+        languages / words / words_file: as for TEXT001.
+
+    Known limits
+        Script and decorative fonts can read badly and look garbled; foreign words count as
+        non-words unless their language is listed. Tiny text is ignored by the lenient profile.
+    """
+    result = ocr(ctx, settings.engine)
+    if not result.gate_passed:
+        return
+    dictionary = _dictionary(settings)
+    read_boxes = []
+    for line in result.lines:
+        read_boxes.append(line.box)
+        if line.text_height < settings.min_text_height:
+            continue
+        share, letters, runs = nonword_share(line, dictionary)
+        if letters < settings.min_letters:
+            continue
+        low_confidence = line.confidence < settings.max_confidence
+        if low_confidence or (share >= settings.min_nonword_share and runs >= settings.min_nonwords):
+            why = f"read with confidence {line.confidence:.2f}" if low_confidence else f"{share:.0%} of its letters form no word"
+            yield Issue(
+                message=f"garbled lettering {line.text[:40]!r}: {why}",
+                region=_region(line.box),
+                confidence=round(float(max(1 - line.confidence, share)), 3),
+                measurements={"text": line.text, "ocr_confidence": round(line.confidence, 3),
+                              "nonword_share": round(share, 3), "letters": letters,
+                              "text_height": round(line.text_height, 1), "engine": result.engine},
+            )
+    if settings.flag_unreadable:
+        for box in result.candidate_boxes:
+            if box.height < settings.min_text_height or box.width < 2 * box.height:
+                continue
+            if any(_overlap(box, rb) > 0.5 for rb in read_boxes):
+                continue
+            yield Issue(message="text-like region that reads as nothing", region=_region(box),
+                        confidence=0.5, measurements={"text_height": round(box.height, 1), "engine": result.engine})
+
+
+def _overlap(a, b) -> float:
+    ix = max(0.0, min(a.x1, b.x1) - max(a.x0, b.x0))
+    iy = max(0.0, min(a.y1, b.y1) - max(a.y0, b.y0))
+    return ix * iy / max(1e-6, a.width * a.height)
+
+
+# ---------------------------------------------------------------- TEXT003
+
+@dataclass(frozen=True)
+class ExpectedSettings:
+    engine: str = DEFAULT_ENGINE
+    min_similarity: float = 0.8  # normalized edit similarity below this is reported
+    use_prompt: bool = True  # quoted strings of the generation prompt
+    use_sidecar: bool = True  # <image>.txt next to the image
+    sidecar_max_chars: int = 80  # an unquoted sidecar longer than this is a caption, not text to render
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.min_similarity <= 1.0:
+            raise ValueError("min_similarity must be within 0..1")
+
+
+def expected_strings(ctx, settings: ExpectedSettings) -> tuple[tuple[str, str], ...]:
+    """(source, text) pairs of text the image should show: config entry, prompt quotes, sidecar."""
+    from checker.metadata import quoted_strings
+
+    found: list[tuple[str, str]] = [("config", t) for t in (ctx.expected_text or ()) if t.strip()]
+    if settings.use_prompt:
+        found += [("prompt", t) for t in ctx.metadata.quoted_text]
+    if settings.use_sidecar and ctx.sidecar_text:
+        quoted = quoted_strings(ctx.sidecar_text)
+        if quoted:
+            found += [("sidecar", t) for t in quoted]
+        elif 0 < len(ctx.sidecar_text.strip()) <= settings.sidecar_max_chars:
+            found.append(("sidecar", ctx.sidecar_text.strip()))
+    unique: dict[str, tuple[str, str]] = {}
+    for source, text in found:
+        unique.setdefault(compact_text(text), (source, text))
+    return tuple(v for k, v in unique.items() if k)
+
+
+def expected_text_match(expected: str, read: str) -> tuple[float, bool, str]:
+    """(normalized edit similarity, exact match, best-matching read substring) of expected
+    text against everything read, compared without case, accents, punctuation and spaces."""
+    want = compact_text(expected)
+    have = compact_text(read)
+    similarity, match = best_substring_similarity(want, have)
+    return similarity, want in have, match
+
+
+def check_expected(ctx, settings: ExpectedSettings) -> Iterator[Issue]:
+    """
+    What it detects
+        Text the image was asked to show (a quoted string of the prompt in the file's
+        metadata, `<image>.txt` beside it, or `expected_text` in the config) that the image
+        does not show, or shows misspelled. Measured as normalized edit similarity
+        (1 - edit distance / longer length) and exact match, as AnyText and TextDiffuser do.
+
+    Why people notice
+        The sign says `LATETEN DIFFUSION` when it should say `Latent Diffusion`, or a word
+        asked for is missing: the author sees it at once; viewers see a misspelling.
+
+    Settings
+        engine: OCR engine for all TEXT rules.
+        min_similarity: report below this similarity (lenient 0.8, strict 0.95).
+        use_prompt / use_sidecar: where expected text may come from (config always counts).
+        sidecar_max_chars: an unquoted sidecar longer than this is a caption, not text.
+
+    Known limits
+        Case, punctuation and spaces are ignored. OCR misreadings of script or decorative
+        fonts lower the similarity of correct renderings; text split across distant places
+        in the image is matched in reading order only.
+    """
+    wanted = expected_strings(ctx, settings)
+    if not wanted:
+        return
+    result = ocr(ctx, settings.engine)
+    read = " ".join(line.text for line in result.lines)
+    for source, text in wanted:
+        similarity, exact, match = expected_text_match(text, read)
+        if similarity >= settings.min_similarity:
+            continue
+        shown = f"closest reading {match!r}" if match else "no text read"
+        yield Issue(
+            message=f"expected text {text!r} (from {source}) not shown: {shown}, similarity {similarity:.2f}",
+            region=None,
+            confidence=round(1.0 - similarity, 3),
+            measurements={"expected": text, "source": source, "read": read[:200], "closest": match,
+                          "normalized_edit_similarity": round(similarity, 4), "exact_match": exact,
+                          "engine": result.engine},
+        )
+
+
+# ---------------------------------------------------------------- TEXT004
+
+@dataclass(frozen=True)
+class PackingSettings:
+    engine: str = DEFAULT_ENGINE
+    languages: tuple[str, ...] = ("en",)
+    min_chars: int = 4  # letters a word needs before its rhythm is judged
+    gap_jump: float = 0.45  # a gap this many line heights wider than the word's usual gap
+    baseline_jump: float = 0.3  # a letter whose bottom leaves the line by this share of the letter height
+    min_confidence: float = 0.85
+    min_text_height: float = 16.0
+
+    def __post_init__(self) -> None:
+        if self.gap_jump <= 0 or self.baseline_jump <= 0:
+            raise ValueError("gap_jump and baseline_jump must be positive")
+
+
+@dataclass(frozen=True)
+class PackingJump:
+    kind: str  # "gap" or "baseline"
+    index: int  # character index in the word (the letter after the gap, or the jumping letter)
+    size: float  # in line heights (gap) or letter heights (baseline)
+
+
+def gap_jumps(lefts: np.ndarray, rights: np.ndarray, height: float, gap_jump: float,
+              ignore: frozenset[int] = frozenset()) -> list[PackingJump]:
+    """Gaps between neighbouring characters wider than the word's usual gap by more than
+    ``gap_jump`` x ``height``; ``ignore`` lists positions (index of the letter after the gap)
+    where a space may belong."""
+    if len(lefts) < 3 or height <= 0:
+        return []
+    gaps = lefts[1:] - rights[:-1]
+    usual = float(np.median(gaps))
+    jumps = []
+    for i, g in enumerate(gaps, 1):
+        excess = (g - usual) / height
+        if excess > gap_jump and i not in ignore:
+            jumps.append(PackingJump("gap", i, round(float(excess), 3)))
+    return jumps
+
+
+def baseline_jumps(centers: np.ndarray, bottoms: np.ndarray, letter_height: float, baseline_jump: float,
+                   letters: str = "") -> list[PackingJump]:
+    """Letters whose lower edge leaves the straight line fitted through the word's other
+    lower edges by more than ``baseline_jump`` x ``letter_height`` (descenders excluded)."""
+    usable = [k for k in range(len(bottoms)) if not letters or letters[k] not in "gjpqyQ,;"]
+    if len(usable) < 4 or letter_height <= 0:
+        return []
+    x, y = centers[usable], bottoms[usable]
+    jumps = []
+    for pos, k in enumerate(usable):
+        others = [j for j in range(len(usable)) if j != pos]
+        fit = np.polyfit(x[others], y[others], 1)
+        off = abs(y[pos] - np.polyval(fit, x[pos])) / letter_height
+        if off > baseline_jump:
+            jumps.append(PackingJump("baseline", int(k), round(float(off), 3)))
+    return jumps
+
+
+def _space_positions(letters: str, dictionary: Dictionary) -> frozenset[int]:
+    """Positions in a run of letters where a space would leave known words on both sides
+    (OCR often drops spaces, and a word gap is not a packing fault)."""
+    out = set(case_cuts(letters))
+    for cut in range(1, len(letters)):
+        if dictionary.segments(letters, [cut]) or (dictionary.segments(letters[:cut]) and dictionary.segments(letters[cut:])):
+            out.add(cut)
+    return frozenset(out)
+
+
+def check_packing(ctx, settings: PackingSettings) -> Iterator[Issue]:
+    """
+    What it detects
+        Within a word, a letter gap far wider than the word's own rhythm (`SENT ENCE`) or
+        a letter whose baseline jumps off the line, measured on the OCR engine's
+        per-character boxes. Gaps where a space would leave two known words are word
+        gaps, not faults.
+
+    Why people notice
+        Type has an even rhythm; one gap or one jumping letter breaks it and draws the eye,
+        and makes a word read as two.
+
+    Settings
+        engine: OCR engine for all TEXT rules.
+        min_chars: letters a word needs to be judged.
+        gap_jump: how many line heights wider than the usual gap a gap must be (lenient 0.45, strict 0.3).
+        baseline_jump: share of a letter height a baseline step must reach (lenient 0.3, strict 0.2).
+        min_confidence / min_text_height: skip doubtful and small words.
+        languages: dictionaries that decide where a space may belong.
+
+    Known limits
+        RapidOCR places characters from its recogniser's timing, so its boxes are approximate
+        and carry no baseline: with it only gaps are judged. Tesseract (and hybrid) give real
+        glyph boxes. Script fonts and deliberate letter spacing can be reported.
+    """
+    result = ocr(ctx, settings.engine)
+    if not result.lines:
+        return
+    dictionary = load_dictionary(tuple(settings.languages))
+    glyph_boxes = result.engine != "rapidocr"
+    for line in result.lines:
+        if line.text_height < settings.min_text_height:
+            continue
+        for word in line.words:
+            chars = list(word.chars)
+            letters = "".join(c.text for c in chars)
+            if sum(c.isalpha() for c in letters) < settings.min_chars or word.confidence < settings.min_confidence:
+                continue
+            if not all(c.isalpha() for c in letters):
+                continue  # punctuation and digits have their own spacing
+            lefts = np.array([c.box.x0 for c in chars])
+            rights = np.array([c.box.x1 for c in chars])
+            jumps = gap_jumps(lefts, rights, line.text_height, settings.gap_jump,
+                              _space_positions(letters, dictionary))
+            if glyph_boxes:
+                small = [c.box.height for c in chars if c.text.islower() and c.text not in "bdfhklt"]
+                letter_height = float(np.median(small)) if small else float(np.median([c.box.height for c in chars]))
+                jumps += baseline_jumps((lefts + rights) / 2, np.array([c.box.y1 for c in chars]),
+                                        letter_height, settings.baseline_jump, letters)
+            for jump in jumps:
+                position = f"{letters[:jump.index]}|{letters[jump.index:]}" if jump.kind == "gap" else letters[jump.index]
+                yield Issue(
+                    message=(f"uneven letter spacing in {word.text!r} at {position!r}" if jump.kind == "gap"
+                             else f"letter {position!r} in {word.text!r} leaves the baseline"),
+                    region=_region(word.box),
+                    confidence=round(min(1.0, jump.size), 3),
+                    measurements={"word": word.text, "kind": jump.kind, "index": jump.index,
+                                  "size": jump.size, "text_height": round(line.text_height, 1),
+                                  "engine": result.engine},
+                )
+
+
+# ---------------------------------------------------------------- declarations
+
+TEXT001 = Rule(
+    code="TEXT001",
+    name="text.misspelled",
+    summary="Misspelled word in rendered text",
+    check=check_misspelled,
+    severity=Severity.WARNING,
+    settings=MisspelledSettings,
+    profiles={
+        "lenient": {"min_confidence": 0.85, "min_text_height": 12.0, "check_acronyms": False,
+                    "split_anywhere": True, "skip_mixed_case": True, "min_char_confidence": 0.6},
+        "strict": {"min_confidence": 0.6, "min_text_height": 0.0, "check_acronyms": True,
+                   "split_anywhere": False, "skip_mixed_case": False, "min_char_confidence": 0.0,
+                   "severity": "error"},
+    },
+)
+
+TEXT002 = Rule(
+    code="TEXT002",
+    name="text.garbled",
+    summary="Garbled pseudo-text that reads as no language",
+    check=check_garbled,
+    severity=Severity.WARNING,
+    settings=GarbledSettings,
+    profiles={
+        "lenient": {"min_letters": 8, "max_confidence": 0.55, "min_nonword_share": 0.6, "min_nonwords": 2,
+                    "min_text_height": 12.0, "flag_unreadable": False},
+        "strict": {"min_letters": 4, "max_confidence": 0.7, "min_nonword_share": 0.5, "min_nonwords": 1,
+                   "min_text_height": 0.0, "flag_unreadable": True},
+    },
+)
+
+TEXT003 = Rule(
+    code="TEXT003",
+    name="text.expected",
+    summary="Text the prompt asked for is missing or misspelled",
+    check=check_expected,
+    severity=Severity.WARNING,
+    settings=ExpectedSettings,
+    profiles={"lenient": {"min_similarity": 0.8}, "strict": {"min_similarity": 0.95, "severity": "error"}},
+)
+
+TEXT004 = Rule(
+    code="TEXT004",
+    name="text.packing",
+    summary="Letters whose spacing or baseline breaks the line's rhythm",
+    check=check_packing,
+    severity=Severity.INFO,
+    settings=PackingSettings,
+    profiles={
+        "lenient": {"gap_jump": 0.45, "baseline_jump": 0.3, "min_text_height": 16.0},
+        "strict": {"gap_jump": 0.3, "baseline_jump": 0.2, "min_text_height": 0.0, "min_confidence": 0.6,
+                   "severity": "warning"},
+    },
+    stability="preview",
+)
+
+RULES = (TEXT001, TEXT002, TEXT003, TEXT004)
+
+
+def all_issues(ctx, settings_by_code) -> Iterable[tuple[str, Issue]]:
+    """Every TEXT issue for one image: (code, issue) pairs (used by the benchmark)."""
+    for rule in RULES:
+        for issue in rule.check(ctx, settings_by_code[rule.code]) or ():
+            yield rule.code, issue

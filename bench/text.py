@@ -1,0 +1,262 @@
+"""Benchmark of the text rules (TEXT001-TEXT004): ``python -m bench.text``.
+
+Per engine and profile it prints
+- on generated signs (bench/text_gen.py): typo recall and false alarms per image by
+  background style, false alarms per text-free image, median ms with and without text;
+- on the corpus (../shared/corpus, evaluation only): recall on defective samples
+  (GARBLED/ERROR labels) with the rules alone and with the intended text given to TEXT003,
+  false alarms on correct samples and on text-free `clean/` images, and the normalized edit
+  similarity of what was read to the intended text.
+
+Nothing read from the corpus is written anywhere.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import re
+import statistics
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from checker.config import resolve
+from checker.testing import context_from_array, context_from_path
+from rules.text import RULES, expected_text_match
+from rules.text_ocr import ENGINES, read_text, OcrParams
+from rules.text_words import normalized_edit_similarity
+
+from bench.text_gen import STYLES, make_case, make_text_free
+
+CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
+PROFILES = ("lenient", "strict")
+CODES = tuple(r.code for r in RULES)
+
+
+def settings_for(profile: str, engine: str) -> dict[str, object]:
+    plan = resolve(RULES, {}, profile=profile, sets=[(r.name, "engine", engine) for r in RULES])
+    return {rp.rule.code: rp.settings for rp in plan.rules}
+
+
+def run_all(ctx, settings: dict[str, object], codes=CODES) -> list[tuple[str, object]]:
+    found = []
+    for rule in RULES:
+        if rule.code in codes and rule.code in settings:
+            found += [(rule.code, issue) for issue in rule.check(ctx, settings[rule.code]) or ()]
+    return found
+
+
+def timed_check(ctx, settings_by_profile: dict[str, dict[str, object]], codes=CODES):
+    """Findings per profile, and the ms the first profile took (OCR included; the others
+    reuse the OCR result through ctx.shared)."""
+    findings = {}
+    elapsed = None
+    for profile, settings in settings_by_profile.items():
+        start = time.perf_counter()
+        findings[profile] = run_all(ctx, settings, codes)
+        if elapsed is None:
+            elapsed = (time.perf_counter() - start) * 1000
+    return findings, elapsed
+
+
+# ---------------------------------------------------------------- corpus labels
+
+@dataclass(frozen=True)
+class CorpusSample:
+    path: Path
+    category: str
+    label: str
+    defective: bool
+    intended: tuple[str, ...]
+
+
+_QUOTED = re.compile(r'"([^"]+)"')
+
+
+def intended_text(label: str) -> tuple[str, ...]:
+    """Quoted strings of the label's intended part (before what was rendered)."""
+    head = re.split(r";\s*rendered|->|\brendered\b", label, maxsplit=1)[0]
+    if "quoted_text=" in label:
+        head = label.split("quoted_text=", 1)[1].split(";", 1)[0]
+    strings = [s.strip() for s in _QUOTED.findall(head) if s.strip()]
+    return tuple(dict.fromkeys(strings))
+
+
+def corpus_samples(root: Path = CORPUS) -> list[CorpusSample]:
+    samples = []
+    with open(root / "MANIFEST.tsv", newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh, delimiter="\t"):
+            category = row["category"]
+            if category not in ("text_ai", "text_ai_borderline", "clean", "metadata"):
+                continue
+            label = row["label"]
+            defective = category == "text_ai" and bool(re.search(r"\b(GARBLED|ERROR)\b", label))
+            samples.append(CorpusSample(root / row["file"], category, label, defective, intended_text(label)))
+    return samples
+
+
+# ---------------------------------------------------------------- evaluations
+
+@dataclass
+class Tally:
+    n: int = 0
+    hits: int = 0
+    alarms: int = 0  # findings on images that should have none
+    flagged: int = 0  # images with at least one finding that should have none
+    names: list[str] = field(default_factory=list)
+
+
+def _matches_typo(issue, typo_word: str) -> bool:
+    word = str(issue.measurements.get("word", ""))
+    return normalized_edit_similarity(word.lower(), typo_word.lower()) >= 0.6
+
+
+def evaluate_generated(engine: str, n: int, seed0: int = 0) -> dict:
+    settings = {p: settings_for(p, engine) for p in PROFILES}
+    by_style = {p: {s: {"typo": Tally(), "clean": Tally()} for s in STYLES} for p in PROFILES}
+    text_free = {p: Tally() for p in PROFILES}
+    ms_text, ms_free = [], []
+    for style in STYLES:
+        for i in range(n):
+            for typo in (True, False):
+                case = make_case(seed0 + i, style, typo)
+                ctx = context_from_array(case.image)
+                findings, ms = timed_check(ctx, settings)
+                ms_text.append(ms)
+                for profile in PROFILES:
+                    tally = by_style[profile][style]["typo" if typo else "clean"]
+                    tally.n += 1
+                    if typo:
+                        tally.hits += any(code == "TEXT001" and _matches_typo(issue, case.typo_word)
+                                          for code, issue in findings[profile])
+                        # findings about anything else than the typo are false alarms too
+                        extra = [1 for code, issue in findings[profile]
+                                 if not (code == "TEXT001" and _matches_typo(issue, case.typo_word))]
+                        tally.alarms += len(extra)
+                    else:
+                        tally.alarms += len(findings[profile])
+                        tally.flagged += bool(findings[profile])
+    for i in range(n * 2):
+        ctx = context_from_array(make_text_free(seed0 + i))
+        findings, ms = timed_check(ctx, settings)
+        ms_free.append(ms)
+        for profile in PROFILES:
+            text_free[profile].n += 1
+            text_free[profile].alarms += len(findings[profile])
+            text_free[profile].flagged += bool(findings[profile])
+    return {"by_style": by_style, "text_free": text_free, "ms_text": ms_text, "ms_free": ms_free}
+
+
+def evaluate_corpus(engine: str, root: Path = CORPUS) -> dict:
+    settings = {p: settings_for(p, engine) for p in PROFILES}
+    out = {p: {"defect": Tally(), "defect_with_expected": Tally(), "correct": Tally(),
+               "borderline": Tally(), "clean": Tally(), "metadata": Tally()} for p in PROFILES}
+    similarities, exact, ms_text, ms_free = [], [], [], []
+    for sample in corpus_samples(root):
+        ctx = context_from_path(sample.path)
+        findings, ms = timed_check(ctx, settings, codes=("TEXT001", "TEXT002", "TEXT003", "TEXT004"))
+        (ms_text if sample.category.startswith("text_ai") else ms_free).append(ms)
+        read = " ".join(line.text for line in ctx.shared(read_text, OcrParams(engine=engine)).lines)
+        if sample.category == "text_ai" and sample.intended:
+            sims = [expected_text_match(t, read) for t in sample.intended]
+            similarities.append(statistics.mean(s for s, _, _ in sims))
+            exact.append(all(e for _, e, _ in sims))
+        with_expected = None
+        if sample.intended and sample.category == "text_ai":
+            ctx_expected = context_from_path(sample.path, expected_text=sample.intended)
+            ctx_expected._memo = ctx._memo  # same image, same OCR: reuse it
+            with_expected = {p: run_all(ctx_expected, settings[p], ("TEXT003",)) for p in PROFILES}
+        for profile in PROFILES:
+            got = findings[profile]
+            names = sorted({f"{code}:{issue.measurements.get('word') or issue.measurements.get('text') or ''}"[:40]
+                            for code, issue in got})
+            if sample.category == "text_ai" and sample.defective:
+                tally = out[profile]["defect"]
+                tally.n += 1
+                tally.hits += bool(got)
+                if not got:
+                    tally.names.append(sample.path.name)
+                both = out[profile]["defect_with_expected"]
+                both.n += 1
+                both.hits += bool(got) or bool(with_expected and with_expected[profile])
+                if not (got or (with_expected and with_expected[profile])):
+                    both.names.append(sample.path.name)
+            else:
+                key = {"text_ai": "correct", "text_ai_borderline": "borderline"}.get(sample.category, sample.category)
+                tally = out[profile][key]
+                tally.n += 1
+                tally.alarms += len(got)
+                tally.flagged += bool(got)
+                if got:
+                    tally.names.append(f"{sample.path.name} {names}")
+    return {"profiles": out, "similarity": similarities, "exact": exact, "ms_text": ms_text, "ms_free": ms_free}
+
+
+# ---------------------------------------------------------------- printing
+
+def _ratio(a: int, b: int) -> str:
+    return f"{a / b:.2f} ({a}/{b})" if b else "n/a"
+
+
+def _median(values) -> str:
+    return f"{statistics.median(values):.0f}" if values else "n/a"
+
+
+def print_generated(engine: str, result: dict) -> None:
+    print(f"\n== generated signs, engine={engine} (typo recall; false alarms per image)")
+    print(f"{'profile':8} {'style':9} {'typo recall':>16} {'FA/typo img':>12} {'FA/correct img':>15}")
+    for profile in PROFILES:
+        for style in STYLES:
+            t, c = result["by_style"][profile][style]["typo"], result["by_style"][profile][style]["clean"]
+            print(f"{profile:8} {style:9} {_ratio(t.hits, t.n):>16} {t.alarms / max(1, t.n):12.2f} "
+                  f"{c.alarms / max(1, c.n):15.2f}")
+        tf = result["text_free"][profile]
+        print(f"{profile:8} {'text-free':9} false alarms per image {tf.alarms / max(1, tf.n):.3f} "
+              f"(images flagged {_ratio(tf.flagged, tf.n)})")
+    print(f"median ms per image: with text {_median(result['ms_text'])} (n={len(result['ms_text'])}), "
+          f"text-free {_median(result['ms_free'])} (n={len(result['ms_free'])})")
+
+
+def print_corpus(engine: str, result: dict, verbose: bool) -> None:
+    print(f"\n== corpus ({CORPUS}), engine={engine}")
+    for profile in PROFILES:
+        r = result["profiles"][profile]
+        print(f"{profile:8} defect recall, TEXT001/2/4 alone: {_ratio(r['defect'].hits, r['defect'].n)}; "
+              f"with intended text for TEXT003: {_ratio(r['defect_with_expected'].hits, r['defect_with_expected'].n)}")
+        print(f"{profile:8} correct samples flagged {_ratio(r['correct'].flagged, r['correct'].n)}, "
+              f"findings {r['correct'].alarms}; borderline flagged {_ratio(r['borderline'].flagged, r['borderline'].n)}; "
+              f"clean (text-free) flagged {_ratio(r['clean'].flagged, r['clean'].n)}; "
+              f"metadata flagged {_ratio(r['metadata'].flagged, r['metadata'].n)}")
+        if verbose:
+            print(f"   missed defects: {r['defect'].names}")
+            print(f"   missed even with intended text: {r['defect_with_expected'].names}")
+            for name in r["correct"].names + r["clean"].names + r["metadata"].names:
+                print(f"   false alarm: {name}")
+    sims = result["similarity"]
+    if sims:
+        print(f"normalized edit similarity read vs intended (text_ai, n={len(sims)}): mean {statistics.mean(sims):.3f}, "
+              f"median {statistics.median(sims):.3f}; exact match {_ratio(sum(result['exact']), len(result['exact']))}")
+    print(f"median ms per image: with text {_median(result['ms_text'])} (n={len(result['ms_text'])}), "
+          f"text-free {_median(result['ms_free'])} (n={len(result['ms_free'])})")
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--engines", default=",".join(ENGINES), help="comma-separated: " + ", ".join(ENGINES))
+    parser.add_argument("--n", type=int, default=20, help="generated images per style and typo/no-typo")
+    parser.add_argument("--skip-generated", action="store_true")
+    parser.add_argument("--skip-corpus", action="store_true")
+    parser.add_argument("--verbose", action="store_true", help="name missed and falsely flagged corpus files")
+    args = parser.parse_args(argv)
+    for engine in [e.strip() for e in args.engines.split(",") if e.strip()]:
+        if not args.skip_generated:
+            print_generated(engine, evaluate_generated(engine, args.n))
+        if not args.skip_corpus:
+            if (CORPUS / "MANIFEST.tsv").is_file():
+                print_corpus(engine, evaluate_corpus(engine), args.verbose)
+            else:
+                print(f"corpus not found at {CORPUS}: corpus figures skipped")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,457 @@
+"""The OCR stage shared by the TEXT rules: a cheap text-presence gate, then one engine.
+
+``read_text(ctx, params)`` is meant to be called through ``ctx.shared(read_text, params)``
+so the gate and the engine run once per image whichever TEXT rules ask. Engines sit behind
+one small interface (``image -> tuple[OcrLine, ...]``) and are loaded once per process:
+
+- ``rapidocr``: RapidOCR's PP-OCRv4 detector and recogniser (ONNX models in its wheel);
+  reads scene text, outlined text and text over photos, gives per-character boxes.
+- ``tesseract``: Tesseract 5 through tesserocr (the engine stays loaded in the worker;
+  pytesseract is the fallback when tesserocr is missing), on a median-filtered,
+  Otsu-binarised copy; good on plain and gradient backgrounds, weak over photos.
+- ``hybrid``: RapidOCR's detector finds the lines, Tesseract reads each line crop.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+ENGINES = ("rapidocr", "tesseract", "hybrid")
+TESSDATA_CANDIDATES = (
+    "/usr/share/tesseract-ocr/5/tessdata",
+    "/usr/share/tesseract-ocr/4.00/tessdata",
+    "/usr/share/tessdata",
+    "/usr/local/share/tessdata",
+)
+
+
+@dataclass(frozen=True)
+class Box:
+    """Axis-aligned box in pixels of the original image."""
+
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+
+    @property
+    def width(self) -> float:
+        return self.x1 - self.x0
+
+    @property
+    def height(self) -> float:
+        return self.y1 - self.y0
+
+    @property
+    def center_y(self) -> float:
+        return (self.y0 + self.y1) / 2
+
+    @classmethod
+    def around(cls, points) -> "Box":
+        pts = np.asarray(points, dtype=float).reshape(-1, 2)
+        return cls(float(pts[:, 0].min()), float(pts[:, 1].min()), float(pts[:, 0].max()), float(pts[:, 1].max()))
+
+    def scaled(self, factor: float) -> "Box":
+        return Box(self.x0 * factor, self.y0 * factor, self.x1 * factor, self.y1 * factor)
+
+    def shifted(self, dx: float, dy: float) -> "Box":
+        return Box(self.x0 + dx, self.y0 + dy, self.x1 + dx, self.y1 + dy)
+
+
+@dataclass(frozen=True)
+class OcrChar:
+    text: str
+    box: Box
+    confidence: float
+
+
+@dataclass(frozen=True)
+class OcrWord:
+    text: str
+    box: Box
+    confidence: float  # 0..1
+    chars: tuple[OcrChar, ...] = ()
+
+
+@dataclass(frozen=True)
+class OcrLine:
+    text: str
+    box: Box
+    confidence: float  # 0..1
+    words: tuple[OcrWord, ...]
+    text_height: float  # height of the lettering in pixels (the line's thickness across its direction)
+    angle: float = 0.0  # degrees, direction of the line
+
+
+@dataclass(frozen=True)
+class OcrResult:
+    engine: str
+    gate_passed: bool
+    lines: tuple[OcrLine, ...]
+    candidate_boxes: tuple[Box, ...] = ()  # text-like regions the detector found, read or not
+    gate_ms: float = 0.0
+    ocr_ms: float = 0.0
+
+    @property
+    def words(self) -> tuple[OcrWord, ...]:
+        return tuple(w for line in self.lines for w in line.words)
+
+    @property
+    def text(self) -> str:
+        return "\n".join(line.text for line in self.lines)
+
+
+@dataclass(frozen=True)
+class OcrParams:
+    """Everything the OCR stage depends on. Rules must pass equal params so it runs once."""
+
+    engine: str = "rapidocr"
+    gate: bool = True
+    det_side: int = 960  # longest side the detector sees (larger images are shrunk to this)
+    min_det_side: int = 640  # smaller images are enlarged to this for the detector
+
+    def __post_init__(self) -> None:
+        if self.engine not in ENGINES:
+            raise ValueError(f"text engine must be one of {', '.join(ENGINES)}, not {self.engine!r}")
+
+
+# ---------------------------------------------------------------- text-presence gate
+
+@dataclass(frozen=True)
+class GateResult:
+    passed: bool
+    boxes: tuple[Box, ...]
+
+
+def text_cells(gray: np.ndarray, work_side: int, cell: int, min_row_transitions: float,
+               min_col_transitions: float, edge_level: int = 40) -> np.ndarray:
+    """Boolean grid (cells of ``cell`` px on a copy shrunk to ``work_side``) marking cells
+    that look like lettering and have two such neighbours to the right: edges of moderate
+    density that switch on and off often along rows and columns (strokes side by side)."""
+    import cv2
+
+    h, w = gray.shape[:2]
+    scale = min(1.0, work_side / max(h, w))
+    small = cv2.resize(gray, (max(1, int(w * scale)), max(1, int(h * scale))), interpolation=cv2.INTER_AREA) \
+        if scale < 1.0 else gray
+    gradient = cv2.morphologyEx(small, cv2.MORPH_GRADIENT, cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3)))
+    rows, cols = (gradient.shape[0] // cell) * cell, (gradient.shape[1] // cell) * cell
+    if rows < cell or cols < 3 * cell:
+        return np.zeros((0, 0), bool)
+    edges = (gradient[:rows, :cols] >= edge_level).astype(np.int8)
+    along_rows = np.abs(np.diff(edges, axis=1, append=0))
+    along_cols = np.abs(np.diff(edges, axis=0, append=0))
+
+    def per_cell(a: np.ndarray) -> np.ndarray:
+        return a.reshape(rows // cell, cell, cols // cell, cell).sum(axis=(1, 3)).astype(float)
+
+    density = per_cell(edges) / (cell * cell)
+    lettering = ((density >= 0.12) & (density <= 0.7)
+                 & (per_cell(along_rows) / cell >= min_row_transitions)
+                 & (per_cell(along_cols) / cell >= min_col_transitions))
+    return lettering[:, :-2] & lettering[:, 1:-1] & lettering[:, 2:]
+
+
+def text_presence(gray: np.ndarray, work_side: int = 384) -> GateResult:
+    """A few-millisecond test for lettering, at two cell sizes (small and large letters).
+    Tuned for recall: photos with fine texture may pass (then the detector decides);
+    flat, smoothly shaded and sparsely drawn images do not."""
+    boxes = []
+    h, w = gray.shape[:2]
+    scale = min(1.0, work_side / max(h, w))
+    for cell, row_t, col_t in ((8, 1.0, 0.75), (12, 1.5, 1.0)):
+        grid = text_cells(gray, work_side, cell, row_t, col_t)
+        for r, c in zip(*np.nonzero(grid)):
+            boxes.append(Box(c * cell / scale, r * cell / scale, (c + 3) * cell / scale, (r + 1) * cell / scale))
+        if boxes:
+            break
+    return GateResult(bool(boxes), tuple(boxes))
+
+
+# ---------------------------------------------------------------- engines
+
+@functools.lru_cache(maxsize=1)
+def rapidocr_engine():
+    """RapidOCR with one inference thread (workers run one per core)."""
+    from rapidocr_onnxruntime import RapidOCR
+
+    return RapidOCR(intra_op_num_threads=1, inter_op_num_threads=1, use_cls=False)
+
+
+def tessdata_path() -> str:
+    env = os.environ.get("TESSDATA_PREFIX")
+    for candidate in ((env,) if env else ()) + TESSDATA_CANDIDATES:
+        if candidate and (Path(candidate) / "eng.traineddata").is_file():
+            return candidate
+    raise RuntimeError("Tesseract language data (eng.traineddata) not found; install tesseract-ocr-eng")
+
+
+@functools.lru_cache(maxsize=4)
+def tesseract_api(psm: int):
+    import tesserocr
+
+    return tesserocr.PyTessBaseAPI(path=tessdata_path(), lang="eng", psm=psm)
+
+
+def _to_rgb_bgr(rgb: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(rgb[:, :, ::-1])
+
+
+def detect_lines_rapid(rgb: np.ndarray, params: OcrParams) -> tuple[np.ndarray, float]:
+    """RapidOCR's DB detector on a copy sized to [min_det_side, det_side]; returns the
+    quadrilaterals (N x 4 x 2) in original pixels and the scale used."""
+    import cv2
+
+    engine = rapidocr_engine()
+    h, w = rgb.shape[:2]
+    longest = max(h, w)
+    target = min(max(longest, params.min_det_side), params.det_side)
+    scale = target / float(longest)
+    bgr = _to_rgb_bgr(rgb)
+    if abs(scale - 1.0) > 1e-3:
+        bgr = cv2.resize(bgr, (max(1, round(w * scale)), max(1, round(h * scale))),
+                         interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+    engine.text_det.limit_type = "max"
+    engine.text_det.limit_side_len = max(bgr.shape[:2])
+    boxes, _ = engine.text_det(bgr)
+    if boxes is None or len(boxes) == 0:
+        return np.zeros((0, 4, 2), np.float32), scale
+    boxes = np.asarray(engine.sorted_boxes(boxes), dtype=np.float32) / scale
+    return boxes, scale
+
+
+def _quad_height(quad: np.ndarray) -> float:
+    return float((np.linalg.norm(quad[0] - quad[3]) + np.linalg.norm(quad[1] - quad[2])) / 2)
+
+
+def _quad_angle(quad: np.ndarray) -> float:
+    dx, dy = quad[1] - quad[0]
+    return float(np.degrees(np.arctan2(dy, dx)))
+
+
+def words_from_chars(chars: list[OcrChar], text: str, line_conf: float) -> tuple[OcrWord, ...]:
+    """Group characters into words at spaces in ``text``; chars are the non-space characters
+    of ``text`` in order (as RapidOCR reports them)."""
+    words: list[OcrWord] = []
+    pieces = text.split()
+    position = 0
+    for piece in pieces:
+        group = chars[position:position + len(piece)]
+        position += len(piece)
+        if not group:
+            continue
+        box = Box(min(c.box.x0 for c in group), min(c.box.y0 for c in group),
+                  max(c.box.x1 for c in group), max(c.box.y1 for c in group))
+        conf = float(min(line_conf, np.mean([c.confidence for c in group])))
+        words.append(OcrWord(piece, box, conf, tuple(group)))
+    return tuple(words)
+
+
+def read_rapidocr(rgb: np.ndarray, params: OcrParams) -> tuple[tuple[OcrLine, ...], tuple[Box, ...]]:
+    engine = rapidocr_engine()
+    quads, _ = detect_lines_rapid(rgb, params)
+    if len(quads) == 0:
+        return (), ()
+    bgr = _to_rgb_bgr(rgb)
+    crops = engine.get_crop_img_list(bgr, [q.astype(np.float32) for q in quads])
+    rec, _ = engine.text_rec(crops, True)
+    detailed = engine.cal_rec_boxes(crops, [q for q in quads], [list(r) for r in rec])
+    lines = []
+    for quad, (text, conf, char_quads, char_texts, char_confs) in zip(quads, detailed):
+        text = (text or "").strip()
+        if not text:
+            continue
+        chars: list[OcrChar] = []
+        # RapidOCR reports one box per character for Latin text and per word for
+        # space-free scripts; spread multi-letter pieces evenly over their box.
+        for cq, ct, cc in zip(char_quads or [], char_texts or [], char_confs or []):
+            b = Box.around(cq)
+            ct = ct.replace(" ", "")
+            for k, letter in enumerate(ct):
+                step = b.width / max(1, len(ct))
+                chars.append(OcrChar(letter, Box(b.x0 + k * step, b.y0, b.x0 + (k + 1) * step, b.y1), float(cc)))
+        if len(chars) != len(text.replace(" ", "")):
+            chars = _even_chars(Box.around(quad), text, float(conf))
+        words = words_from_chars(chars, text, float(conf))
+        lines.append(OcrLine(text, Box.around(quad), float(conf), words,
+                             text_height=_quad_height(quad), angle=_quad_angle(quad)))
+    return tuple(lines), tuple(Box.around(q) for q in quads)
+
+
+def _even_chars(box: Box, text: str, conf: float) -> list[OcrChar]:
+    """Character boxes spread evenly over a line box (when the engine gives none)."""
+    n = max(1, len(text))
+    step = box.width / n
+    return [OcrChar(c, Box(box.x0 + i * step, box.y0, box.x0 + (i + 1) * step, box.y1), conf)
+            for i, c in enumerate(text) if not c.isspace()]
+
+
+def binarize_for_tesseract(gray: np.ndarray) -> np.ndarray:
+    """Median filter (removes speckle noise) then Otsu, dark text on light ground."""
+    import cv2
+
+    smooth = cv2.medianBlur(gray, 3)
+    _, binary = cv2.threshold(smooth, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    if np.count_nonzero(binary) < binary.size / 2:  # mostly dark: light text on dark ground
+        binary = 255 - binary
+    return binary
+
+
+def _tesseract_words(gray: np.ndarray, psm: int, offset=(0.0, 0.0), scale: float = 1.0) -> list[OcrWord]:
+    """Words with boxes, confidences and per-character boxes from Tesseract."""
+    try:
+        import tesserocr
+    except ImportError:  # pragma: no cover - the wheel is a project dependency
+        return _pytesseract_words(gray, psm, offset, scale)
+    from PIL import Image
+
+    api = tesseract_api(psm)
+    api.SetImage(Image.fromarray(gray))
+    api.Recognize()
+    words: list[OcrWord] = []
+    iterator = api.GetIterator()
+    level_word, level_symbol = tesserocr.RIL.WORD, tesserocr.RIL.SYMBOL
+    current: list[OcrChar] = []
+    word_meta = None
+
+    def flush():
+        if word_meta is not None:
+            text, box, conf = word_meta
+            words.append(OcrWord(text, box, conf, tuple(current)))
+
+    dx, dy = offset
+    while True:
+        if iterator.IsAtBeginningOf(level_word):
+            flush()
+            current = []
+            text = iterator.GetUTF8Text(level_word) or ""
+            bb = iterator.BoundingBox(level_word)
+            conf = iterator.Confidence(level_word) / 100.0
+            word_meta = (text.strip(), Box(*bb).scaled(1 / scale).shifted(dx, dy), conf) if bb else None
+        symbol = iterator.GetUTF8Text(level_symbol)
+        sbb = iterator.BoundingBox(level_symbol)
+        if symbol and sbb:
+            current.append(OcrChar(symbol, Box(*sbb).scaled(1 / scale).shifted(dx, dy),
+                                   iterator.Confidence(level_symbol) / 100.0))
+        if not iterator.Next(level_symbol):
+            break
+    flush()
+    api.Clear()
+    return [w for w in words if w.text]
+
+
+def _pytesseract_words(gray, psm, offset, scale):  # pragma: no cover - fallback only
+    import pytesseract
+
+    data = pytesseract.image_to_data(gray, config=f"--psm {psm}", output_type=pytesseract.Output.DICT)
+    dx, dy = offset
+    words = []
+    for text, conf, x, y, w, h in zip(data["text"], data["conf"], data["left"], data["top"],
+                                      data["width"], data["height"]):
+        if text.strip() and float(conf) >= 0:
+            box = Box(x, y, x + w, y + h).scaled(1 / scale).shifted(dx, dy)
+            words.append(OcrWord(text.strip(), box, float(conf) / 100.0))
+    return words
+
+
+def _lines_from_words(words: list[OcrWord]) -> tuple[OcrLine, ...]:
+    """Group Tesseract words into lines by vertical overlap."""
+    lines: list[list[OcrWord]] = []
+    for word in sorted(words, key=lambda w: (w.box.center_y, w.box.x0)):
+        for line in lines:
+            ref = line[-1].box
+            overlap = min(ref.y1, word.box.y1) - max(ref.y0, word.box.y0)
+            if overlap > 0.5 * min(ref.height, word.box.height):
+                line.append(word)
+                break
+        else:
+            lines.append([word])
+    result = []
+    for line in lines:
+        line.sort(key=lambda w: w.box.x0)
+        box = Box(min(w.box.x0 for w in line), min(w.box.y0 for w in line),
+                  max(w.box.x1 for w in line), max(w.box.y1 for w in line))
+        heights = sorted(w.box.height for w in line)
+        result.append(OcrLine(" ".join(w.text for w in line), box,
+                              float(np.mean([w.confidence for w in line])), tuple(line),
+                              text_height=heights[len(heights) // 2]))
+    return tuple(result)
+
+
+def read_tesseract(rgb: np.ndarray, params: OcrParams) -> tuple[tuple[OcrLine, ...], tuple[Box, ...]]:
+    import cv2
+
+    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    h, w = gray.shape
+    scale = min(1.0, 1600.0 / max(h, w))
+    if scale < 1.0:
+        gray = cv2.resize(gray, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+    words = _tesseract_words(binarize_for_tesseract(gray), psm=11, scale=scale)
+    words = [wd for wd in words if wd.confidence > 0.3]
+    lines = _lines_from_words(words)
+    return lines, tuple(line.box for line in lines)
+
+
+def read_hybrid(rgb: np.ndarray, params: OcrParams) -> tuple[tuple[OcrLine, ...], tuple[Box, ...]]:
+    """RapidOCR finds the lines; Tesseract reads each (deskewed) line crop as one line."""
+    import cv2
+
+    engine = rapidocr_engine()
+    quads, _ = detect_lines_rapid(rgb, params)
+    if len(quads) == 0:
+        return (), ()
+    crops = engine.get_crop_img_list(_to_rgb_bgr(rgb), [q.astype(np.float32) for q in quads])
+    lines = []
+    for quad, crop in zip(quads, crops):
+        gray = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
+        factor = 48.0 / max(1, gray.shape[0])
+        gray = cv2.resize(gray, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
+        gray = cv2.copyMakeBorder(binarize_for_tesseract(gray), 12, 12, 12, 12, cv2.BORDER_CONSTANT, value=255)
+        words = _tesseract_words(gray, psm=7)
+        if not words:
+            continue
+        # Map crop coordinates back (approximately: axis-aligned lines) to the image.
+        qbox = Box.around(quad)
+        back = 1.0 / factor
+        mapped = []
+        for wd in words:
+            def to_image(b: Box) -> Box:
+                return Box(qbox.x0 + (b.x0 - 12) * back, qbox.y0 + (b.y0 - 12) * back,
+                           qbox.x0 + (b.x1 - 12) * back, qbox.y0 + (b.y1 - 12) * back)
+            mapped.append(OcrWord(wd.text, to_image(wd.box), wd.confidence,
+                                  tuple(OcrChar(c.text, to_image(c.box), c.confidence) for c in wd.chars)))
+        lines.append(OcrLine(" ".join(wd.text for wd in mapped), qbox,
+                             float(np.mean([wd.confidence for wd in mapped])), tuple(mapped),
+                             text_height=_quad_height(quad), angle=_quad_angle(quad)))
+    return tuple(lines), tuple(Box.around(q) for q in quads)
+
+
+READERS: dict[str, Callable[[np.ndarray, OcrParams], tuple[tuple[OcrLine, ...], tuple[Box, ...]]]] = {
+    "rapidocr": read_rapidocr,
+    "tesseract": read_tesseract,
+    "hybrid": read_hybrid,
+}
+
+
+def ocr_image(rgb: np.ndarray, gray: np.ndarray, params: OcrParams) -> OcrResult:
+    """Gate, then the chosen engine, on arrays."""
+    start = time.perf_counter()
+    gate = text_presence(gray) if params.gate else GateResult(True, ())
+    gate_ms = (time.perf_counter() - start) * 1000
+    if not gate.passed:
+        return OcrResult(params.engine, False, (), gate_ms=gate_ms)
+    start = time.perf_counter()
+    lines, candidates = READERS[params.engine](rgb, params)
+    return OcrResult(params.engine, True, lines, candidates, gate_ms=gate_ms,
+                     ocr_ms=(time.perf_counter() - start) * 1000)
+
+
+def read_text(ctx, params: OcrParams) -> OcrResult:
+    """The shared OCR analysis: call as ``ctx.shared(read_text, params)``."""
+    return ocr_image(ctx.rgb, ctx.gray, params)

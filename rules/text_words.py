@@ -1,0 +1,208 @@
+"""Words for the text rules: dictionary look-ups, normalisation, edit distance, splitting.
+
+Plain functions on strings. The dictionary is pyspellchecker's word-frequency list (shipped
+in its wheel, nothing downloaded), loaded once per process and language set.
+"""
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+# Characters OCR engines put around words that say nothing about spelling.
+_EDGE_PUNCTUATION = "\"'`\u2018\u2019\u201c\u201d.,;:!?()[]{}<>-_\u2014\u2013*#~|/\\"
+_LETTERS = re.compile(r"[^\W\d_]+(?:['\u2019][^\W\d_]+)*", re.UNICODE)
+_UNITS = frozenset("""
+    mm cm km kg mg ml kb mb gb tb px pt hz khz mhz ghz kw kwh mph kmh rpm fps dpi ppi am pm
+    st nd rd th vs etc inc ltd co
+""".split())
+
+
+def normalize_text(text: str) -> str:
+    """Lower-case, accents folded, runs of spaces and punctuation collapsed: the form two
+    renderings of the same text share (used for expected-text comparison)."""
+    folded = unicodedata.normalize("NFKD", text)
+    folded = "".join(c for c in folded if not unicodedata.combining(c)).lower()
+    folded = re.sub(r"[^\w\s]", " ", folded)
+    return " ".join(folded.split())
+
+
+def compact_text(text: str) -> str:
+    """``normalize_text`` without spaces: OCR engines often drop or add word gaps."""
+    return normalize_text(text).replace(" ", "")
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance (insertions, deletions, substitutions, each cost 1)."""
+    if len(a) < len(b):
+        a, b = b, a
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]
+
+
+def normalized_edit_similarity(a: str, b: str) -> float:
+    """1 - edit distance / longer length (1.0 for identical strings, the NED of AnyText/TextDiffuser)."""
+    longer = max(len(a), len(b))
+    if longer == 0:
+        return 1.0
+    return 1.0 - edit_distance(a, b) / longer
+
+
+def best_substring_similarity(needle: str, haystack: str) -> tuple[float, str]:
+    """The best normalized similarity of ``needle`` to any substring of ``haystack``
+    (approximate substring match, so expected text is found inside longer read text).
+    Returns (similarity, matched substring)."""
+    if not needle:
+        return 1.0, ""
+    if not haystack:
+        return 0.0, ""
+    n = len(needle)
+    # Sellers' algorithm: edit distance of needle against the best-ending substring.
+    previous = [0] * (len(haystack) + 1)
+    starts_prev = list(range(len(haystack) + 1))
+    for i in range(1, n + 1):
+        current = [i] + [0] * len(haystack)
+        starts = [0] * (len(haystack) + 1)
+        for j in range(1, len(haystack) + 1):
+            options = (
+                (previous[j - 1] + (needle[i - 1] != haystack[j - 1]), starts_prev[j - 1]),
+                (previous[j] + 1, starts_prev[j]),
+                (current[j - 1] + 1, starts[j - 1]),
+            )
+            current[j], starts[j] = min(options)
+        previous, starts_prev = current, starts
+    best_j = min(range(len(haystack) + 1), key=lambda j: (previous[j], -j))
+    match = haystack[starts_prev[best_j]:best_j]
+    distance = previous[best_j]
+    return 1.0 - distance / max(n, len(match), 1), match
+
+
+def strip_word(token: str) -> str:
+    return token.strip(_EDGE_PUNCTUATION)
+
+
+def letter_runs(token: str) -> list[str]:
+    """The alphabetic runs of a token: ``"Glyph-ByT5"`` -> ``["Glyph", "ByT"]``."""
+    return _LETTERS.findall(token)
+
+
+def is_acronym(word: str, max_len: int = 5) -> bool:
+    return word.isupper() and len(word) <= max_len
+
+
+def is_number_or_unit(token: str) -> bool:
+    bare = strip_word(token).lower()
+    if not bare:
+        return True
+    if any(c.isdigit() for c in bare):
+        return True
+    return bare in _UNITS
+
+
+@dataclass(frozen=True)
+class Dictionary:
+    """Known words: pyspellchecker's lists for ``languages`` plus user words."""
+
+    languages: tuple[str, ...] = ("en",)
+    user_words: frozenset[str] = frozenset()
+
+    def frequency(self, word: str) -> int:
+        w = word.lower().replace("\u2019", "'")
+        if w in self.user_words:
+            return 1 << 30
+        return max((_checker(lang).word_frequency.dictionary.get(w, 0) for lang in self.languages), default=0)
+
+    def knows(self, word: str, min_frequency: int = 1) -> bool:
+        if self.frequency(word) >= min_frequency:
+            return True
+        # possessives and contractions of known words: "Anna's", "cats'", "we'll"
+        stem = re.sub(r"['\u2019](s|t|ll|re|ve|d|m)?$", "", word.lower())
+        return stem != word.lower() and len(stem) > 1 and self.frequency(stem) >= min_frequency
+
+    def suggestion(self, word: str) -> str | None:
+        """The most frequent known word within edit distance 2, or None."""
+        w = word.lower()
+        best, best_freq = None, 0
+        for lang in self.languages:
+            checker = _checker(lang)
+            candidates = checker.known(checker.edit_distance_1(w))
+            if not candidates and len(w) <= 15:
+                candidates = checker.known(checker.edit_distance_2(w))
+            for cand in candidates:
+                freq = checker.word_frequency.dictionary.get(cand, 0)
+                if freq > best_freq:
+                    best, best_freq = cand, freq
+        for uw in self.user_words:
+            if edit_distance(uw, w) <= 1:
+                return uw
+        return best
+
+    def segments(self, word: str, allowed_cuts: Iterable[int] | None = None,
+                 min_frequency: int = 1) -> list[str] | None:
+        """Split a run of letters into known words (OCR often drops the space in
+        ``"BearInfested"``), cutting only at ``allowed_cuts`` (positions between letters)
+        when given. Returns the pieces, or None when no split into known words exists.
+        Single letters are only accepted for "a" and "i"."""
+        w = word.lower()
+        cuts = set(range(1, len(w))) if allowed_cuts is None else {c for c in allowed_cuts if 0 < c < len(w)}
+        ends = sorted(cuts | {len(w)})
+        best: dict[int, list[str] | None] = {0: []}
+        for end in ends:
+            for start in [0] + sorted(c for c in cuts if c < end):
+                if best.get(start) is None:
+                    continue
+                piece = w[start:end]
+                if len(piece) == 1 and piece not in ("a", "i"):
+                    continue
+                if not self.knows(piece, min_frequency):
+                    continue
+                candidate = best[start] + [piece]
+                if best.get(end) is None or len(candidate) < len(best[end]):
+                    best[end] = candidate
+        return best.get(len(w))
+
+
+@functools.lru_cache(maxsize=None)
+def _checker(language: str):
+    from spellchecker import SpellChecker
+
+    return SpellChecker(language=language, distance=1)
+
+
+@functools.lru_cache(maxsize=32)
+def load_dictionary(languages: tuple[str, ...], words: tuple[str, ...] = (), words_file: str = "") -> Dictionary:
+    """A Dictionary for the languages, the user's ``words`` and the words in ``words_file``
+    (one or more per line, ``#`` starts a comment). Cached per process."""
+    user = {w.lower() for w in words if w}
+    if words_file:
+        for line in Path(words_file).expanduser().read_text(encoding="utf-8").splitlines():
+            line = line.split("#", 1)[0]
+            user.update(w.lower() for w in line.split())
+    return Dictionary(languages=tuple(languages), user_words=frozenset(user))
+
+
+def case_cuts(word: str) -> list[int]:
+    """Positions where a lower-case letter is followed by an upper-case one (``OpenSource``)."""
+    return [i for i in range(1, len(word)) if word[i - 1].islower() and word[i].isupper()]
+
+
+def gap_cuts(char_lefts: Sequence[float], char_rights: Sequence[float], heights: Sequence[float],
+             factor: float = 1.8) -> list[int]:
+    """Positions between characters whose gap is much wider than the word's usual gap:
+    where a dropped space most likely was."""
+    n = len(char_lefts)
+    if n < 3:
+        return []
+    gaps = [char_lefts[i] - char_rights[i - 1] for i in range(1, n)]
+    typical = sorted(gaps)[len(gaps) // 2]
+    height = sorted(heights)[len(heights) // 2] if heights else 0.0
+    threshold = max(typical * factor, typical + 0.12 * height, 0.12 * height)
+    return [i for i, g in enumerate(gaps, 1) if g > threshold]

@@ -1,0 +1,138 @@
+"""Word logic of the text rules: edit distance, normalisation, dictionary, splitting, and
+the per-word spelling verdicts, on hand-made OCR words (no OCR engine needed)."""
+from __future__ import annotations
+
+import pytest
+
+from rules.text import judge_word
+from rules.text_ocr import Box, OcrChar, OcrWord
+from rules.text_words import (
+    best_substring_similarity,
+    compact_text,
+    edit_distance,
+    gap_cuts,
+    letter_runs,
+    load_dictionary,
+    normalize_text,
+    normalized_edit_similarity,
+)
+
+EN = load_dictionary(("en",))
+
+
+@pytest.mark.parametrize("a,b,d", [
+    ("", "", 0), ("fire", "fire", 0), ("fire", "firl", 1), ("latent", "lateten", 3),
+    ("kitten", "sitting", 3), ("", "abc", 3), ("abc", "", 3),
+])
+def test_edit_distance(a, b, d):
+    assert edit_distance(a, b) == d
+    assert edit_distance(b, a) == d
+
+
+def test_normalized_edit_similarity_is_one_minus_distance_over_longer_length():
+    assert normalized_edit_similarity("fire", "fire") == 1.0
+    assert normalized_edit_similarity("fire", "firl") == pytest.approx(0.75)
+    assert normalized_edit_similarity("cvpr", "cvppr") == pytest.approx(0.8)
+    assert normalized_edit_similarity("", "") == 1.0
+
+
+def test_best_substring_similarity_finds_text_inside_longer_reading():
+    similarity, match = best_substring_similarity("open", "welcomeweareopentoday")
+    assert similarity == 1.0 and match == "open"
+    similarity, match = best_substring_similarity("latentdiffusion", "atetendiffusion")
+    assert 0.7 < similarity < 1.0 and match.endswith("diffusion")
+    assert best_substring_similarity("open", "")[0] == 0.0
+
+
+def test_normalisation_ignores_case_accents_punctuation_and_spaces():
+    assert normalize_text("  Café,  OPEN!! ") == "cafe open"
+    assert compact_text("Flux 2, Now in ComfyUI") == compact_text("FLUX 2 now in comfyui")
+
+
+def test_letter_runs_keep_apostrophes_inside_words():
+    assert letter_runs("Glyph-ByT5") == ["Glyph", "ByT"]
+    assert letter_runs("isn't") == ["isn't"]
+
+
+@pytest.mark.parametrize("word,known", [
+    ("fire", True), ("FIRE", True), ("isn't", True), ("Xqzv's", False), ("cats'", True),
+    ("firl", False), ("lateten", False),
+])
+def test_dictionary_knows(word, known):
+    assert EN.knows(word) is known
+
+
+def test_dictionary_suggestion_and_user_words(tmp_path):
+    assert EN.suggestion("diffuson") == "diffusion"
+    words_file = tmp_path / "words.txt"
+    words_file.write_text("# brands\nnoticer zimage\n", encoding="utf-8")
+    custom = load_dictionary(("en",), ("Parti",), str(words_file))
+    assert custom.knows("PARTI") and custom.knows("ZImage") and custom.knows("noticer")
+    assert not EN.knows("parti")
+
+
+def test_segments_split_run_together_words_only_at_allowed_cuts():
+    assert EN.segments("thenext") == ["the", "next"]
+    assert EN.segments("thenext", [3]) == ["the", "next"]
+    assert EN.segments("thenext", [2]) is None
+    assert EN.segments("xqzv") is None
+
+
+def test_gap_cuts_find_the_wide_gap():
+    # five letters 10 px wide, 2 px apart, with a 12 px gap before the fourth
+    lefts = [0, 12, 24, 46, 58]
+    rights = [10, 22, 34, 56, 68]
+    assert gap_cuts(lefts, rights, [20] * 5) == [3]
+    assert gap_cuts([0, 12, 24], [10, 22, 34], [20] * 3) == []
+
+
+def _word(text: str, conf: float = 0.95, gaps: dict[int, float] | None = None, char_conf: float = 0.95) -> OcrWord:
+    chars, x = [], 0.0
+    for i, c in enumerate(text):
+        x += (gaps or {}).get(i, 2.0) if i else 0.0
+        chars.append(OcrChar(c, Box(x, 0, x + 10, 20), char_conf))
+        x += 10
+    return OcrWord(text, Box(0, 0, x, 20), conf, tuple(chars))
+
+
+LENIENT = dict(min_letters=3, acronym_letters=4, check_acronyms=False, split_anywhere=True,
+               skip_mixed_case=True, min_char_confidence=0.6)
+STRICT = dict(min_letters=3, acronym_letters=4, check_acronyms=True, split_anywhere=False,
+              skip_mixed_case=False, min_char_confidence=0.0)
+
+
+def _statuses(text, **kwargs):
+    return [(v.text, v.status) for v in judge_word(_word(text), EN, **kwargs)]
+
+
+@pytest.mark.parametrize("text,lenient,strict", [
+    ("Welcome", "known", "known"),
+    ("Diffuson", "typo", "typo"),
+    ("FRE", "skipped", "typo"),  # an all-caps short word: acronym in lenient, one edit from FIRE in strict
+    ("CVPR", "skipped", "skipped"),  # acronym far from any word
+    ("ZImage", "skipped", "typo"),  # mixed case: a brand name in lenient
+    ("Xqzvbnt", "nonword", "nonword"),
+    ("2025", "skipped", "skipped"),
+    ("Dall-e", "skipped", "skipped"),
+])
+def test_judge_word_by_profile(text, lenient, strict):
+    assert _statuses(text, **LENIENT)[0][1] == lenient
+    assert _statuses(text, **STRICT)[0][1] == strict
+
+
+def test_run_together_words_split_anywhere_in_lenient_and_only_at_gaps_in_strict():
+    assert _statuses("THENEXT", **LENIENT) == [("THENEXT", "split")]
+    assert _statuses("ATETEN", **STRICT)[0][1] == "typo"  # "ate ten" needs a visible gap
+    gapped = judge_word(_word("THENEXT", gaps={3: 14.0}), EN, **STRICT)
+    assert [v.status for v in gapped] == ["split"]
+
+
+def test_suggestion_keeps_the_case_of_the_word():
+    (verdict,) = judge_word(_word("DIFFUSON"), EN, **LENIENT)
+    assert verdict.suggestion == "DIFFUSION"
+
+
+def test_unsure_letters_are_not_judged_in_lenient():
+    word = _word("Diffuson", char_conf=0.4)
+    assert judge_word(word, EN, **LENIENT)[0].status == "skipped"
+    assert judge_word(word, EN, **STRICT)[0].status == "typo"
