@@ -223,7 +223,7 @@ class HtmlFormat:
 <body><header><h1>noticer report</h1>
 <div>{s['images']} image{'s' if s['images'] != 1 else ''} checked with profile <b>{esc(report.profile)}</b>
 (fail-on {report.fail_on.value}): {counts}</div>
-<form id="filters" onsubmit="return false">{verdict_boxes}
+<form id="filters">{verdict_boxes}
 <label>rule <select id="rule-filter"><option value="">all rules</option>{rule_options}</select></label></form>
 </header><main>
 <section id="cards">{''.join(cards)}</section>
