@@ -1,0 +1,190 @@
+"""The hand analysis both hand rules share: detection, landmarks, finger counts, evidence.
+
+`analyse_hands(ctx)` runs once per image (through ``ctx.shared``) and returns a
+:class:`HandAnalysis`: every detected hand with its landmarks, handedness, scores, box,
+extended-finger count, and the signals HAND001 and HAND002 decide on. MediaPipe is imported
+and loaded lazily, once per process.
+"""
+from __future__ import annotations
+
+import functools
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from checker.model import Region
+
+from . import hand_geometry as geo
+
+
+@dataclass(frozen=True)
+class DetectedHand:
+    """One hand as MediaPipe reports it, in pixels of the full image."""
+
+    points: np.ndarray  # 21x2 image pixels
+    depth: np.ndarray  # 21 relative depths (MediaPipe z, in pixels of the image width)
+    world: np.ndarray  # 21x3 metres, origin near the hand's centre
+    handedness: str  # "Left" / "Right" as MediaPipe labels a mirrored (selfie) image
+    score: float  # handedness/presence score of MediaPipe
+    source: str  # "full" or "tile"
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        x0, y0 = self.points.min(axis=0)
+        x1, y1 = self.points.max(axis=0)
+        return float(x0), float(y0), float(x1), float(y1)
+
+    @property
+    def size(self) -> float:
+        """Longer side of the landmark box, in pixels."""
+        x0, y0, x1, y1 = self.bounds
+        return max(x1 - x0, y1 - y0)
+
+    @property
+    def side(self) -> str:
+        """The person's hand: MediaPipe labels assume a mirrored selfie, so they are swapped."""
+        return {"Left": "right", "Right": "left"}.get(self.handedness, "unknown")
+
+
+@functools.lru_cache(maxsize=4)
+def _hands_model(max_hands: int):
+    import mediapipe as mp
+
+    return mp.solutions.hands.Hands(static_image_mode=True, max_num_hands=max_hands,
+                                    model_complexity=1, min_detection_confidence=0.5)
+
+
+def detect_in(rgb: np.ndarray, max_hands: int = 4, source: str = "full",
+              offset: tuple[float, float] = (0.0, 0.0), scale: float = 1.0) -> list[DetectedHand]:
+    """Run MediaPipe Hands on an RGB array; map landmarks back by `offset` and `scale`
+    (pixel in the full image = offset + pixel in `rgb` / scale)."""
+    arr = np.ascontiguousarray(rgb, dtype=np.uint8)
+    h, w = arr.shape[:2]
+    result = _hands_model(max_hands).process(arr)
+    hands = []
+    for lm, world, cls in zip(result.multi_hand_landmarks or [], result.multi_hand_world_landmarks or [],
+                              result.multi_handedness or []):
+        pts = np.array([[p.x * w, p.y * h] for p in lm.landmark], dtype=float) / scale + np.array(offset)
+        depth = np.array([p.z * w for p in lm.landmark], dtype=float) / scale
+        wpts = np.array([[p.x, p.y, p.z] for p in world.landmark], dtype=float)
+        c = cls.classification[0]
+        hands.append(DetectedHand(pts, depth, wpts, c.label, float(c.score), source))
+    return hands
+
+
+def _box_iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    ua = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / ua if ua > 0 else 0.0
+
+
+def merge_hands(hands: list[DetectedHand], iou: float = 0.3) -> list[DetectedHand]:
+    """Drop hands that repeat a better-scored one (same hand seen in the full image and a tile)."""
+    kept: list[DetectedHand] = []
+    for hand in sorted(hands, key=lambda h: (h.source != "full", -h.score)):
+        if all(_box_iou(hand.bounds, k.bounds) < iou for k in kept):
+            kept.append(hand)
+    return kept
+
+
+def tile_boxes(width: int, height: int, tile: int, overlap: float = 0.25) -> list[tuple[int, int, int, int]]:
+    """Overlapping square-ish tiles (x0, y0, x1, y1) covering the image."""
+    boxes = []
+    step = max(1, int(tile * (1 - overlap)))
+    xs = list(range(0, max(width - tile, 0) + 1, step)) or [0]
+    ys = list(range(0, max(height - tile, 0) + 1, step)) or [0]
+    if xs[-1] + tile < width:
+        xs.append(width - tile)
+    if ys[-1] + tile < height:
+        ys.append(height - tile)
+    for y in ys:
+        for x in xs:
+            boxes.append((x, y, min(x + tile, width), min(y + tile, height)))
+    return boxes
+
+
+@dataclass(frozen=True)
+class DetectionPlan:
+    tile_min_side: int = 640  # images whose shorter side reaches this are also searched in tiles
+    tiles_per_side: int = 2  # tiles along the shorter side
+    tile_upscale_to: int = 512  # tiles smaller than this are upscaled before detection
+
+
+def detect_hands(rgb: np.ndarray, plan: DetectionPlan = DetectionPlan()) -> list[DetectedHand]:
+    """Hands in the full image, plus hands in upscaled tiles for large images (MediaPipe's
+    palm detector sees the image at 192x192, where small hands vanish)."""
+    import cv2
+
+    h, w = rgb.shape[:2]
+    found = detect_in(rgb)
+    if min(h, w) >= plan.tile_min_side:
+        tile = int(np.ceil(min(h, w) / (plan.tiles_per_side - 0.25 * (plan.tiles_per_side - 1))))
+        for x0, y0, x1, y1 in tile_boxes(w, h, tile):
+            crop = rgb[y0:y1, x0:x1]
+            scale = max(1.0, plan.tile_upscale_to / max(crop.shape[:2]))
+            if scale > 1.0:
+                crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+            found += detect_in(crop, max_hands=2, source="tile", offset=(x0, y0), scale=scale)
+    return merge_hands(found)
+
+
+@dataclass(frozen=True)
+class HandReport:
+    """A detected hand with everything the rules decide on."""
+
+    hand: DetectedHand
+    box: Region
+    extended: tuple[bool, ...]
+    signals: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def extended_count(self) -> int:
+        return int(sum(self.extended))
+
+    @property
+    def share_of_image(self) -> float:
+        """Hand size relative to the image's shorter side."""
+        return float(self.signals.get("hand_share", 0.0))
+
+
+@dataclass(frozen=True)
+class HandAnalysis:
+    hands: tuple[HandReport, ...]
+    elapsed_ms: float
+
+    def measurements(self) -> dict[str, Any]:
+        return {
+            "hands_detected": len(self.hands),
+            "extended_fingers_per_hand": [h.extended_count for h in self.hands],
+            "analysis_ms": round(self.elapsed_ms, 1),
+        }
+
+
+def hand_box(hand: DetectedHand, width: int, height: int, margin: float = 0.15) -> Region:
+    x0, y0, x1, y1 = hand.bounds
+    m = margin * hand.size
+    return Region.from_bounds(x0 - m, y0 - m, x1 + m, y1 + m).clipped(width, height)
+
+
+def analyse_hands(ctx) -> HandAnalysis:
+    """The shared analysis: use as ``ctx.shared(analyse_hands)``."""
+    return analyse_rgb(ctx.rgb)
+
+
+def analyse_rgb(rgb: np.ndarray) -> HandAnalysis:
+    from .hand_signals import hand_signals
+
+    start = time.perf_counter()
+    h, w = rgb.shape[:2]
+    reports = []
+    for hand in detect_hands(rgb):
+        box = hand_box(hand, w, h)
+        extended = geo.extended_digits(hand.world)
+        signals = hand_signals(rgb, hand, extended)
+        signals["hand_share"] = round(hand.size / max(1, min(w, h)), 4)
+        reports.append(HandReport(hand, box, extended, signals))
+    return HandAnalysis(tuple(reports), (time.perf_counter() - start) * 1000)

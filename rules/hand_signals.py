@@ -1,0 +1,367 @@
+"""Evidence about a detected hand that the landmarks alone cannot give.
+
+MediaPipe always answers with five digits, so each signal here looks at the pixels (or at
+the landmark model disagreeing with itself) for independent evidence of how many digits the
+image really shows:
+
+- a hand mask segmented from colours sampled along the landmark bones, refined by GrabCut;
+- protrusions of that mask (finger-like parts) that no landmark digit explains: extra finger;
+- landmark digits lying over background rather than on the mask: missing finger;
+- neighbouring digits joined by hand-coloured webbing without a crease: fused fingers;
+- the landmark model re-run on the hand crop mirrored, rotated and rescaled, with its
+  finger count and landmarks compared: test-time disagreement;
+- joint angles, proportions, thumb side and crossings of the skeleton (for HAND002).
+
+All functions are pure functions on numpy arrays; `hand_signals` bundles them for one hand.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import hand_geometry as geo
+
+WORK_SIZE = 160  # hands are analysed at this size (pixels, longer side of the landmark box)
+
+
+# ---------------------------------------------------------------- crop and scale
+
+@dataclass(frozen=True)
+class HandCrop:
+    image: np.ndarray  # RGB crop, resized so the hand is about WORK_SIZE pixels
+    points: np.ndarray  # 21x2 landmarks in crop pixels
+    scale: float  # crop pixel = (image pixel - origin) * scale
+    origin: tuple[float, float]
+
+
+def crop_hand(rgb: np.ndarray, points: np.ndarray, margin: float = 0.35, work_size: int = WORK_SIZE) -> HandCrop:
+    """A square crop around the landmarks with `margin` (share of the hand size) on every
+    side, resized so the hand measures `work_size` pixels; parts outside the image are
+    filled by replicating the border."""
+    import cv2
+
+    pts = np.asarray(points, dtype=float)
+    x0, y0 = pts.min(axis=0)
+    x1, y1 = pts.max(axis=0)
+    size = max(x1 - x0, y1 - y0, 8.0)
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    half = size * (0.5 + margin)
+    ox, oy = cx - half, cy - half
+    scale = work_size / size
+    out = int(round(2 * half * scale))
+    m = np.array([[scale, 0, -ox * scale], [0, scale, -oy * scale]], dtype=np.float64)
+    crop = cv2.warpAffine(rgb, m, (out, out), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return HandCrop(crop, (pts - [ox, oy]) * scale, scale, (ox, oy))
+
+
+# ---------------------------------------------------------------- mask
+
+def line_pixels(p: np.ndarray, q: np.ndarray, start: float = 0.0, stop: float = 1.0, step: float = 1.0) -> np.ndarray:
+    """Integer pixel positions (x, y) along the segment p->q between fractions start and stop."""
+    length = float(np.linalg.norm(np.asarray(q, float) - np.asarray(p, float)))
+    n = max(2, int(length * (stop - start) / step))
+    t = np.linspace(start, stop, n)[:, None]
+    return np.round(np.asarray(p, float) + t * (np.asarray(q, float) - np.asarray(p, float))).astype(int)
+
+
+def bone_samples(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Pixels along the digit bones (inner 15-85% of each, away from the joints' edges) and
+    the palm, clipped to the image."""
+    chunks = []
+    for a, b in geo.BONES:
+        chunks.append(line_pixels(points[a], points[b], 0.15, 0.85))
+    palm = points[[0, 5, 9, 13, 17]].mean(axis=0)
+    for i in (0, 5, 9, 13, 17, 1):
+        chunks.append(line_pixels(palm, points[i], 0.0, 0.7))
+    px = np.concatenate(chunks)
+    h, w = shape
+    keep = (px[:, 0] >= 0) & (px[:, 0] < w) & (px[:, 1] >= 0) & (px[:, 1] < h)
+    return px[keep]
+
+
+def colour_distance_map(rgb: np.ndarray, samples: np.ndarray) -> np.ndarray:
+    """Mahalanobis distance in Lab of every pixel to the colours at `samples` (x, y).
+
+    The model is robust: the 20% of samples farthest from the median (bones that slipped
+    onto background, shadows) are dropped before the covariance is taken."""
+    import cv2
+
+    lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32)
+    vals = lab[samples[:, 1], samples[:, 0]]
+    med = np.median(vals, axis=0)
+    d = np.linalg.norm(vals - med, axis=1)
+    core = vals[d <= np.quantile(d, 0.8)] if len(vals) >= 10 else vals
+    mean = core.mean(axis=0)
+    cov = np.cov(core.T) + np.diag([25.0, 9.0, 9.0])  # floor: flat anime colours have ~zero spread
+    inv = np.linalg.inv(cov)
+    diff = lab.reshape(-1, 3) - mean
+    dist = np.sqrt(np.einsum("ij,jk,ik->i", diff, inv, diff))
+    return dist.reshape(rgb.shape[:2])
+
+
+def hand_mask(rgb: np.ndarray, points: np.ndarray, colour_threshold: float = 3.0, grabcut_iterations: int = 1,
+              grabcut_side: int = 320) -> np.ndarray:
+    """Boolean mask of the hand in a crop: colours near those along the bones, refined with
+    GrabCut (bones sure foreground, crop border sure background) and reduced to the part
+    connected to the palm."""
+    import cv2
+
+    h, w = rgb.shape[:2]
+    samples = bone_samples(points, (h, w))
+    dist = colour_distance_map(rgb, samples)
+    close = dist < colour_threshold
+    gc = np.where(close, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
+    border = max(2, h // 40)
+    gc[:border, :] = cv2.GC_BGD
+    gc[-border:, :] = cv2.GC_BGD
+    gc[:, :border] = cv2.GC_BGD
+    gc[:, -border:] = cv2.GC_BGD
+    gc[samples[:, 1], samples[:, 0]] = cv2.GC_FGD
+    if grabcut_iterations > 0 and (gc == cv2.GC_PR_BGD).any() and (gc == cv2.GC_PR_FGD).any():
+        # GrabCut dominates the cost: run it on a smaller copy and bring the labels back
+        f = min(1.0, grabcut_side / max(h, w))
+        small = cv2.resize(rgb, None, fx=f, fy=f, interpolation=cv2.INTER_AREA) if f < 1 else rgb
+        gc_small = cv2.resize(gc, (small.shape[1], small.shape[0]), interpolation=cv2.INTER_NEAREST) if f < 1 else gc
+        bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+        try:
+            cv2.grabCut(small, gc_small, None, bgd, fgd, grabcut_iterations, cv2.GC_INIT_WITH_MASK)
+            refined = cv2.resize(gc_small, (w, h), interpolation=cv2.INTER_NEAREST) if f < 1 else gc_small
+            keep_sure = (gc == cv2.GC_FGD) | (gc == cv2.GC_BGD)
+            gc = np.where(keep_sure, gc, refined).astype(np.uint8)
+        except cv2.error:
+            pass
+    mask = ((gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)).astype(np.uint8)
+    mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    n, labels = cv2.connectedComponents(mask)
+    if n <= 1:
+        return mask.astype(bool)
+    palm = np.round(points[[0, 5, 9, 13, 17]].mean(axis=0)).astype(int)
+    px, py = np.clip(palm[0], 0, w - 1), np.clip(palm[1], 0, h - 1)
+    keep = labels[py, px]
+    if keep == 0:  # palm centre fell in a hole: keep the component holding most bone samples
+        counts = np.bincount(labels[samples[:, 1], samples[:, 0]], minlength=n)
+        counts[0] = 0
+        keep = int(np.argmax(counts))
+    return labels == keep
+
+
+# ---------------------------------------------------------------- digits over background
+
+def digit_coverage(mask: np.ndarray, points: np.ndarray) -> list[float]:
+    """Share of the outer half of each digit (PIP to tip) that lies on the mask."""
+    h, w = mask.shape
+    out = []
+    for chain in geo.DIGIT_CHAINS:
+        px = np.concatenate([line_pixels(points[chain[1]], points[chain[2]], 0.3, 1.0),
+                             line_pixels(points[chain[2]], points[chain[3]], 0.0, 0.85)])
+        inside = (px[:, 0] >= 0) & (px[:, 0] < w) & (px[:, 1] >= 0) & (px[:, 1] < h)
+        hits = np.zeros(len(px), bool)
+        hits[inside] = mask[px[inside, 1], px[inside, 0]]
+        out.append(float(hits.mean()))
+    return out
+
+
+# ---------------------------------------------------------------- protrusions
+
+def finger_width_px(points: np.ndarray) -> float:
+    """Expected finger width: a third of the knuckle line (index to pinky knuckle centres,
+    which spans three finger spacings), about one finger's width in adult hands."""
+    return float(np.linalg.norm(points[5] - points[17])) / 3.0
+
+
+def protrusions(mask: np.ndarray, points: np.ndarray, min_length: float = 0.45) -> list[dict]:
+    """Finger-like parts of the mask: what is left after removing everything a disc wider
+    than a finger covers (the palm), kept when at least `min_length` finger widths long.
+    Each comes with the digits whose landmark line runs through it."""
+    import cv2
+
+    fw = max(finger_width_px(points), 4.0)
+    radius = int(round(fw * 0.85))
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    m = mask.astype(np.uint8)
+    body = cv2.morphologyEx(m, cv2.MORPH_OPEN, disc)
+    parts = cv2.morphologyEx((m & (1 - body)).astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(parts)
+    h, w = mask.shape
+    digit_px = []
+    for chain in geo.DIGIT_CHAINS:
+        px = np.concatenate([line_pixels(points[chain[i]], points[chain[i + 1]]) for i in range(3)])
+        px = px[(px[:, 0] >= 0) & (px[:, 0] < w) & (px[:, 1] >= 0) & (px[:, 1] < h)]
+        digit_px.append(px)
+    found = []
+    for k in range(1, n):
+        ys, xs = np.nonzero(labels == k)
+        if len(xs) < fw * fw * 0.5:
+            continue
+        coords = np.stack([xs, ys], axis=1).astype(float)
+        centred = coords - coords.mean(axis=0)
+        eig = np.linalg.eigvalsh(np.cov(centred.T)) if len(xs) > 2 else np.array([0.0, 0.0])
+        length = 4.0 * np.sqrt(max(eig[-1], 0.0))  # ~ extent along the main axis
+        width = len(xs) / max(length, 1.0)
+        if length < min_length * fw * 2 or length < 1.5 * width:
+            continue
+        comp = labels == k
+        # dilate a little so a landmark line running along the edge still explains it
+        comp_d = cv2.dilate(comp.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+        explained = [d for d, px in enumerate(digit_px) if len(px) and comp_d[px[:, 1], px[:, 0]].mean() > 0.08]
+        # how far along the palm axis (wrist = 0, middle knuckle = 1) the part sits: fingers
+        # sit beyond ~0.8, sleeves, wrists and faces behind the hand do not
+        axis = points[9] - points[0]
+        along = float(np.dot(coords.mean(axis=0) - points[0], axis) / max(float(np.dot(axis, axis)), 1e-9))
+        found.append({"length_fw": round(float(length / fw), 2), "width_fw": round(float(width / fw), 2),
+                      "digits": explained, "along_palm": round(along, 2), "area": int(len(xs))})
+    return found
+
+
+# ---------------------------------------------------------------- fused fingers
+
+def webbing(mask: np.ndarray, gray: np.ndarray, points: np.ndarray, extended: tuple[bool, ...]) -> list[dict]:
+    """For neighbouring held-out fingers: how much of the line between their middle
+    phalanges lies on the mask, and how strong the crease (intensity edge) along the midline
+    between them is. Fused fingers are joined by mask with no crease; fingers merely held
+    together still show a dark line between them."""
+    import cv2
+
+    h, w = mask.shape
+    gx = cv2.Sobel(gray.astype(np.float32), cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(gray.astype(np.float32), cv2.CV_32F, 0, 1, ksize=3)
+    mag = np.hypot(gx, gy)
+    ref = float(np.percentile(mag[mask], 90)) if mask.any() else 1.0
+    out = []
+    for a in range(1, 4):
+        b = a + 1
+        if not (extended[a] and extended[b]):
+            continue
+        ca, cb = geo.DIGIT_CHAINS[a], geo.DIGIT_CHAINS[b]
+        mid_a = (points[ca[1]] + points[ca[2]]) / 2
+        mid_b = (points[cb[1]] + points[cb[2]]) / 2
+        across = line_pixels(mid_a, mid_b, 0.2, 0.8)
+        along = np.concatenate([line_pixels((points[ca[i]] + points[cb[i]]) / 2,
+                                            (points[ca[i + 1]] + points[cb[i + 1]]) / 2) for i in (1, 2)])
+        ok_a = (across[:, 0] >= 0) & (across[:, 0] < w) & (across[:, 1] >= 0) & (across[:, 1] < h)
+        ok_b = (along[:, 0] >= 0) & (along[:, 0] < w) & (along[:, 1] >= 0) & (along[:, 1] < h)
+        if ok_a.sum() < 2 or ok_b.sum() < 2:
+            continue
+        filled = float(mask[across[ok_a, 1], across[ok_a, 0]].mean())
+        crease = float(np.median(mag[along[ok_b, 1], along[ok_b, 0]]) / max(ref, 1e-6))
+        gap = float(np.linalg.norm(mid_a - mid_b) / max(finger_width_px(points), 1e-6))
+        out.append({"pair": [a, b], "filled": round(filled, 2), "crease": round(crease, 2), "gap_fw": round(gap, 2)})
+    return out
+
+
+# ---------------------------------------------------------------- test-time augmentation
+
+def _rotate(img: np.ndarray, angle: float, scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    import cv2
+
+    h, w = img.shape[:2]
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, scale)
+    return cv2.warpAffine(img, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE), m
+
+
+AUGMENTATIONS = ("mirror", "rotate+20", "rotate-20", "shrink")
+
+
+def tta_runs(crop: np.ndarray, points: np.ndarray) -> list[dict]:
+    """Re-run the landmark model on the hand crop under each augmentation and map the
+    landmarks back into the crop; each run reports whether a hand was found, its count, its
+    handedness and the mean landmark shift against `points` (in hand sizes)."""
+    import cv2
+
+    from .hand_analysis import detect_in
+
+    size = float(max(np.ptp(points[:, 0]), np.ptp(points[:, 1]), 1.0))
+    runs = []
+    for aug in AUGMENTATIONS:
+        if aug == "mirror":
+            img = np.ascontiguousarray(crop[:, ::-1])
+            inv = None
+        elif aug.startswith("rotate"):
+            img, m = _rotate(crop, float(aug[len("rotate"):]))
+            inv = cv2.invertAffineTransform(m)
+        else:
+            img, m = _rotate(crop, 0.0, 0.7)
+            inv = cv2.invertAffineTransform(m)
+        hands = detect_in(img, max_hands=1)
+        if not hands:
+            runs.append({"aug": aug, "found": False})
+            continue
+        hand = hands[0]
+        pts = hand.points.copy()
+        if aug == "mirror":
+            pts[:, 0] = crop.shape[1] - pts[:, 0]
+        else:
+            pts = pts @ inv[:, :2].T + inv[:, 2]
+        shift = float(np.mean(np.linalg.norm(pts - points, axis=1)) / size)
+        runs.append({"aug": aug, "found": True, "count": int(sum(geo.extended_digits(hand.world))),
+                     "handedness": hand.handedness, "shift": round(shift, 3)})
+    return runs
+
+
+def tta_summary(runs: list[dict], count: int, handedness: str) -> dict:
+    """Disagreement of the landmark model with itself: share of augmentations that lost the
+    hand, gave another finger count, or another handedness (mirror is expected to flip it),
+    and the median landmark shift."""
+    found = [r for r in runs if r["found"]]
+    n = max(len(runs), 1)
+    flipped = {"Left": "Right", "Right": "Left"}
+    other_count = sum(1 for r in found if r["count"] != count)
+    other_hand = sum(1 for r in found
+                     if r["handedness"] != (flipped.get(handedness, handedness) if r["aug"] == "mirror" else handedness))
+    return {
+        "tta_lost": round((n - len(found)) / n, 2),
+        "tta_count_disagree": round(other_count / n, 2),
+        "tta_handedness_disagree": round(other_hand / n, 2),
+        "tta_shift": round(float(np.median([r["shift"] for r in found])) if found else 1.0, 3),
+        "tta_counts": [r.get("count") for r in runs],
+    }
+
+
+# ---------------------------------------------------------------- plausibility
+
+def plausibility(points: np.ndarray, world: np.ndarray, extended: tuple[bool, ...]) -> dict:
+    """Skeleton measures for HAND002. Backward and sideways bends are taken on held-out
+    fingers only: on curled fingers and hands seen edge-on the fitted angles are unreliable."""
+    flex = geo.signed_flexion_deg(world)
+    lateral = geo.lateral_bend_deg(world)
+    ratios = geo.phalanx_ratios(world)
+    held = [d for d in range(1, 5) if extended[d]]
+    backward = max([0.0] + [float(-flex[d, 1:].min()) for d in held])
+    sideways = max([0.0] + [float(lateral[d - 1].max()) for d in held])
+    return {
+        "max_backward_bend_deg": round(backward, 1),
+        "max_lateral_bend_deg": round(sideways, 1),
+        "max_phalanx_ratio": round(float(ratios.max()), 2),
+        "min_phalanx_ratio": round(float(ratios.min()), 2),
+        "thumb_side_ratio": round(geo.thumb_side_ratio(points), 2),
+        "crossing_pairs": [list(p) for p in geo.crossing_digit_pairs(points, world)],
+    }
+
+
+# ---------------------------------------------------------------- all signals of one hand
+
+def hand_signals(rgb: np.ndarray, hand, extended: tuple[bool, ...], run_tta: bool = True) -> dict:
+    """Every signal for one detected hand (a `DetectedHand`), as plain numbers and lists."""
+    import cv2
+
+    crop = crop_hand(rgb, hand.points)
+    mask = hand_mask(crop.image, crop.points)
+    gray = cv2.cvtColor(crop.image, cv2.COLOR_RGB2GRAY)
+    coverage = digit_coverage(mask, crop.points)
+    parts = protrusions(mask, crop.points)
+    webs = webbing(mask, gray, crop.points, extended)
+    fw = finger_width_px(crop.points)
+    out: dict = {
+        "digit_coverage": [round(c, 2) for c in coverage],
+        "protrusions": parts,
+        "unexplained_protrusions": sum(1 for p in parts if not p["digits"]),
+        "webbing": webs,
+        "mask_share": round(float(mask.mean()), 3),
+        "finger_width_px": round(fw / crop.scale, 1),
+    }
+    if run_tta:
+        runs = tta_runs(crop.image, crop.points)
+        out.update(tta_summary(runs, int(sum(extended)), hand.handedness))
+    out.update(plausibility(hand.points, hand.world, extended))
+    return out

@@ -1,0 +1,121 @@
+"""HAND001/HAND002 end to end on drawn hands (MediaPipe runs), plus the rule declarations."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from checker.rule import DOC_SECTIONS
+from checker.testing import context_from_array, run_rule
+from fixtures.hands_fixtures import draw_hand, make_gallery_images
+from rules.hand_analysis import analyse_hands, merge_hands, tile_boxes
+from rules.hands import HAND001, HAND002, PlausibilitySettings, implausibility_evidence
+
+
+@pytest.mark.parametrize("rule", [HAND001, HAND002])
+def test_docs_have_every_section(rule):
+    sections = rule.doc_sections()
+    assert set(sections) == set(DOC_SECTIONS)
+    assert all(sections[s] for s in DOC_SECTIONS)
+
+
+def test_an_image_without_hands_has_no_findings():
+    img = np.full((256, 256, 3), 128, np.uint8)
+    for rule in (HAND001, HAND002):
+        for profile in ("lenient", "strict"):
+            assert run_rule(rule, img, profile=profile) == []
+
+
+def test_a_drawn_hand_is_found_with_five_fingers_held_out():
+    ctx = context_from_array(draw_hand(512).image)
+    analysis = ctx.shared(analyse_hands)
+    assert len(analysis.hands) == 1
+    hand = analysis.hands[0]
+    assert hand.extended_count == 5
+    assert analysis.measurements()["extended_fingers_per_hand"] == [5]
+    # the box holds the drawn hand
+    assert hand.box.width > 200 and hand.box.height > 200
+    # the analysis runs once per image for both rules
+    assert ctx.shared(analyse_hands) is analysis
+
+
+@pytest.mark.parametrize("profile", ["lenient", "strict"])
+def test_a_normal_drawn_hand_passes(profile):
+    img = draw_hand(512).image
+    assert run_rule(HAND001, img, profile=profile) == []
+    assert run_rule(HAND002, img, profile=profile) == []
+
+
+@pytest.mark.parametrize("profile", ["lenient", "strict"])
+def test_a_six_finger_hand_is_reported_with_its_box(profile):
+    findings = run_rule(HAND001, draw_hand(512, extra_finger=True).image, profile=profile)
+    assert len(findings) == 1
+    f = findings[0]
+    assert f.message.startswith("6 fingers on the")
+    assert f.region is not None and f.region.width > 150
+    assert f.measurements["extended_fingers"] == 5
+    assert f.measurements["evidence_extra"] >= 0.7
+
+
+def test_fused_fingers_are_reported():
+    findings = run_rule(HAND001, draw_hand(512, fused=2).image, profile="lenient")
+    assert [f.message.split(" on ")[0] for f in findings] == ["fused fingers"]
+
+
+def test_a_missing_finger_is_weak_evidence_strict_reports_and_lenient_does_not():
+    img = draw_hand(512, missing=2).image
+    assert run_rule(HAND001, img, profile="lenient") == []
+    strict = run_rule(HAND001, img, profile="strict")
+    assert strict and "missing finger" in strict[0].message
+
+
+def test_small_hands_are_left_to_strict():
+    # a drawn six-finger hand at 1/8 of a large image: below lenient's min_hand_share
+    hand = draw_hand(160, extra_finger=True).image
+    canvas = np.zeros((1400, 1400, 3), np.uint8)
+    canvas[:] = hand[0, 0]
+    canvas[600:760, 600:760] = hand
+    assert run_rule(HAND001, canvas, profile="lenient", settings={"min_hand_share": 0.5}) == []
+
+
+def test_implausibility_evidence_grows_with_the_excess():
+    settings = PlausibilitySettings()
+    calm = {"max_backward_bend_deg": 10.0, "max_lateral_bend_deg": 10.0, "max_phalanx_ratio": 1.4,
+            "min_phalanx_ratio": 0.6, "thumb_side_ratio": 0.5, "crossing_pairs": []}
+    assert implausibility_evidence(calm, settings).confidence == 0.0
+    bent = implausibility_evidence({**calm, "max_backward_bend_deg": 75.0}, settings)
+    very_bent = implausibility_evidence({**calm, "max_backward_bend_deg": 120.0}, settings)
+    assert 0.6 <= bent.confidence < very_bent.confidence
+    assert "backwards" in bent.findings[0]
+    thumb = implausibility_evidence({**calm, "thumb_side_ratio": 3.0}, settings)
+    assert thumb.confidence >= 0.6 and "pinky side" in thumb.findings[0]
+    crossed = implausibility_evidence({**calm, "crossing_pairs": [[1, 2]]}, settings)
+    assert "index and middle" in crossed.findings[0]
+
+
+def test_tiles_cover_the_image_with_overlap():
+    boxes = tile_boxes(1000, 700, 400)
+    covered = np.zeros((700, 1000), bool)
+    for x0, y0, x1, y1 in boxes:
+        assert x1 - x0 <= 400 and y1 - y0 <= 400
+        covered[y0:y1, x0:x1] = True
+    assert covered.all()
+
+
+def test_merge_keeps_one_of_two_overlapping_hands():
+    from rules.hand_analysis import DetectedHand
+
+    pts = np.array([[10.0 + i, 20.0 + 2 * i] for i in range(21)])
+    a = DetectedHand(pts, np.zeros(21), np.zeros((21, 3)), "Left", 0.9, "full")
+    b = DetectedHand(pts + 1, np.zeros(21), np.zeros((21, 3)), "Left", 0.95, "tile")
+    c = DetectedHand(pts + 200, np.zeros(21), np.zeros((21, 3)), "Right", 0.8, "tile")
+    kept = merge_hands([b, a, c])
+    assert len(kept) == 2 and kept[0] is a  # the full-image view wins
+
+
+def test_gallery_images_are_written_and_judged(tmp_path):
+    paths = make_gallery_images(tmp_path)
+    assert {p.name for p in paths} == {"hand_six_fingers.png", "hand_ok.png"}
+    six = next(p for p in paths if p.name == "hand_six_fingers.png")
+    ok = next(p for p in paths if p.name == "hand_ok.png")
+    assert run_rule(HAND001, six)
+    assert not run_rule(HAND001, ok)
