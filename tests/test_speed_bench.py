@@ -1,0 +1,70 @@
+"""The throughput benchmark: its folder, its measurements, and that it runs end to end.
+
+Speed itself is not asserted here (the machine is shared); `python -m bench.speed` prints it."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from bench import speed
+
+
+def test_mixed_folder_has_every_kind_at_the_asked_size(tmp_path):
+    images = speed.build_folder(tmp_path, len(speed.KINDS) + 1, 96)
+    assert len(images) == len(speed.KINDS) + 1
+    kinds = [p.stem.split("-", 1)[1] for p in images]
+    assert set(kinds) == set(speed.KINDS)
+    for path in images:
+        with Image.open(path) as picture:
+            assert picture.size == (96, 96)
+    leak = next(p for p in images if "metadata" in p.name)
+    with Image.open(leak) as picture:
+        assert "parameters" in picture.info
+    signs = [np.asarray(Image.open(p)) for p in images if p.stem.endswith("-sign")]
+    assert signs and signs[0].std() > 5, "drawn content, not a blank canvas"
+
+
+def test_per_rule_medians_and_comparable_reports():
+    report = {"images": [
+        {"path": "a", "verdict": "pass", "timings_ms": {"load": 1.0, "r": 10.0}},
+        {"path": "b", "verdict": "warn", "timings_ms": {"load": 3.0, "r": 30.0}},
+        {"path": "c", "verdict": "pass", "timings_ms": {"load": 2.0, "r": 20.0}},
+    ]}
+    assert speed.per_rule_medians(report) == {"load": 2.0, "r": 20.0}
+    assert speed.comparable(report) == [{"path": "a", "verdict": "pass"}, {"path": "b", "verdict": "warn"},
+                                        {"path": "c", "verdict": "pass"}]
+
+
+def test_memory_watch_sees_a_child_process_peak():
+    code = "import numpy as np, time; a = np.ones(300 * 2**20 // 8); time.sleep(1.5)"
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    watch = speed.MemoryWatch(proc.pid, interval=0.05)
+    deadline = time.monotonic() + 30
+    while proc.poll() is None and time.monotonic() < deadline:
+        watch._sample()
+        time.sleep(0.05)
+    proc.wait()
+    assert watch.peaks_kib[proc.pid] / 1024 >= 300
+
+
+@pytest.mark.slow
+def test_benchmark_runs_end_to_end_and_prints_every_figure(tmp_path, capsys):
+    figures = tmp_path / "figures.json"
+    assert speed.main(["--count", "8", "--size", "128", "--json", str(figures),
+                       "--", "--select", "META001,IMG"]) == 0
+    out = capsys.readouterr().out
+    for fragment in ("cold --jobs 1:", "cold --jobs 2:", "warm --jobs 2:", "tesseract IMAGE stdout loop:",
+                     "noticer / tesseract:", "peak memory per worker:", "ms per rule", "targets:"):
+        assert fragment in out
+    import json
+
+    data = json.loads(figures.read_text())
+    assert data["images"] == 8 and data["warm_report_equals_cold"] is True
+    assert data["verdicts"]["warn"] == 1, "the metadata image is flagged (lenient: warning)"
+    assert len(data["worker_peaks_mib"]) >= 3, "one worker for --jobs 1, two for --jobs 2"
+    assert set(data["per_rule_median_ms"]) == {"load", "metadata.generation-info", "image.too-small"}
