@@ -135,13 +135,16 @@ def test_cli_writes_the_html_report_for_real_images(tmp_path):
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-def screenshot(page: Path, out: Path, profile: Path, width: int, height: int, fragment: str = "") -> np.ndarray:
+def chromium_command(profile: Path) -> list[str]:
     if CHROMIUM is None:
         pytest.skip("Debian's chromium package is not installed (make setup installs it)")
-    command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-               "--disable-background-networking", "--disable-component-update", "--disable-sync",
-               "--hide-scrollbars", f"--user-data-dir={profile}", f"--screenshot={out}",
-               f"--window-size={width},{height}", "--virtual-time-budget=3000",
+    return [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--hide-scrollbars", f"--user-data-dir={profile}", "--virtual-time-budget=3000"]
+
+
+def screenshot(page: Path, out: Path, profile: Path, width: int, height: int, fragment: str = "") -> np.ndarray:
+    command = [*chromium_command(profile), f"--screenshot={out}", f"--window-size={width},{height}",
                page.resolve().as_uri() + fragment]
     proc = subprocess.run(command, capture_output=True, text=True, timeout=180)
     assert out.is_file(), proc.stderr[-2000:]
@@ -194,8 +197,31 @@ def test_regions_are_drawn_where_the_json_says_in_chromium(tmp_path):
     thumbnails = screenshot(page, tmp_path / "cards.png", tmp_path / "profile1", 1000, 900)
     assert_regions_drawn(thumbnails)
     width = bbox(colour_mask(thumbnails, GREEN, 40))[2] - bbox(colour_mask(thumbnails, GREEN, 40))[0] + 1
-    # the larger view, opened as a click on the thumbnail does (the page opens it for #view-N)
-    viewer = screenshot(page, tmp_path / "viewer.png", tmp_path / "profile2", 1000, 900, "#view-0")
+    # the larger view, opened as a click on the thumbnail does (the page opens it for #view=N)
+    viewer = screenshot(page, tmp_path / "viewer.png", tmp_path / "profile2", 1000, 900, "#view=0")
     assert_regions_drawn(viewer)
     big = bbox(colour_mask(viewer, GREEN, 40))
     assert big[2] - big[0] + 1 > 1.5 * width, "the viewer shows the image larger than its thumbnail"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fragment,visible", [
+    ("", ["fail", "error", "pass"]),
+    ("#verdict=fail,pass", ["fail", "pass"]),
+    ("#rule=HAND001", ["fail"]),
+    ("#rule=IMG001", ["error"]),
+    ("#verdict=pass&rule=HAND001", []),
+])
+def test_filters_hide_cards_in_chromium(tmp_path, fragment, visible):
+    """The filters' script, run by the browser (the address sets the filters as a click would)."""
+    page = tmp_path / "report.html"
+    page.write_text(HtmlFormat().render(report_with_regions(tmp_path)), encoding="utf-8")
+    proc = subprocess.run([*chromium_command(tmp_path / "profile"), "--dump-dom", page.resolve().as_uri() + fragment],
+                          capture_output=True, text=True, timeout=180)
+    cards = [a for t, a in parse(proc.stdout) if t == "article"]
+    assert len(cards) == 3, proc.stderr[-2000:]
+    assert [c["data-verdict"] for c in cards if "hidden" not in c] == visible
+    groups = {a["data-rule"]: "hidden" in a for t, a in parse(proc.stdout) if t == "details" and "data-rule" in a}
+    if "rule=" in fragment:
+        shown = fragment.split("rule=")[1]
+        assert [code for code, hidden in groups.items() if not hidden] == [shown]

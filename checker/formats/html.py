@@ -4,7 +4,8 @@ Each image gets a card with a thumbnail (a downscaled JPEG embedded as a ``data:
 its defect regions drawn over it in an SVG whose coordinates are the image's own pixels,
 its verdict and its findings. Below the cards the findings are grouped by rule. Filters
 hide cards by verdict and by rule; a click on a thumbnail opens a larger copy with the same
-regions (Escape or a click closes it).
+regions (Escape or a click closes it). The page's address can carry a view to share:
+``report.html#verdict=fail,warn&rule=HAND001`` filters, ``#view=N`` opens the N-th card.
 
 Every string that comes from an image or its run (file names, messages with OCR text or
 prompts, measurements) is HTML-escaped; the page's Content-Security-Policy forbids any
@@ -142,8 +143,20 @@ SCRIPT = """
   });
   viewer.addEventListener('click', function(){ viewer.hidden = true; });
   document.addEventListener('keydown', function(e){ if (e.key === 'Escape') { viewer.hidden = true; } });
-  var m = /^#view-(\\d+)$/.exec(location.hash);
-  if (m) { var c = document.querySelector('.card[data-index="' + m[1] + '"]'); if (c) { open(c); } }
+  // links can carry the view: #verdict=fail,warn&rule=HAND001 filters, #view=N opens image N
+  var params = {};
+  location.hash.replace(/^#/, '').split('&').forEach(function(kv){
+    var p = kv.split('='); if (p.length === 2) { params[p[0]] = decodeURIComponent(p[1]); }
+  });
+  if (params.verdict) {
+    var want = params.verdict.split(',');
+    boxes.forEach(function(b){ b.checked = want.indexOf(b.value) >= 0; });
+  }
+  if (params.rule) { rule.value = params.rule; }
+  apply();
+  if (params.view) {
+    var c = document.querySelector('.card[data-index="' + (+params.view) + '"]'); if (c) { open(c); }
+  }
 })();
 """
 
