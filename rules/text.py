@@ -67,7 +67,12 @@ def _allowed_cuts(word: OcrWord, start: int, run: str) -> list[int]:
 def judge_word(word: OcrWord, dictionary: Dictionary, min_letters: int, acronym_letters: int,
                check_acronyms: bool, split_anywhere: bool, skip_mixed_case: bool = False,
                min_char_confidence: float = 0.0) -> list[WordVerdict]:
-    """Spelling verdicts for each letter run of an OCR word (``"Glyph-ByT5"`` has two)."""
+    """Spelling verdicts for the letter runs of an OCR word (``"Glyph-ByT5"`` has two).
+
+    OCR engines drop spaces (``"worldoceantrdvel"``), so a run that is not a word is first
+    split at case changes (``BearInfested``), then into known words at visible gaps, or
+    anywhere when ``split_anywhere`` and the whole run is not one edit from a word; failing
+    that, the unknown remainder next to known words is judged on its own."""
     token = strip_word(word.text)
     if not token or any(c.isdigit() for c in token) or is_number_or_unit(token):
         return [WordVerdict(token, "skipped", reason="number or unit")]
@@ -81,37 +86,73 @@ def judge_word(word: OcrWord, dictionary: Dictionary, min_letters: int, acronym_
     for run in runs:
         start = flat.find(run, position)
         position = max(position, start + len(run)) if start >= 0 else position
-        if len(run) < min_letters:
-            verdicts.append(WordVerdict(run, "skipped", reason="short"))
-            continue
-        if dictionary.knows(run):
-            verdicts.append(WordVerdict(run, "known"))
-            continue
-        cuts = None if split_anywhere else _allowed_cuts(word, max(start, 0), run)
-        pieces = dictionary.segments(run, cuts, min_frequency=1 if cuts is not None else 500)
-        if pieces:
-            verdicts.append(WordVerdict(run, "split", reason=" ".join(pieces)))
-            continue
-        if skip_mixed_case and any(c.isupper() for c in run[1:]) and any(c.islower() for c in run):
-            verdicts.append(WordVerdict(run, "skipped", reason="mixed case (a name or brand)"))
-            continue
-        chars = word.chars[start:start + len(run)] if start >= 0 and len(word.chars) >= start + len(run) else ()
-        if chars and min(c.confidence for c in chars) < min_char_confidence:
-            verdicts.append(WordVerdict(run, "skipped", reason="unsure letters"))
-            continue
-        acronym = is_acronym(run, acronym_letters)
-        if acronym and not check_acronyms:
-            verdicts.append(WordVerdict(run, "skipped", reason="acronym"))
-            continue
-        suggestion = dictionary.suggestion(run)
-        if acronym and (suggestion is None or edit_distance(suggestion, run.lower()) > 1):
-            verdicts.append(WordVerdict(run, "skipped", reason="acronym"))
-            continue
-        if suggestion is None:
-            verdicts.append(WordVerdict(run, "nonword"))
-        else:
-            verdicts.append(WordVerdict(run, "typo", suggestion=_match_case(suggestion, run)))
+        offset = max(start, 0)
+        pieces, previous = [], 0
+        for cut in case_cuts(run) + [len(run)]:
+            pieces.append((run[previous:cut], offset + previous))
+            previous = cut
+        for piece, piece_start in pieces:
+            verdicts += _judge_run(word, piece, piece_start, dictionary, min_letters, acronym_letters,
+                                   check_acronyms, split_anywhere, skip_mixed_case, min_char_confidence)
     return verdicts
+
+
+def _judge_run(word: OcrWord, run: str, start: int, dictionary: Dictionary, min_letters: int,
+               acronym_letters: int, check_acronyms: bool, split_anywhere: bool, skip_mixed_case: bool,
+               min_char_confidence: float) -> list[WordVerdict]:
+    if len(run) < min_letters:
+        return [WordVerdict(run, "skipped", reason="short")]
+    if dictionary.knows(run):
+        return [WordVerdict(run, "known")]
+    if skip_mixed_case and any(c.isupper() for c in run[1:]) and any(c.islower() for c in run):
+        return [WordVerdict(run, "skipped", reason="mixed case (a name or brand)")]
+    chars = word.chars[start:start + len(run)] if len(word.chars) >= start + len(run) else ()
+    if chars and min(c.confidence for c in chars) < min_char_confidence:
+        return [WordVerdict(run, "skipped", reason="unsure letters")]
+    visible = _allowed_cuts(word, start, run)
+    if visible:
+        # a visible gap is a word boundary the engine did not mark: judge each side alone
+        verdicts, previous = [], 0
+        for cut in visible + [len(run)]:
+            piece = run[previous:cut]
+            if len(piece) < min_letters:
+                verdicts.append(WordVerdict(piece, "skipped", reason="short"))
+            else:
+                verdicts += _judge_run(_unspaced(word, start + previous, piece), piece, 0, dictionary, min_letters,
+                                       acronym_letters, check_acronyms, split_anywhere, skip_mixed_case,
+                                       min_char_confidence)
+            previous = cut
+        return verdicts
+    near_word = bool(dictionary.near_words(run))
+    if split_anywhere and not near_word:
+        pieces = dictionary.segments(run, None, min_frequency=500)
+        if pieces:
+            return [WordVerdict(run, "split", reason=" ".join(pieces))]
+    if not near_word and len(run) >= 2 * min_letters:
+        parts = dictionary.partial_segments(run, None if split_anywhere else visible, max(4, min_letters))
+        unknown = [p for p, known in parts if not known]
+        if len(parts) > 1 and len(unknown) == 1:
+            piece = unknown[0]
+            return [WordVerdict(p, "known") for p, known in parts if known] + \
+                _judge_unknown(piece, dictionary, acronym_letters, check_acronyms)
+    return _judge_unknown(run, dictionary, acronym_letters, check_acronyms)
+
+
+def _unspaced(word: OcrWord, start: int, piece: str) -> OcrWord:
+    """The part of ``word`` holding ``piece`` (without its visible gaps, which were used)."""
+    return OcrWord(piece, word.box, word.confidence, ())
+
+
+def _judge_unknown(run: str, dictionary: Dictionary, acronym_letters: int, check_acronyms: bool) -> list[WordVerdict]:
+    acronym = is_acronym(run, acronym_letters)
+    if acronym and not check_acronyms:
+        return [WordVerdict(run, "skipped", reason="acronym")]
+    suggestion = dictionary.suggestion(run)
+    if acronym and (suggestion is None or edit_distance(suggestion, run.lower()) > 1):
+        return [WordVerdict(run, "skipped", reason="acronym")]
+    if suggestion is None:
+        return [WordVerdict(run, "nonword")]
+    return [WordVerdict(run, "typo", suggestion=_match_case(suggestion, run))]
 
 
 def _match_case(suggestion: str, original: str) -> str:
@@ -137,8 +178,8 @@ class MisspelledSettings:
     min_confidence: float = 0.85  # OCR confidence a word needs to be judged
     min_text_height: float = 12.0  # pixels: smaller lettering is ignored
     min_letters: int = 3
-    acronym_letters: int = 4  # all-caps words up to this length are treated as acronyms
-    check_acronyms: bool = False  # flag an acronym when it is one edit from a dictionary word
+    acronym_letters: int = 5  # all-caps words up to this length are treated as acronyms
+    check_acronyms: bool = True  # flag an acronym when it is one edit from a dictionary word
     split_anywhere: bool = True  # accept run-together words split anywhere (else only at gaps/case changes)
     skip_mixed_case: bool = True  # ZImage, ComfyUI: mixed-case words are names or brands
     min_char_confidence: float = 0.6  # a word with a letter read below this is not judged
@@ -169,7 +210,8 @@ def check_misspelled(ctx, settings: MisspelledSettings) -> Iterator[Issue]:
         min_text_height: lettering lower than this many pixels is ignored (lenient 12, strict 0).
         min_letters: shorter words are not judged.
         acronym_letters / check_acronyms: all-caps words up to this length count as
-        acronyms; strict still flags one that is one edit from a word (FRE for FIRE).
+        acronyms (lenient 5, strict 3) and are only flagged, with check_acronyms, when one
+        edit from a word (FRE for FIRE, SAEL for SALE); CVPR or NASA pass.
         split_anywhere: run-together words that split into common words pass (lenient);
         strict only splits at visible gaps and case changes.
         skip_mixed_case: words like ZImage or ComfyUI are taken as names (lenient).
@@ -177,8 +219,9 @@ def check_misspelled(ctx, settings: MisspelledSettings) -> Iterator[Issue]:
         which are more often misreadings of odd fonts than misspellings.
 
     Known limits
-        Numbers, units, and words with digits are skipped. Names and brands one edit from a
-        common word (a pun such as PARTI) are flagged unless listed in `words`. A typo that
+        Numbers, units, and words with digits are skipped. Names, brands and acronyms one
+        edit from a common word (a pun such as PARTI, NASA next to "nasal") are flagged
+        unless listed in `words`. A typo that
         makes another real word (IMAGES for IMAGINE) is not a misspelling: TEXT003 catches it
         when the intended text is known. OCR misreadings of unusual fonts can be reported.
     """
@@ -233,8 +276,8 @@ class GarbledSettings:
 
 def nonword_share(line: OcrLine, dictionary: Dictionary) -> tuple[float, int, int]:
     """Share of a line's letters in runs of 3+ letters that are neither words, nor
-    run-together words, nor one or two edits from a word; the line's letter count; and
-    the number of such non-word runs."""
+    run-together words, nor one edit from a word; the line's letter count; and the
+    number of such non-word runs."""
     letters = 0
     bad = 0
     runs = 0
@@ -242,7 +285,8 @@ def nonword_share(line: OcrLine, dictionary: Dictionary) -> tuple[float, int, in
         for verdict in judge_word(word, dictionary, 3, 0, True, True):
             n = len(verdict.text)
             letters += n
-            if verdict.status == "nonword":
+            # two edits from the nearest word ("Deligut" for "Delight") reads as garbage too
+            if verdict.status == "nonword" or (verdict.status == "typo" and not dictionary.near_words(verdict.text)):
                 bad += n
                 runs += 1
     return (bad / letters if letters else 0.0), letters, runs
@@ -469,13 +513,54 @@ def _space_positions(letters: str, dictionary: Dictionary) -> frozenset[int]:
     return frozenset(out)
 
 
+def neighbour_words(lines: tuple[OcrLine, ...]) -> list[tuple[OcrLine, OcrWord, OcrWord]]:
+    """Pairs of words side by side: within a line, and across two detected lines on the
+    same row when the second starts within one line height of the first's end."""
+    pairs = [(line, a, b) for line in lines for a, b in zip(line.words, line.words[1:])]
+    for first in lines:
+        for second in lines:
+            if first is second or not first.words or not second.words:
+                continue
+            overlap = min(first.box.y1, second.box.y1) - max(first.box.y0, second.box.y0)
+            gap = second.box.x0 - first.box.x1
+            if overlap > 0.6 * min(first.box.height, second.box.height) and -0.2 * first.text_height <= gap <= first.text_height:
+                pairs.append((first, first.words[-1], second.words[0]))
+    return pairs
+
+
+def split_words(lines: tuple[OcrLine, ...], dictionary: Dictionary, settings: PackingSettings,
+                engine: str) -> Iterator[Issue]:
+    """Neighbouring words that only make a word together (`SENT ENCE`): a gap inside a word
+    wide enough that the OCR engine read it as a space."""
+    for line, left, right in neighbour_words(lines):
+        if line.text_height < settings.min_text_height:
+            continue
+        a, b = strip_word(left.text), strip_word(right.text)
+        if not (a.isalpha() and b.isalpha()) or min(left.confidence, right.confidence) < settings.min_confidence:
+            continue
+        if len(a) + len(b) < settings.min_chars or (dictionary.knows(a) and dictionary.knows(b)):
+            continue
+        if not dictionary.knows(a + b):
+            continue
+        gap = (right.box.x0 - left.box.x1) / max(1.0, line.text_height)
+        yield Issue(
+            message=f"word split apart: {a!r} and {b!r} read as two words, together {a + b!r}",
+            region=Region.from_bounds(left.box.x0, min(left.box.y0, right.box.y0), right.box.x1,
+                                      max(left.box.y1, right.box.y1)),
+            confidence=0.8,
+            measurements={"word": f"{a} {b}", "kind": "split", "index": len(a), "size": round(float(gap), 3),
+                          "text_height": round(line.text_height, 1), "engine": engine},
+        )
+
+
 def check_packing(ctx, settings: PackingSettings) -> Iterator[Issue]:
     """
     What it detects
         Within a word, a letter gap far wider than the word's own rhythm (`SENT ENCE`) or
         a letter whose baseline jumps off the line, measured on the OCR engine's
-        per-character boxes. Gaps where a space would leave two known words are word
-        gaps, not faults.
+        per-character boxes; and neighbouring words that only make a word together (the gap
+        was wide enough to read as a space). Gaps where a space would leave two known words
+        are word gaps, not faults.
 
     Why people notice
         Type has an even rhythm; one gap or one jumping letter breaks it and draws the eye,
@@ -499,6 +584,7 @@ def check_packing(ctx, settings: PackingSettings) -> Iterator[Issue]:
         return
     dictionary = load_dictionary(tuple(settings.languages))
     glyph_boxes = result.engine != "rapidocr"
+    yield from split_words(result.lines, dictionary, settings, result.engine)
     for line in result.lines:
         if line.text_height < settings.min_text_height:
             continue
@@ -541,9 +627,9 @@ TEXT001 = Rule(
     severity=Severity.WARNING,
     settings=MisspelledSettings,
     profiles={
-        "lenient": {"min_confidence": 0.85, "min_text_height": 12.0, "check_acronyms": False,
+        "lenient": {"min_confidence": 0.85, "min_text_height": 12.0, "check_acronyms": True, "acronym_letters": 5,
                     "split_anywhere": True, "skip_mixed_case": True, "min_char_confidence": 0.6},
-        "strict": {"min_confidence": 0.6, "min_text_height": 0.0, "check_acronyms": True,
+        "strict": {"min_confidence": 0.6, "min_text_height": 0.0, "check_acronyms": True, "acronym_letters": 3,
                    "split_anywhere": False, "skip_mixed_case": False, "min_char_confidence": 0.0,
                    "severity": "error"},
     },

@@ -129,49 +129,52 @@ class GateResult:
     boxes: tuple[Box, ...]
 
 
-def text_cells(gray: np.ndarray, work_side: int, cell: int, min_row_transitions: float,
-               min_col_transitions: float, edge_level: int = 40) -> np.ndarray:
-    """Boolean grid (cells of ``cell`` px on a copy shrunk to ``work_side``) marking cells
-    that look like lettering and have two such neighbours to the right: edges of moderate
-    density that switch on and off often along rows and columns (strokes side by side)."""
+def lettering_mask(gray: np.ndarray, work_side: int, window: tuple[int, int] = (16, 8),
+                   contrast: int = 24, min_run: int = 32) -> np.ndarray:
+    """Pixels (of a copy shrunk to ``work_side``) inside a horizontal run of lettering.
+
+    Ink is what differs from its 15-px neighbourhood by more than ``contrast`` (dark on
+    light and light on dark, after a 3x3 median removes pixel noise). In a ``window``
+    around each pixel, lettering has some ink but not only ink, and the ink switches on and
+    off at least twice per row (strokes side by side) and now and then down the columns.
+    Such windows must continue for ``min_run`` pixels along the row (a word, not a stroke)."""
     import cv2
 
     h, w = gray.shape[:2]
     scale = min(1.0, work_side / max(h, w))
     small = cv2.resize(gray, (max(1, int(w * scale)), max(1, int(h * scale))), interpolation=cv2.INTER_AREA) \
         if scale < 1.0 else gray
-    gradient = cv2.morphologyEx(small, cv2.MORPH_GRADIENT, cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3)))
-    rows, cols = (gradient.shape[0] // cell) * cell, (gradient.shape[1] // cell) * cell
-    if rows < cell or cols < 3 * cell:
-        return np.zeros((0, 0), bool)
-    edges = (gradient[:rows, :cols] >= edge_level).astype(np.int8)
-    along_rows = np.abs(np.diff(edges, axis=1, append=0))
-    along_cols = np.abs(np.diff(edges, axis=0, append=0))
-
-    def per_cell(a: np.ndarray) -> np.ndarray:
-        return a.reshape(rows // cell, cell, cols // cell, cell).sum(axis=(1, 3)).astype(float)
-
-    density = per_cell(edges) / (cell * cell)
-    lettering = ((density >= 0.12) & (density <= 0.7)
-                 & (per_cell(along_rows) / cell >= min_row_transitions)
-                 & (per_cell(along_cols) / cell >= min_col_transitions))
-    return lettering[:, :-2] & lettering[:, 1:-1] & lettering[:, 2:]
+    small = cv2.medianBlur(np.ascontiguousarray(small), 3)
+    value = small.astype(np.int16)
+    local = cv2.blur(small, (15, 15)).astype(np.int16)
+    found = np.zeros(small.shape, np.uint8)
+    win_w, win_h = window
+    for ink in (value < local - contrast, value > local + contrast):
+        ink = ink.astype(np.float32)
+        along_rows = np.abs(np.diff(ink, axis=1, append=0))
+        along_cols = np.abs(np.diff(ink, axis=0, append=0))
+        density = cv2.blur(ink, window)
+        row_switches = cv2.blur(along_rows, window) * win_w
+        col_switches = cv2.blur(along_cols, window) * win_h
+        found |= ((density >= 0.1) & (density <= 0.7) & (row_switches >= 2.0) & (col_switches >= 0.5)).astype(np.uint8)
+    return cv2.erode(found, cv2.getStructuringElement(cv2.MORPH_RECT, (min_run, 1)))
 
 
-def text_presence(gray: np.ndarray, work_side: int = 384) -> GateResult:
-    """A few-millisecond test for lettering, at two cell sizes (small and large letters).
+def text_presence(gray: np.ndarray) -> GateResult:
+    """A few-millisecond test for lettering, at three scales (small to large letters).
     Tuned for recall: photos with fine texture may pass (then the detector decides);
     flat, smoothly shaded and sparsely drawn images do not."""
-    boxes = []
     h, w = gray.shape[:2]
-    scale = min(1.0, work_side / max(h, w))
-    for cell, row_t, col_t in ((8, 1.0, 0.75), (12, 1.5, 1.0)):
-        grid = text_cells(gray, work_side, cell, row_t, col_t)
-        for r, c in zip(*np.nonzero(grid)):
-            boxes.append(Box(c * cell / scale, r * cell / scale, (c + 3) * cell / scale, (r + 1) * cell / scale))
-        if boxes:
-            break
-    return GateResult(bool(boxes), tuple(boxes))
+    # coarser copies see large letters as strokes side by side; they also see texture as
+    # lettering, so they ask for stronger contrast
+    for side, min_run, contrast in ((512, 32, 40), (256, 24, 40), (128, 16, 60)):
+        mask = lettering_mask(gray, side, contrast=contrast, min_run=min_run)
+        if mask.any():
+            scale = min(1.0, side / max(h, w))
+            ys, xs = np.nonzero(mask)
+            box = Box(xs.min() / scale, ys.min() / scale, (xs.max() + 1) / scale, (ys.max() + 1) / scale)
+            return GateResult(True, (box,))
+    return GateResult(False, ())
 
 
 # ---------------------------------------------------------------- engines
@@ -263,7 +266,7 @@ def read_rapidocr(rgb: np.ndarray, params: OcrParams) -> tuple[tuple[OcrLine, ..
     rec, _ = engine.text_rec(crops, True)
     detailed = engine.cal_rec_boxes(crops, [q for q in quads], [list(r) for r in rec])
     lines = []
-    for quad, (text, conf, char_quads, char_texts, char_confs) in zip(quads, detailed):
+    for quad, crop, (text, conf, char_quads, char_texts, char_confs) in zip(quads, crops, detailed):
         text = (text or "").strip()
         if not text:
             continue
@@ -278,10 +281,76 @@ def read_rapidocr(rgb: np.ndarray, params: OcrParams) -> tuple[tuple[OcrLine, ..
                 chars.append(OcrChar(letter, Box(b.x0 + k * step, b.y0, b.x0 + (k + 1) * step, b.y1), float(cc)))
         if len(chars) != len(text.replace(" ", "")):
             chars = _even_chars(Box.around(quad), text, float(conf))
+        else:
+            chars = measured_gaps(chars, quad, crop)
         words = words_from_chars(chars, text, float(conf))
         lines.append(OcrLine(text, Box.around(quad), float(conf), words,
                              text_height=_quad_height(quad), angle=_quad_angle(quad)))
     return tuple(lines), tuple(Box.around(q) for q in quads)
+
+
+def blank_columns(crop_bgr: np.ndarray) -> np.ndarray:
+    """Per column of a line crop: True where no ink crosses it. Ink is the minority class
+    of an Otsu threshold (after a 3x3 median); the top and bottom tenth are left out so
+    that neighbouring lines do not bridge the gaps."""
+    import cv2
+
+    gray = cv2.medianBlur(cv2.cvtColor(np.ascontiguousarray(crop_bgr), cv2.COLOR_BGR2GRAY), 3)
+    _, binary = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    dark = binary == 0
+    ink = dark if np.count_nonzero(dark) <= dark.size / 2 else ~dark
+    h = ink.shape[0]
+    band = ink[int(0.1 * h):max(int(0.1 * h) + 1, int(0.9 * h))]
+    return band.sum(axis=0) <= 0.02 * band.shape[0]
+
+
+def _longest_true_run(flags: np.ndarray) -> tuple[int, int] | None:
+    best, start = None, None
+    for i, flag in enumerate(list(flags) + [False]):
+        if flag and start is None:
+            start = i
+        elif not flag and start is not None:
+            if best is None or i - start > best[1] - best[0]:
+                best = (start, i)
+            start = None
+    return best
+
+
+def measured_gaps(chars: list[OcrChar], quad: np.ndarray, crop_bgr: np.ndarray) -> list[OcrChar]:
+    """Replace the recogniser's guessed character edges by measured ones: between two
+    neighbouring characters, the widest run of ink-free columns of the line crop is the
+    gap (zero when the letters touch). The recogniser only knows roughly where each
+    letter is (its CTC time step), not where the ink stops."""
+    crop_h, crop_w = crop_bgr.shape[:2]
+    if len(chars) < 2 or crop_w < crop_h:
+        return chars
+    origin = quad[0].astype(float)
+    axis = quad[1].astype(float) - origin
+    length2 = float(axis @ axis)
+    if length2 <= 0:
+        return chars
+    blank = blank_columns(crop_bgr)
+
+    def to_crop(x: float, y: float) -> float:
+        return float(np.clip((np.array([x, y]) - origin) @ axis / length2, 0, 1) * crop_w)
+
+    def to_image(column: float) -> float:
+        return float(origin[0] + column / crop_w * axis[0])
+
+    centres = [to_crop((c.box.x0 + c.box.x1) / 2, (c.box.y0 + c.box.y1) / 2) for c in chars]
+    lefts = [c.box.x0 for c in chars]
+    rights = [c.box.x1 for c in chars]
+    for i in range(1, len(chars)):
+        a, b = int(round(centres[i - 1])), int(round(centres[i]))
+        run = _longest_true_run(blank[a:b]) if b > a else None
+        if run is not None:
+            rights[i - 1] = to_image(a + run[0])
+            lefts[i] = to_image(a + run[1])
+        else:
+            middle = to_image((centres[i - 1] + centres[i]) / 2)
+            rights[i - 1] = lefts[i] = middle
+    return [OcrChar(c.text, Box(min(lefts[i], rights[i]), c.box.y0, max(lefts[i], rights[i]), c.box.y1), c.confidence)
+            for i, c in enumerate(chars)]
 
 
 def _even_chars(box: Box, text: str, conf: float) -> list[OcrChar]:

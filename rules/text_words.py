@@ -15,6 +15,9 @@ from typing import Iterable, Sequence
 # Characters OCR engines put around words that say nothing about spelling.
 _EDGE_PUNCTUATION = "\"'`\u2018\u2019\u201c\u201d.,;:!?()[]{}<>-_\u2014\u2013*#~|/\\"
 _LETTERS = re.compile(r"[^\W\d_]+(?:['\u2019][^\W\d_]+)*", re.UNICODE)
+# Short words a run-together token may be split into when no gap shows where the space was
+# (longer pieces only need to be known): "MYOLD", "DONOT", "Iam", but not "BA KEY".
+SHORT_WORDS = frozenset("a i am an as at be by do go he if in is it me my no of oh on or so to up us we".split())
 _UNITS = frozenset("""
     mm cm km kg mg ml kb mb gb tb px pt hz khz mhz ghz kw kwh mph kmh rpm fps dpi ppi am pm
     st nd rd th vs etc inc ltd co
@@ -127,6 +130,18 @@ class Dictionary:
         stem = re.sub(r"['\u2019](s|t|ll|re|ve|d|m)?$", "", word.lower())
         return stem != word.lower() and len(stem) > 1 and self.frequency(stem) >= min_frequency
 
+    @functools.lru_cache(maxsize=4096)
+    def near_words(self, word: str) -> frozenset[str]:
+        """Known words one edit (or one swap of neighbours) away."""
+        w = word.lower()
+        out = set()
+        for lang in self.languages:
+            checker = _checker(lang)
+            out |= checker.known(checker.edit_distance_1(w))
+        out |= {uw for uw in self.user_words if edit_distance(uw, w) <= 1}
+        return frozenset(out)
+
+    @functools.lru_cache(maxsize=4096)
     def suggestion(self, word: str) -> str | None:
         """The most frequent known word within edit distance 2, or None."""
         w = word.lower()
@@ -150,7 +165,8 @@ class Dictionary:
         """Split a run of letters into known words (OCR often drops the space in
         ``"BearInfested"``), cutting only at ``allowed_cuts`` (positions between letters)
         when given. Returns the pieces, or None when no split into known words exists.
-        Single letters are only accepted for "a" and "i"."""
+        Pieces shorter than three letters must be common short words (``SHORT_WORDS``)
+        when no cuts are given."""
         w = word.lower()
         cuts = set(range(1, len(w))) if allowed_cuts is None else {c for c in allowed_cuts if 0 < c < len(w)}
         ends = sorted(cuts | {len(w)})
@@ -162,12 +178,42 @@ class Dictionary:
                 piece = w[start:end]
                 if len(piece) == 1 and piece not in ("a", "i"):
                     continue
+                if allowed_cuts is None and len(piece) < 3 and piece not in SHORT_WORDS:
+                    continue
                 if not self.knows(piece, min_frequency):
                     continue
                 candidate = best[start] + [piece]
                 if best.get(end) is None or len(candidate) < len(best[end]):
                     best[end] = candidate
         return best.get(len(w))
+
+
+    def partial_segments(self, word: str, allowed_cuts: Iterable[int] | None = None,
+                         min_unknown: int = 4) -> list[tuple[str, bool]]:
+        """Split a run of letters into pieces so that as few letters as possible lie in
+        unknown pieces (each at least ``min_unknown`` letters): ``"worldoceantrdvel"`` ->
+        world, ocean, (trdvel unknown). Returns (piece, known) pairs in order; ties go to
+        fewer pieces. The same piece rules as :meth:`segments` apply to known pieces."""
+        w = word.lower()
+        n = len(w)
+        cuts = set(range(1, n)) if allowed_cuts is None else {c for c in allowed_cuts if 0 < c < n}
+        points = [0] + sorted(cuts) + [n]
+        best: dict[int, tuple[int, int, list[tuple[str, bool]]]] = {0: (0, 0, [])}
+        for end in points[1:]:
+            for start in points:
+                if start >= end or start not in best:
+                    continue
+                piece = w[start:end]
+                known = self.knows(piece) and (len(piece) > 1 or piece in ("a", "i")) and \
+                    (allowed_cuts is not None or len(piece) >= 3 or piece in SHORT_WORDS)
+                if not known and len(piece) < min_unknown and not (start == 0 and end == n):
+                    continue
+                cost_letters, cost_pieces, pieces = best[start]
+                candidate = (cost_letters + (0 if known else len(piece)), cost_pieces + 1,
+                             pieces + [(word[start:end], known)])
+                if end not in best or candidate[:2] < best[end][:2]:
+                    best[end] = candidate
+        return best[n][2] if n in best else [(word, False)]
 
 
 @functools.lru_cache(maxsize=None)
@@ -199,10 +245,10 @@ def gap_cuts(char_lefts: Sequence[float], char_rights: Sequence[float], heights:
     """Positions between characters whose gap is much wider than the word's usual gap:
     where a dropped space most likely was."""
     n = len(char_lefts)
-    if n < 3:
+    if n < 2:
         return []
     gaps = [char_lefts[i] - char_rights[i - 1] for i in range(1, n)]
-    typical = sorted(gaps)[len(gaps) // 2]
+    typical = sorted(gaps)[(len(gaps) - 1) // 2]  # lower median: a short word has one wide gap at most
     height = sorted(heights)[len(heights) // 2] if heights else 0.0
     threshold = max(typical * factor, typical + 0.12 * height, 0.12 * height)
     return [i for i, g in enumerate(gaps, 1) if g > threshold]

@@ -1,0 +1,223 @@
+"""TEXT001-TEXT004 on images drawn here (bench/text_gen.py), the shared OCR stage, and
+the rules' declarations. OCR cases are listed in tests/cases/text_cases.json."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import rules.text_ocr as text_ocr
+from bench.text_gen import make_case, make_text_free
+from checker.rule import DOC_SECTIONS
+from checker.testing import context_from_array, run_rule
+from rules.text import (
+    RULES,
+    TEXT001,
+    TEXT002,
+    TEXT003,
+    TEXT004,
+    baseline_jumps,
+    expected_strings,
+    expected_text_match,
+    ExpectedSettings,
+    gap_jumps,
+)
+from rules.text_ocr import OcrParams, binarize_for_tesseract, text_presence
+
+CASES = json.loads((Path(__file__).parent / "cases" / "text_cases.json").read_text(encoding="utf-8"))
+
+
+def _sign(text: str, size: int = 56, width: int = 480, height: int = 200, background=(235, 230, 220),
+          ink=(20, 20, 30)) -> np.ndarray:
+    from PIL import Image, ImageDraw, ImageFont
+
+    from bench.text_gen import font_paths
+
+    image = Image.new("RGB", (width, height), background)
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.truetype([p for p in font_paths() if "DejaVuSans-Bold" in p][0], size)
+    x0, y0, x1, y1 = draw.textbbox((0, 0), text, font=font)
+    draw.text(((width - (x1 - x0)) // 2 - x0, (height - (y1 - y0)) // 2 - y0), text, font=font, fill=ink)
+    return np.asarray(image)
+
+
+# ---------------------------------------------------------------- declarations
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: r.code)
+def test_every_rule_documents_all_sections(rule):
+    sections = rule.doc_sections()
+    assert set(DOC_SECTIONS) <= set(sections)
+    assert all(sections[name] for name in DOC_SECTIONS)
+
+
+def test_all_text_rules_share_one_ocr_engine_default():
+    engines = {rule.settings().engine for rule in RULES}
+    assert engines == {"rapidocr"}
+
+
+def test_unknown_engine_is_rejected():
+    with pytest.raises(ValueError):
+        OcrParams(engine="papyrus")
+
+
+def test_ocr_runs_once_per_image_for_all_rules(monkeypatch):
+    calls = []
+    real = text_ocr.READERS["rapidocr"]
+
+    def counting(rgb, params):
+        calls.append(params)
+        return real(rgb, params)
+
+    monkeypatch.setitem(text_ocr.READERS, "rapidocr", counting)
+    ctx = context_from_array(_sign("OPEN"), expected_text=("OPEN",))
+    for rule in RULES:
+        run_rule(rule, ctx)
+    assert len(calls) == 1
+
+
+# ---------------------------------------------------------------- gate
+
+def test_gate_passes_lettering_and_rejects_flat_and_smooth_images():
+    assert text_presence(_sign("WELCOME")[:, :, 0]).passed
+    flat = np.full((300, 400), 128, np.uint8)
+    ramp = np.tile(np.linspace(0, 255, 400, dtype=np.uint8), (300, 1))
+    assert not text_presence(flat).passed
+    assert not text_presence(ramp).passed
+
+
+def test_gate_rejects_most_text_free_clutter():
+    passed = sum(text_presence(make_text_free(i)[:, :, 1]).passed for i in range(20))
+    assert passed <= 10  # it is a recall-first gate; the detector judges what passes
+
+
+def test_text_free_image_costs_no_ocr(monkeypatch):
+    def fail(rgb, params):
+        raise AssertionError("the engine must not run when the gate finds no lettering")
+
+    monkeypatch.setitem(text_ocr.READERS, "rapidocr", fail)
+    assert run_rule(TEXT001, np.full((200, 300, 3), 200, np.uint8)) == []
+
+
+def test_binarize_gives_dark_text_on_light_ground():
+    light_on_dark = 255 - _sign("OPEN")[:, :, 0]
+    binary = binarize_for_tesseract(light_on_dark)
+    assert set(np.unique(binary)) <= {0, 255}
+    assert np.count_nonzero(binary == 255) > binary.size / 2
+
+
+# ---------------------------------------------------------------- TEXT001 on generated signs
+
+@pytest.mark.parametrize("case", CASES["misspelled"], ids=lambda c: f"{c['style']}-{c['seed']}-{c['typo']}")
+def test_text001_on_generated_signs(case):
+    sign = make_case(case["seed"], case["style"], case["typo"])
+    findings = run_rule(TEXT001, sign.image, profile=case.get("profile", "lenient"))
+    if sign.typo_word:
+        words = [f.measurements["word"].lower() for f in findings]
+        assert sign.typo_word.lower() in words, (sign.text, words)
+        finding = findings[words.index(sign.typo_word.lower())]
+        assert finding.measurements["suggestion"]
+        assert finding.region is not None
+    else:
+        assert findings == [], (sign.text, [f.message for f in findings])
+
+
+def test_text001_message_names_the_correction():
+    (finding,) = run_rule(TEXT001, _sign("DIFFUSON"))
+    assert finding.code == "TEXT001" and "DIFFUSION" in finding.message
+    assert finding.measurements["edit_distance"] == 1
+
+
+def test_text001_user_words_silence_a_brand():
+    assert run_rule(TEXT001, _sign("PARTI NOW"), profile="strict")
+    assert run_rule(TEXT001, _sign("PARTI NOW"), profile="strict", settings={"words": ("Parti",)}) == []
+
+
+def test_text001_lenient_ignores_small_text_that_strict_reads():
+    image = _sign("Diffuson", size=14, width=200, height=60)
+    lenient = run_rule(TEXT001, image, settings={"min_text_height": 40.0})
+    strict = run_rule(TEXT001, image, profile="strict")
+    assert lenient == [] and strict
+
+
+# ---------------------------------------------------------------- TEXT002
+
+def test_text002_flags_lettering_that_is_no_language_and_not_real_words():
+    garbled = run_rule(TEXT002, _sign("XQRTV BLZNKW", size=48), profile="strict")
+    assert garbled and garbled[0].measurements["nonword_share"] >= 0.5
+    assert run_rule(TEXT002, _sign("OPEN DAILY", size=48), profile="strict") == []
+
+
+# ---------------------------------------------------------------- TEXT003
+
+def test_expected_text_sources(tmp_path):
+    settings = ExpectedSettings()
+    ctx = context_from_array(_sign("OPEN"), expected_text=("OPEN",),
+                             sidecar_text='a shop sign that says "WELCOME"')
+    assert expected_strings(ctx, settings) == (("config", "OPEN"), ("sidecar", "WELCOME"))
+    short = context_from_array(_sign("OPEN"), sidecar_text="Grand Opening\n")
+    assert expected_strings(short, settings) == (("sidecar", "Grand Opening"),)
+    caption = context_from_array(_sign("OPEN"), sidecar_text="x" * 200)
+    assert expected_strings(caption, settings) == ()
+    prompt = context_from_array(_sign("OPEN"), info={"parameters": 'a sign that says "OPEN"\nSteps: 20, Seed: 1'})
+    assert expected_strings(prompt, settings) == (("prompt", "OPEN"),)
+    assert expected_strings(prompt, ExpectedSettings(use_prompt=False)) == ()
+
+
+def test_expected_text_match_measures():
+    similarity, exact, match = expected_text_match("Latent Diffusion", "LATETEN DIFFUSION")
+    assert not exact and 0.7 < similarity < 1.0
+    assert expected_text_match("open", "WE ARE OPEN") == (1.0, True, "open")
+
+
+def test_text003_passes_shown_text_and_reports_missing_text():
+    image = _sign("OPEN")
+    assert run_rule(TEXT003, context_from_array(image, expected_text=("Open",))) == []
+    (finding,) = run_rule(TEXT003, context_from_array(image, expected_text=("CLOSED",)))
+    assert finding.measurements["exact_match"] is False
+    assert finding.measurements["normalized_edit_similarity"] < 0.8
+    assert finding.measurements["source"] == "config"
+
+
+def test_text003_silent_without_expected_text():
+    assert run_rule(TEXT003, _sign("OPEN")) == []
+
+
+# ---------------------------------------------------------------- TEXT004
+
+def test_gap_jumps_find_the_one_wide_gap_and_skip_word_gaps():
+    lefts = np.array([0, 12, 24, 36, 70, 82, 94])
+    rights = lefts + 10
+    (jump,) = gap_jumps(lefts, rights, height=20, gap_jump=0.45)
+    assert jump.kind == "gap" and jump.index == 4 and jump.size > 1
+    assert gap_jumps(lefts, rights, height=20, gap_jump=0.45, ignore=frozenset({4})) == []
+    even = np.arange(7) * 12
+    assert gap_jumps(even, even + 10, height=20, gap_jump=0.45) == []
+
+
+def test_baseline_jumps_find_the_dropped_letter_and_allow_descenders():
+    centers = np.arange(6) * 12.0
+    bottoms = np.full(6, 40.0)
+    bottoms[3] = 48.0
+    (jump,) = baseline_jumps(centers, bottoms, 16.0, 0.3, "SENTRY")
+    assert jump.index == 3
+    assert baseline_jumps(centers, bottoms, 16.0, 0.3, "SENgRY") == []  # a descender may hang lower
+    assert baseline_jumps(centers, np.full(6, 40.0), 16.0, 0.3) == []
+
+
+def test_text004_flags_a_split_word_on_a_sign():
+    spaced = _sign("SENT  ENCE", size=48)
+    findings = run_rule(TEXT004, spaced, profile="strict")
+    assert findings and findings[0].measurements["kind"] in ("gap", "split")
+    assert run_rule(TEXT004, _sign("SENTENCE", size=48), profile="strict") == []
+
+
+# ---------------------------------------------------------------- profiles
+
+def test_profiles_differ_where_the_issue_says():
+    lenient = {r.code: r.profiles["lenient"] for r in RULES}
+    strict = {r.code: r.profiles["strict"] for r in RULES}
+    assert lenient["TEXT001"]["min_text_height"] > strict["TEXT001"]["min_text_height"]
+    assert lenient["TEXT001"]["min_confidence"] > strict["TEXT001"]["min_confidence"]
+    assert strict["TEXT002"]["flag_unreadable"] and not lenient["TEXT002"]["flag_unreadable"]
