@@ -146,6 +146,7 @@ def run_paths(paths: Sequence[str | Path], plan: Plan, jobs: int | None = None,
     (no crash or time-limit isolation); otherwise ``jobs`` worker processes are used. With
     ``plan.executor == "dask"`` the work goes to the Dask cluster at ``plan.scheduler``."""
     jobs = default_jobs() if jobs is None else jobs
+    quiet_native_logs()
     paths = [str(p) for p in paths]
     results: dict[str, ImageResult] = {}
 
@@ -158,14 +159,13 @@ def run_paths(paths: Sequence[str | Path], plan: Plan, jobs: int | None = None,
     if plan.cache and paths:
         from . import cache as result_cache
 
-        store = result_cache.ResultCache(result_cache.cache_root(plan))
-        found = result_cache.lookup(store, plan, paths)
+        found = result_cache.lookup(result_cache.ResultCache(result_cache.cache_root(plan)), plan, paths)
         for hit in found.hits:
             collect(hit)
         paths = [p for p in paths if p not in results]
 
         def collect_and_store(result: ImageResult, _collect=collect) -> None:
-            result_cache.store(store, found, result)
+            result_cache.store(found, result)
             _collect(result)
 
         collect = collect_and_store
@@ -188,6 +188,13 @@ def _limit_threads() -> None:
     """One worker per core: keep numerical libraries from starting their own thread pools."""
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
         os.environ.setdefault(var, "1")
+
+
+def quiet_native_logs() -> None:
+    """MediaPipe/TensorFlow Lite log to stderr from C++ (INFO and W0000 lines) unless told not
+    to; the settings only work when made before those libraries load."""
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def _worker_main(conn, plan: Plan) -> None:

@@ -77,8 +77,8 @@ def test_text_output_lines_and_summary(folder):
 
 
 def test_fail_on_and_strict_profile_set_the_exit_code(folder):
-    assert run_cli("check", folder, "--jobs", "0", "--fail-on", "warning").returncode == 1
-    proc, report = run_json(folder, "--jobs", "0", "--profile", "strict")
+    assert run_cli("check", folder, "--jobs", "0", "--select", "IMG,META", "--fail-on", "warning").returncode == 1
+    proc, report = run_json(folder, "--jobs", "0", "--select", "IMG,META", "--profile", "strict")
     assert proc.returncode == 1  # META001 is an error under strict
     verdicts = {i["path"].rsplit("/", 1)[1]: i["verdict"] for i in report["images"]}
     assert verdicts == {"clean.png": "pass", "leak.png": "fail", "tiny.png": "warn"}
@@ -89,12 +89,13 @@ def test_select_ignore_and_set_on_the_command_line(folder):
     assert set(report["profile"]["settings"]) == {"image.unreadable", "image.too-small"}
     assert all(f["code"] == "IMG002" for i in report["images"] for f in i["findings"])
     assert report["summary"]["warn"] == 3
-    _, report = run_json(folder, "--jobs", "0", "--ignore", "META001,IMG002")
+    _, report = run_json(folder, "--jobs", "0", "--select", "IMG,META", "--ignore", "META001,IMG002")
     assert report["summary"]["pass"] == 3
 
 
 def test_config_file_is_found_from_the_checked_path(folder):
-    (folder / "pyproject.toml").write_text('[tool.noticer]\nprofile = "strict"\nignore = ["IMG002"]\n'
+    (folder / "pyproject.toml").write_text('[tool.noticer]\nprofile = "strict"\nselect = ["IMG", "META"]\n'
+                                           'ignore = ["IMG002"]\n'
                                            '[tool.noticer.per-file-ignores]\n"leak.png" = ["META001"]\n')
     proc, report = run_json(folder, "--jobs", "0")
     assert report["profile"]["name"] == "strict"

@@ -40,7 +40,8 @@ def test_plugin_rule_is_listed_and_runs(plugin_env, tmp_path):
     listed = run_cli("rules", env=plugin_env)
     assert "TPL001" in listed.stdout and "testplugin.marker" in listed.stdout
     folder = _images(tmp_path / "imgs", ["a.png"])
-    proc, report = run_json(folder, "--select", "TPL001", "--profile", "strict", "--jobs", "1", env=plugin_env)
+    proc, report = run_json(folder, "--select", "TPL001", "--profile", "strict", "--jobs", "1", "--no-cache",
+                            env=plugin_env)
     (finding,) = report["images"][0]["findings"]
     assert finding["code"] == "TPL001" and finding["rule"] == "testplugin.marker"
     assert finding["message"] == "plugin saw 96x80 (strict-label)"
@@ -49,7 +50,7 @@ def test_plugin_rule_is_listed_and_runs(plugin_env, tmp_path):
 
 def test_broken_plugin_warns_once_and_others_still_run(plugin_env, tmp_path):
     folder = _images(tmp_path / "imgs", ["a.png"])
-    proc, report = run_json(folder, "--jobs", "0", env=plugin_env)
+    proc, report = run_json(folder, "--jobs", "0", "--no-cache", env=plugin_env)
     assert proc.stderr.count("brokenplugin") == 1
     assert "failed to load" in proc.stderr
     codes = {f["code"] for f in report["images"][0]["findings"]}
@@ -59,7 +60,8 @@ def test_broken_plugin_warns_once_and_others_still_run(plugin_env, tmp_path):
 
 def test_crashing_worker_loses_only_its_image(plugin_env, tmp_path):
     folder = _images(tmp_path / "imgs", ["a.png", "b_crashme.png", "c.png", "d.png"])
-    proc, report = run_json(folder, "--jobs", "2", env=plugin_env)
+    # the test rules act on file names, which the content-keyed cache rightly ignores: no cache here
+    proc, report = run_json(folder, "--jobs", "2", "--no-cache", "--select", "TPL", env=plugin_env)
     validate_report(report)
     assert proc.returncode == 1
     by_name = {Path(i["path"]).name: i for i in report["images"]}
@@ -74,7 +76,8 @@ def test_crashing_worker_loses_only_its_image(plugin_env, tmp_path):
 
 def test_image_past_the_time_limit_is_an_error_and_the_run_goes_on(plugin_env, tmp_path):
     folder = _images(tmp_path / "imgs", ["a.png", "b_slowpoke.png", "c.png"])
-    proc, report = run_json(folder, "--jobs", "1", "--timeout", "2", env=plugin_env, timeout=200)
+    proc, report = run_json(folder, "--jobs", "1", "--timeout", "2", "--no-cache", "--select", "TPL",
+                            env=plugin_env, timeout=200)
     by_name = {Path(i["path"]).name: i for i in report["images"]}
     slow = by_name["b_slowpoke.png"]
     assert slow["verdict"] == "error" and "time limit" in slow["findings"][0]["message"]
@@ -84,7 +87,7 @@ def test_image_past_the_time_limit_is_an_error_and_the_run_goes_on(plugin_env, t
 def test_rule_that_raises_is_reported_not_fatal(plugin_env, tmp_path):
     folder = _images(tmp_path / "imgs", ["a_raiseme.png", "b.png"])
     for jobs in ("0", "1"):
-        proc, report = run_json(folder, "--jobs", jobs, env=plugin_env)
+        proc, report = run_json(folder, "--jobs", jobs, "--no-cache", "--select", "TPL", env=plugin_env)
         by_name = {Path(i["path"]).name: i for i in report["images"]}
         broken = by_name["a_raiseme.png"]
         assert broken["verdict"] == "error"
