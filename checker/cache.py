@@ -47,6 +47,8 @@ ENTRY_FORMAT = 1
 # the libraries whose versions can change what a rule finds
 RESULT_LIBRARIES = ("numpy", "opencv-contrib-python", "mediapipe", "pillow", "scipy", "pytesseract",
                     "tesserocr", "rapidocr-onnxruntime", "onnxruntime", "pyspellchecker")
+RUN_DIR_CHARS = 16
+KEEP_RUNS = 8  # run folders (code and settings combinations) kept in a cache
 CACHEDIR_TAG = ("Signature: 8a477f597d28d172789f06886806bc55\n"
                 "# This file is a cache directory tag created by noticer.\n"
                 "# For information about cache directory tags see https://bford.info/cachedir/\n")
@@ -62,6 +64,10 @@ def cache_root(plan: Plan, cwd: Path | None = None) -> Path:
         chosen = Path(plan.cache_dir).expanduser()
         return chosen if chosen.is_absolute() else base / chosen
     return base / CACHE_DIRNAME
+
+
+def _is_run_dir(name: str) -> bool:
+    return len(name) == RUN_DIR_CHARS and all(c in "0123456789abcdef" for c in name)
 
 
 def clear(root: Path) -> bool:
@@ -201,12 +207,38 @@ def result_from_entry(entry: Any, key: str, display_path: str) -> ImageResult:
 
 @dataclass(frozen=True)
 class ResultCache:
-    """A folder of entries ``<root>/v1/<key[:2]>/<key>.json``."""
+    """A folder of entries ``<root>/v1/<run>/<key[:2]>/<key>.json``, where ``<run>`` is the
+    start of the run fingerprint: entries of runs with other code or settings sit in other
+    ``<run>`` folders, and only the most recently used ``KEEP_RUNS`` of those are kept."""
 
     root: Path
+    run: str = "any"
+
+    def for_run(self, run_fp: str) -> "ResultCache":
+        return ResultCache(self.root, run_fp[:RUN_DIR_CHARS])
 
     def _entry_path(self, key: str) -> Path:
-        return self.root / f"v{ENTRY_FORMAT}" / key[:2] / f"{key}.json"
+        return self.root / f"v{ENTRY_FORMAT}" / self.run / key[:2] / f"{key}.json"
+
+    def prune(self, keep: int = 8) -> list[Path]:
+        """Mark this run's folder as just used and remove all but the ``keep`` most recently
+        used run folders (only folders named like ours). Returns what was removed."""
+        base = self.root / f"v{ENTRY_FORMAT}"
+        mine = base / self.run
+        try:
+            if mine.is_dir():
+                os.utime(mine)
+            runs = [p for p in base.iterdir() if p.is_dir() and _is_run_dir(p.name)]
+        except OSError:
+            return []
+        runs.sort(key=lambda p: (p == mine, p.stat().st_mtime), reverse=True)
+        if mine not in runs:
+            keep -= 1  # this run's folder is about to be made
+        removed = []
+        for old in runs[max(keep, 0):]:
+            shutil.rmtree(old, ignore_errors=True)
+            removed.append(old)
+        return removed
 
     def get(self, key: str, display_path: str) -> ImageResult | None:
         try:
@@ -262,6 +294,7 @@ class Lookup:
 
     hits: tuple[ImageResult, ...]
     keys: Mapping[str, tuple[str, str]]  # display path -> (key, content sha) of images still to check
+    cache: ResultCache  # the folder of this run's entries
 
 
 def lookup(cache: ResultCache, plan: Plan, paths: Iterable[str]) -> Lookup:
@@ -269,6 +302,8 @@ def lookup(cache: ResultCache, plan: Plan, paths: Iterable[str]) -> Lookup:
     from .imageio import sha256_of
 
     run_fp = run_fingerprint(plan)
+    cache = cache.for_run(run_fp)
+    cache.prune(KEEP_RUNS)
     hits: list[ImageResult] = []
     keys: dict[str, tuple[str, str]] = {}
     for display in paths:
@@ -283,13 +318,13 @@ def lookup(cache: ResultCache, plan: Plan, paths: Iterable[str]) -> Lookup:
             hits.append(found)
         else:
             keys[display] = (key, sha)
-    return Lookup(tuple(hits), keys)
+    return Lookup(tuple(hits), keys, cache)
 
 
-def store(cache: ResultCache, found: Lookup, result: ImageResult) -> bool:
+def store(found: Lookup, result: ImageResult) -> bool:
     """Store a freshly computed result under the key looked up for its path, but only if the
     bytes that were checked are the bytes the key was made from (the file may have changed)."""
     entry = found.keys.get(result.path)
     if entry is None or entry[1] != result.sha256:
         return False
-    return cache.put(entry[0], result)
+    return found.cache.put(entry[0], result)

@@ -89,7 +89,7 @@ def images(tmp_path: Path) -> list[str]:
 
 
 def entries(root: Path) -> list[Path]:
-    return sorted(root.glob("v*/*/*.json"))
+    return sorted(root.glob("v*/*/*/*.json"))
 
 
 def strip_timings(results):
@@ -218,6 +218,26 @@ def test_cache_folder_is_marked_and_ignored_by_git(tmp_path, images):
     assert not list(root.rglob(".tmp-*")), "no temporary files left behind"
 
 
+def test_only_the_most_recently_used_run_folders_are_kept(tmp_path, images):
+    base = tmp_path / "cache" / f"v{result_cache.ENTRY_FORMAT}"
+    old_runs = []
+    for n in range(result_cache.KEEP_RUNS + 2):
+        folder = base / f"{n:016x}"
+        (folder / "ab").mkdir(parents=True)
+        (folder / "ab" / "entry.json").write_text("{}")
+        os.utime(folder, (1_000_000 + n, 1_000_000 + n))
+        old_runs.append(folder)
+    foreign = base / "not-a-run-folder"
+    foreign.mkdir()
+    run_paths(images, plan_for(tmp_path), jobs=0)
+    runs = [p for p in base.iterdir() if p.is_dir() and p != foreign]
+    assert len(runs) == result_cache.KEEP_RUNS
+    assert not old_runs[0].exists() and not old_runs[2].exists() and old_runs[-1].exists(), "oldest go first"
+    (mine,) = set(runs) - set(old_runs)
+    assert len(list(mine.glob("*/*.json"))) == 3, "this run's entries are kept"
+    assert foreign.is_dir(), "folders noticer did not make are left alone"
+
+
 def test_cache_root_beside_config_or_cwd():
     with_config = resolve([COUNTING], {}, config_path="/projects/art/noticer.toml")
     assert result_cache.cache_root(with_config) == Path("/projects/art/.noticer_cache")
@@ -235,15 +255,15 @@ def test_cli_cache_beside_config_never_beside_images(tmp_path):
     save_png(art / "leak.png", scene(96, 64, seed=2), {"parameters": A1111_PARAMETERS})
     elsewhere = tmp_path / "cwd"
     elsewhere.mkdir()
-    proc = run_cli("check", str(art), "--no-progress", "--jobs", "0", cwd=elsewhere)
+    proc = run_cli("check", str(art), "--no-progress", "--jobs", "0", "--select", "META001", cwd=elsewhere)
     assert proc.returncode == 1, proc.stderr
-    assert list((project / ".noticer_cache").glob("v*/*/*.json"))
+    assert list((project / ".noticer_cache").glob("v*/*/*/*.json"))
     assert not (art / ".noticer_cache").exists() and not (elsewhere / ".noticer_cache").exists()
     # without a config file the cache goes into the current folder, not beside the images
     loose = tmp_path / "loose"
     loose.mkdir()
     save_png(loose / "a.png", scene(96, 64, seed=1))
-    proc = run_cli("check", str(loose), "--no-progress", "--jobs", "0", cwd=elsewhere)
+    proc = run_cli("check", str(loose), "--no-progress", "--jobs", "0", "--select", "META001", cwd=elsewhere)
     assert proc.returncode == 0, proc.stderr
     assert (elsewhere / ".noticer_cache").is_dir() and not (loose / ".noticer_cache").exists()
     proc = run_cli("check", str(loose), "--no-progress", "--no-cache", "--jobs", "0",
@@ -258,13 +278,13 @@ def test_cli_warm_run_gives_the_same_report_with_paths_of_this_run(tmp_path):
     folder.mkdir()
     save_png(folder / "leak.png", scene(96, 64, seed=2), {"parameters": A1111_PARAMETERS})
     save_png(folder / "clean.png", scene(96, 64, seed=3))
-    args = ("check", "imgs", "--format", "json", "--no-progress", "--jobs", "1")
+    args = ("check", "imgs", "--format", "json", "--no-progress", "--jobs", "1", "--select", "META001,IMG")
     cold = run_cli(*args, cwd=tmp_path)
     warm = run_cli(*args, cwd=tmp_path)
     assert cold.returncode == warm.returncode == 0, cold.stderr + warm.stderr
     cold_report, warm_report = json.loads(cold.stdout), json.loads(warm.stdout)
     assert warm_report == cold_report, "a warm report is the cold report, timings included"
-    assert len(list((tmp_path / ".noticer_cache").glob("v*/*/*.json"))) == 2
+    assert len(list((tmp_path / ".noticer_cache").glob("v*/*/*/*.json"))) == 2
     assert [i["path"] for i in warm_report["images"]] == ["imgs/clean.png", "imgs/leak.png"]
 
 
@@ -275,12 +295,12 @@ def test_two_runs_at_once_leave_a_sound_cache(tmp_path):
         save_png(folder / f"img{n:02d}.png", scene(128, 96, seed=n),
                  {"parameters": A1111_PARAMETERS} if n % 3 == 0 else None)
     command = [sys.executable, "-m", "checker.cli", "check", "imgs", "--no-progress", "--jobs", "1",
-               "--format", "json"]
+               "--format", "json", "--select", "META001,IMG"]
     procs = [subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
              for _ in range(3)]
     outputs = [p.communicate(timeout=300) for p in procs]
     assert all(p.returncode == 0 for p in procs), [o[1] for o in outputs]
-    stored = list((tmp_path / ".noticer_cache").glob("v*/*/*.json"))
+    stored = list((tmp_path / ".noticer_cache").glob("v*/*/*/*.json"))
     assert len(stored) == 12
     for entry in stored:
         assert json.loads(entry.read_text())["format"] == result_cache.ENTRY_FORMAT
