@@ -43,7 +43,11 @@ def check(paths: Sequence[str | os.PathLike] | str | os.PathLike, *, profile: st
 
     ``jobs=0`` (the default here) runs in this process; ``jobs=N`` uses N worker processes.
     Other keywords are those of :func:`build_plan` (config, select, ignore, settings, fail_on,
-    exclude, reference, max_pixels, timeout)."""
+    exclude, reference, max_pixels, timeout, cache, cache_dir).
+
+    Results are reused from the result cache (checker/cache.py) as on the command line:
+    ``.noticer_cache`` beside the config file, or in the current folder without one; pass
+    ``cache=False`` to check every image afresh and write nothing."""
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     plan, _warnings = build_plan(paths, profile=profile, **plan_options)

@@ -316,3 +316,17 @@ def test_unwritable_cache_folder_does_not_stop_the_run(tmp_path, images):
     blocker.write_text("a file where the cache folder should be")
     results = run_paths(images, plan_for(tmp_path), jobs=0)
     assert len(results) == 3 and blocker.read_text().startswith("a file")
+
+
+def test_python_api_uses_the_cache_unless_told_not_to(tmp_path, monkeypatch):
+    from checker import check
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    save_png(folder / "leak.png", scene(96, 64, seed=2), {"parameters": A1111_PARAMETERS})
+    monkeypatch.chdir(tmp_path)
+    report = check(folder, select=["META001"], cache=False)
+    assert report.summary["warn"] == 1 and not (tmp_path / ".noticer_cache").exists()
+    again = check(folder, select=["META001"], cache_dir=str(tmp_path / "api-cache"))
+    assert again.summary == report.summary
+    assert len(list((tmp_path / "api-cache").glob("v*/*/*/*.json"))) == 1
