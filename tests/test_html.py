@@ -112,7 +112,8 @@ def test_cards_carry_verdicts_rules_and_findings_grouped_by_rule(tmp_path):
     verdict_filters = [a["value"] for t, a in parse(page) if t == "input" and a.get("name") == "verdict"]
     assert sorted(verdict_filters) == ["error", "fail", "pass", "warn"]
     full = json.loads(page.split('id="full-images">', 1)[1].split("</script>", 1)[0])
-    assert len(full) == 3 and full[0].startswith("data:image/jpeg;base64,") and full[1] == ""
+    assert len(full) == 3 and full[0].startswith("data:image/jpeg;base64,")
+    assert full[1] == full[2] == "", "no larger copy of an unreadable or a passing image"
 
 
 def test_cli_writes_the_html_report_for_real_images(tmp_path):

@@ -167,7 +167,7 @@ class HtmlFormat:
     extension = ".html"
     color: bool = False
     thumbnail_side: int = 360  # longest side of the embedded thumbnails, pixels
-    full_side: int = 1600  # longest side of the larger copy shown on click (0: reuse the thumbnail)
+    full_side: int = 1600  # longest side of the larger copy of an image with findings (0: the thumbnail)
     sources: Mapping[str, str] = field(default_factory=dict)
 
     def _pixels(self, image: ImageResult) -> np.ndarray | None:
@@ -186,7 +186,8 @@ class HtmlFormat:
         width, height = image.width or 1, image.height or 1
         if rgb is not None:
             thumb = jpeg_data_uri(rgb, self.thumbnail_side)
-            full.append(jpeg_data_uri(rgb, self.full_side, 85) if self.full_side else "")
+            # larger copies only where there is something to look at: keeps big reports small
+            full.append(jpeg_data_uri(rgb, self.full_side, 85) if self.full_side and image.findings else "")
             shot = (f'<button class="shot" type="button" title="show larger">'
                     f'<div class="frame" style="aspect-ratio:{width}/{height}"><img alt="" src="{thumb}">'
                     f"{region_svg(image)}</div></button>")
