@@ -19,7 +19,8 @@ runs the real command line, as a user would, and prints:
 * the targets: ratio below 1.0, at least 10 images/s with --jobs 2, warm at most 5% of
   cold, peak memory under 1 GiB per worker.
 
-Timings are medians of ``--repeat`` runs; other people's jobs share this machine.
+Timings are medians of ``--repeat`` runs; other people's jobs share this machine. The runs
+use a copy of checker/ and rules/ taken at the start (``--live-code`` to run the work tree).
 """
 from __future__ import annotations
 
@@ -255,13 +256,28 @@ class Run:
     exit_code: int
 
 
+def snapshot_code(destination: Path) -> Path:
+    """Copy the engine and the rules as they are now, so every run measures the same code
+    while people keep editing the work tree (an edit rightly invalidates the cache, which
+    would make a warm run cold). The runs import from the copy through PYTHONPATH."""
+    for package in ("checker", "rules"):
+        shutil.copytree(ROOT / package, destination / package,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return destination
+
+
 def run_noticer(folder: Path, jobs: int, cache_dir: Path | None, extra: list[str], workdir: Path) -> Run:
     out = workdir / f"report-{time.monotonic_ns()}.json"
     command = [sys.executable, "-m", "checker.cli", "check", str(folder), "--jobs", str(jobs), "--no-progress",
                "--format", "json", "--output", str(out), *extra]
     command += ["--cache-dir", str(cache_dir)] if cache_dir else ["--no-cache"]
     started = time.perf_counter()
-    proc = subprocess.Popen(command, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    env = dict(os.environ)
+    code = workdir / "code"
+    if code.is_dir():
+        env["PYTHONPATH"] = os.pathsep.join([str(code), *filter(None, [env.get("PYTHONPATH")])])
+    proc = subprocess.Popen(command, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            env=env)
     watch = MemoryWatch(proc.pid)
     thread = threading.Thread(target=watch.run, daemon=True)
     thread.start()
@@ -300,13 +316,13 @@ def per_rule_medians(report: dict) -> dict[str, float]:
     return {rule: statistics.median(values) for rule, values in sorted(by_rule.items())}
 
 
-def source_digest() -> str:
-    """The engine's and rules' sources: when they change mid-benchmark (people are editing
-    them), the cache is rightly invalidated and a warm run is not warm."""
+def source_digest(root: Path = ROOT) -> str:
+    """The engine's and rules' sources: when they change mid-benchmark, the cache is rightly
+    invalidated and a warm run is not warm."""
     import hashlib
 
     digest = hashlib.sha256()
-    for path in sorted([*ROOT.glob("checker/*.py"), *ROOT.glob("rules/*.py")]):
+    for path in sorted([*root.glob("checker/*.py"), *root.glob("rules/*.py")]):
         digest.update(path.name.encode() + path.read_bytes())
     return digest.hexdigest()
 
@@ -316,10 +332,11 @@ def cold_and_warm(folder: Path, cache_dir: Path, extra: list[str], workdir: Path
     sources changed in between (the warm run would have been cold)."""
     for attempt in range(tries):
         shutil.rmtree(cache_dir, ignore_errors=True)
-        before = source_digest()
+        code = workdir / "code" if (workdir / "code").is_dir() else ROOT
+        before = source_digest(code)
         cold = run_noticer(folder, 2, cache_dir, extra, workdir)
         warm = run_noticer(folder, 2, cache_dir, extra, workdir)
-        if source_digest() == before:
+        if source_digest(code) == before:
             return cold, warm
         print(f"  (sources changed during the cold/warm pair, try {attempt + 1} of {tries}: measured again)")
     return cold, warm
@@ -338,12 +355,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1, help="runs per measurement; medians are shown")
     parser.add_argument("--keep", type=Path, help="build the folder here and keep it (default: a temporary one)")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    parser.add_argument("--live-code", action="store_true",
+                        help="run the work tree's code instead of a copy taken at the start")
     parser.add_argument("noticer_args", nargs="*", help="extra `noticer check` options, after --")
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="noticer-speed-") as tmp:
         workdir = Path(tmp)
         folder = args.keep or workdir / "mixed"
+        if not args.live_code:
+            snapshot_code(workdir / "code")
+            print(f"code: checker/ and rules/ as they were at the start (source digest {source_digest()[:12]})")
         started = time.perf_counter()
         images = build_folder(folder, args.count, args.size)
         print(f"folder: {len(images)} images of {args.size}x{args.size} ({', '.join(KINDS)}) "
