@@ -134,6 +134,8 @@ def check_command(paths: tuple[str, ...], profile, select, ignore, fmt, output, 
             for where, why in problems:
                 click.echo(f"noticer: warning: {where}: {why}", err=True)
             images, sources = [str(p) for p in found], {}
+        if output and Path(output).resolve() in {Path(p).resolve() for p in images}:
+            _fail(f"--output {output} is one of the images being checked; it would be overwritten")
         n_jobs = jobs if jobs is not None else (plan.jobs if plan.jobs is not None else default_jobs())
         show_progress = progress if progress is not None else sys.stderr.isatty()
         show_progress = show_progress and len(images) > 3

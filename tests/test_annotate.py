@@ -106,3 +106,12 @@ def test_cli_annotate_and_masks(tmp_path):
     assert not (tmp_path / "out" / "masks").exists() or not list((tmp_path / "out" / "masks").rglob("*.png"))
     assert sorted(p.name for p in images.iterdir()) == ["leak.png", "ok.png"]
     assert "wrote 1 annotated images" in proc.stderr
+
+
+def test_report_output_never_replaces_a_checked_image(tmp_path):
+    image = save_png(tmp_path / "a.png", scene(96, 64, seed=1))
+    before = image.read_bytes()
+    proc = run_cli("check", str(tmp_path), "--format", "html", "--output", str(image), "--select", "META001",
+                   "--jobs", "0", "--no-cache", cwd=tmp_path)
+    assert proc.returncode == 2 and "would be overwritten" in proc.stderr
+    assert image.read_bytes() == before
