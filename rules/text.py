@@ -147,9 +147,9 @@ def _judge_unknown(run: str, dictionary: Dictionary, acronym_letters: int, check
     acronym = is_acronym(run, acronym_letters)
     if acronym and not check_acronyms:
         return [WordVerdict(run, "skipped", reason="acronym")]
-    suggestion = dictionary.suggestion(run)
-    if acronym and (suggestion is None or edit_distance(suggestion, run.lower()) > 1):
+    if acronym and not dictionary.near_words(run):
         return [WordVerdict(run, "skipped", reason="acronym")]
+    suggestion = dictionary.suggestion(run)
     if suggestion is None:
         return [WordVerdict(run, "nonword")]
     return [WordVerdict(run, "typo", suggestion=_match_case(suggestion, run))]
@@ -211,7 +211,7 @@ def check_misspelled(ctx, settings: MisspelledSettings) -> Iterator[Issue]:
         min_letters: shorter words are not judged.
         acronym_letters / check_acronyms: all-caps words up to this length count as
         acronyms (lenient 5, strict 3) and are only flagged, with check_acronyms, when one
-        edit from a word (FRE for FIRE, SAEL for SALE); CVPR or NASA pass.
+        edit from a word (FRE for FIRE, SAEL for SALE); CVPR passes.
         split_anywhere: run-together words that split into common words pass (lenient);
         strict only splits at visible gaps and case changes.
         skip_mixed_case: words like ZImage or ComfyUI are taken as names (lenient).
@@ -221,9 +221,10 @@ def check_misspelled(ctx, settings: MisspelledSettings) -> Iterator[Issue]:
     Known limits
         Numbers, units, and words with digits are skipped. Names, brands and acronyms one
         edit from a common word (a pun such as PARTI, NASA next to "nasal") are flagged
-        unless listed in `words`. A typo that
-        makes another real word (IMAGES for IMAGINE) is not a misspelling: TEXT003 catches it
-        when the intended text is known. OCR misreadings of unusual fonts can be reported.
+        unless listed in `words`. A typo that makes another real word (IMAGES for IMAGINE)
+        is not a misspelling: TEXT003 catches it when the intended text is known. OCR
+        misreadings of unusual fonts can be reported; the engine can misread a malformed
+        letter as the right one (FIRL read as FIRE) and miss the typo.
     """
     result = ocr(ctx, settings.engine)
     if not result.lines:

@@ -395,15 +395,25 @@ def _tesseract_words(gray: np.ndarray, psm: int, offset=(0.0, 0.0), scale: float
             words.append(OcrWord(text, box, conf, tuple(current)))
 
     dx, dy = offset
+    if iterator is None:
+        api.Clear()
+        return []
+
+    def text_at(level) -> str:
+        try:
+            return iterator.GetUTF8Text(level) or ""
+        except RuntimeError:  # tesserocr raises when a level holds no text
+            return ""
+
     while True:
         if iterator.IsAtBeginningOf(level_word):
             flush()
             current = []
-            text = iterator.GetUTF8Text(level_word) or ""
+            text = text_at(level_word)
             bb = iterator.BoundingBox(level_word)
             conf = iterator.Confidence(level_word) / 100.0
             word_meta = (text.strip(), Box(*bb).scaled(1 / scale).shifted(dx, dy), conf) if bb else None
-        symbol = iterator.GetUTF8Text(level_symbol)
+        symbol = text_at(level_symbol)
         sbb = iterator.BoundingBox(level_symbol)
         if symbol and sbb:
             current.append(OcrChar(symbol, Box(*sbb).scaled(1 / scale).shifted(dx, dy),
