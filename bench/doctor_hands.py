@@ -74,11 +74,13 @@ def add_finger(rgb: np.ndarray, points: np.ndarray, digit: int, rng: random.Rand
     h, w = rgb.shape[:2]
     fw = _knuckle_width(points) / 3.2
     width = fw * rng.uniform(1.05, 1.3)
-    poly = _finger_polygon(points, digit, width)
+    # the copy starts a little inside the palm so it stays attached to the hand, as the
+    # extra fingers of generated hands are
+    poly = _finger_polygon(points, digit, width, start=rng.uniform(-0.2, 0.05))
     mode = rng.choice(["shift", "rotate"])
     base = points[geo.DIGIT_CHAINS[digit][0]]
     if mode == "shift":
-        d = _outward(points, digit) * fw * rng.uniform(0.95, 1.25)
+        d = _outward(points, digit) * fw * rng.uniform(0.8, 1.05)
         m = np.array([[1, 0, d[0]], [0, 1, d[1]]], np.float64)
     else:
         out = _outward(points, digit)
@@ -180,9 +182,11 @@ def doctor(rgb: np.ndarray, points: np.ndarray, extended: tuple[bool, ...], kind
     rng = random.Random(seed)
     fingers = [d for d in range(1, 5) if extended[d]]
     if kind == "extra":
-        if not fingers:
+        # only on hands holding out all four fingers: a copy beside a finger of a hand with
+        # folded fingers just looks like one more finger held out, an ordinary gesture
+        if len(fingers) < 4:
             return None
-        digit = rng.choice([d for d in fingers if d in (1, 4)] or fingers)
+        digit = rng.choice((1, 4))
         image, method = add_finger(rgb, points, digit, rng)
     elif kind == "missing":
         # only a finger between two held-out neighbours: removing an outer or lone finger
@@ -204,9 +208,10 @@ def doctor(rgb: np.ndarray, points: np.ndarray, extended: tuple[bool, ...], kind
     return Doctored(kind, method, digit, image)
 
 
-def make_doctored_set(photos: list[Path], folder: Path, seed: int = 7) -> list[tuple[Path, Doctored, Path]]:
-    """Doctor every photo that allows it in each way; write PNGs into `folder` (a temporary
-    folder) and return (path written, doctoring, original)."""
+def make_doctored_set(photos: list[Path], folder: Path, seed: int = 7, variants: int = 2) -> list[tuple[Path, Doctored, Path]]:
+    """Doctor every photo that allows it in each way, `variants` times with different
+    random choices (digit, method, blending); write PNGs into `folder` (a temporary folder)
+    and return (path written, doctoring, original)."""
     from PIL import Image
 
     from rules.hand_analysis import detect_hands
@@ -221,10 +226,11 @@ def make_doctored_set(photos: list[Path], folder: Path, seed: int = 7) -> list[t
         hand = hands[0]
         extended = geo.extended_digits(hand.world)
         for k, kind in enumerate(KINDS):
-            result = doctor(rgb, hand.points, extended, kind, seed * 1000 + i * 10 + k)
-            if result is None:
-                continue
-            path = folder / f"{photo.stem}__{kind}_{result.method.replace('+', '-')}.png"
-            Image.fromarray(result.image).save(path)
-            out.append((path, result, photo))
+            for v in range(variants):
+                result = doctor(rgb, hand.points, extended, kind, seed * 100000 + i * 100 + k * 10 + v)
+                if result is None:
+                    continue
+                path = folder / f"{photo.stem}__{kind}{v}_{result.method.replace('+', '-')}_d{result.digit}.png"
+                Image.fromarray(result.image).save(path)
+                out.append((path, result, photo))
     return out
