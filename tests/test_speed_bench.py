@@ -15,8 +15,8 @@ from bench import speed
 
 
 def test_mixed_folder_has_every_kind_at_the_asked_size(tmp_path):
-    images = speed.build_folder(tmp_path, len(speed.KINDS) + 1, 96)
-    assert len(images) == len(speed.KINDS) + 1
+    images = speed.build_folder(tmp_path, 2 * len(speed.KINDS), 96)
+    assert len(images) == 2 * len(speed.KINDS)
     kinds = [p.stem.split("-", 1)[1] for p in images]
     assert set(kinds) == set(speed.KINDS)
     for path in images:
@@ -25,19 +25,23 @@ def test_mixed_folder_has_every_kind_at_the_asked_size(tmp_path):
     leak = next(p for p in images if "metadata" in p.name)
     with Image.open(leak) as picture:
         assert "parameters" in picture.info
+    digests = {p.read_bytes() for p in images}
+    assert len(digests) == len(images), "no two images alike (they would share a cache entry)"
     signs = [np.asarray(Image.open(p)) for p in images if p.stem.endswith("-sign")]
     assert signs and signs[0].std() > 5, "drawn content, not a blank canvas"
 
 
 def test_per_rule_medians_and_comparable_reports():
     report = {"images": [
-        {"path": "a", "verdict": "pass", "timings_ms": {"load": 1.0, "r": 10.0}},
-        {"path": "b", "verdict": "warn", "timings_ms": {"load": 3.0, "r": 30.0}},
-        {"path": "c", "verdict": "pass", "timings_ms": {"load": 2.0, "r": 20.0}},
+        {"path": "a", "verdict": "pass", "findings": [], "timings_ms": {"load": 1.0, "r": 10.0}},
+        {"path": "b", "verdict": "warn", "findings": [], "timings_ms": {"load": 3.0, "r": 30.0}},
+        {"path": "c", "verdict": "pass", "findings": [], "timings_ms": {"load": 2.0, "r": 20.0}},
     ]}
     assert speed.per_rule_medians(report) == {"load": 2.0, "r": 20.0}
-    assert speed.comparable(report) == [{"path": "a", "verdict": "pass"}, {"path": "b", "verdict": "warn"},
-                                        {"path": "c", "verdict": "pass"}]
+    report["images"][1]["findings"] = [{"code": "X001", "severity": "warning", "region": None, "message": "m",
+                                        "confidence": 1.0, "measurements": {"analysis_ms": 12.5}}]
+    assert speed.comparable(report) == [("a", "pass", []), ("b", "warn", [("X001", "warning", None, "m")]),
+                                        ("c", "pass", [])]
 
 
 def test_memory_watch_sees_a_child_process_peak():
