@@ -1,6 +1,7 @@
 """Throughput of the full default check on a generated mixed folder of 1024x1024 images.
 
     python -m bench.speed [--count 32] [--size 1024] [--repeat 1] [--keep DIR] [--json OUT]
+    python -m bench.speed --folder ../shared/corpus      # the same figures on real images
 
 Builds a folder of drawn images (plain scenes, tile seams, signs with and without typos,
 clutter without text, open hands with and without a sixth finger, a generation-metadata
@@ -360,6 +361,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=1024, help="side of the square images (default 1024)")
     parser.add_argument("--repeat", type=int, default=1, help="runs per measurement; medians are shown")
     parser.add_argument("--keep", type=Path, help="build the folder here and keep it (default: a temporary one)")
+    parser.add_argument("--folder", type=Path,
+                        help="measure an existing folder instead (read only), e.g. ../shared/corpus")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     parser.add_argument("--live-code", action="store_true",
                         help="run the work tree's code instead of a copy taken at the start")
@@ -373,9 +376,16 @@ def main(argv: list[str] | None = None) -> int:
             snapshot_code(workdir / "code")
             print(f"code: checker/ and rules/ as they were at the start (source digest {source_digest()[:12]})")
         started = time.perf_counter()
-        images = build_folder(folder, args.count, args.size)
-        print(f"folder: {len(images)} images of {args.size}x{args.size} ({', '.join(KINDS)}) "
-              f"built in {time.perf_counter() - started:.1f} s")
+        if args.folder:
+            from checker.imageio import find_images
+
+            folder = args.folder
+            images, _ = find_images([folder])
+            print(f"folder: {len(images)} images in {folder} (read only)")
+        else:
+            images = build_folder(folder, args.count, args.size)
+            print(f"folder: {len(images)} images of {args.size}x{args.size} ({', '.join(KINDS)}) "
+                  f"built in {time.perf_counter() - started:.1f} s")
         n = len(images)
         extra = list(args.noticer_args)
 
@@ -398,7 +408,7 @@ def main(argv: list[str] | None = None) -> int:
         helpers = cold1.helper_peaks_mib + cold2.helper_peaks_mib
         rule_max = {rule: max(i["timings_ms"].get(rule, 0.0) for i in cold1.report["images"]) for rule in rules}
         figures = {
-            "images": n, "size": args.size, "repeat": args.repeat,
+            "images": n, "size": None if args.folder else args.size, "repeat": args.repeat,
             "cold_jobs1_s": cold1.seconds, "cold_jobs2_s": cold2.seconds, "warm_jobs2_s": warm.seconds,
             "images_per_s_jobs1": n / cold1.seconds, "images_per_s_jobs2": n / cold2.seconds,
             "warm_share": warm.seconds / cold2.seconds,
