@@ -26,15 +26,17 @@ from rules.text import RULES, expected_text_match
 from rules.text_ocr import ENGINES, read_text, OcrParams
 from rules.text_words import normalized_edit_similarity
 
-from bench.text_gen import STYLES, make_case, make_text_free
+from bench.text_gen import STYLES, make_case, make_packing_case, make_text_free
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 PROFILES = ("lenient", "strict")
 CODES = tuple(r.code for r in RULES)
 
 
-def settings_for(profile: str, engine: str) -> dict[str, object]:
-    plan = resolve(RULES, {}, profile=profile, sets=[(r.name, "engine", engine) for r in RULES])
+def settings_for(profile: str, engine: str, extra: dict[str, dict[str, object]] | None = None) -> dict[str, object]:
+    sets = [(r.name, "engine", engine) for r in RULES]
+    sets += [(rule, key, value) for rule, values in (extra or {}).items() for key, value in values.items()]
+    plan = resolve(RULES, {}, profile=profile, sets=sets)
     return {rp.rule.code: rp.settings for rp in plan.rules}
 
 
@@ -148,6 +150,24 @@ def evaluate_generated(engine: str, n: int, seed0: int = 0) -> dict:
     return {"by_style": by_style, "text_free": text_free, "ms_text": ms_text, "ms_free": ms_free}
 
 
+def evaluate_packing(engine: str, n: int) -> dict:
+    """TEXT004 on words set letter by letter: recall on a widened gap and on a letter off
+    the baseline (with check_baseline switched on, as it is off by default), false alarms
+    on evenly set words."""
+    settings = {p: settings_for(p, engine, {"text.packing": {"check_baseline": True}}) for p in PROFILES}
+    out = {p: {kind: Tally() for kind in ("gap", "baseline", "even")} for p in PROFILES}
+    for i in range(n):
+        for defect in ("gap", "baseline", None):
+            case = make_packing_case(i, defect)
+            findings, _ = timed_check(context_from_array(case.image), settings, codes=("TEXT004",))
+            for profile in PROFILES:
+                tally = out[profile][defect or "even"]
+                tally.n += 1
+                tally.hits += bool(findings[profile])
+                tally.alarms += len(findings[profile]) if defect is None else 0
+    return out
+
+
 def evaluate_corpus(engine: str, root: Path = CORPUS) -> dict:
     settings = {p: settings_for(p, engine) for p in PROFILES}
     out = {p: {"defect": Tally(), "defect_with_expected": Tally(), "correct": Tally(),
@@ -231,6 +251,15 @@ def _load() -> str:
         return "unknown"
 
 
+def print_packing(engine: str, result: dict) -> None:
+    print(f"\n== TEXT004 on words set letter by letter, engine={engine}")
+    for profile in PROFILES:
+        r = result[profile]
+        print(f"{profile:8} widened gap recall {_ratio(r['gap'].hits, r['gap'].n)}; "
+              f"letter off the baseline recall {_ratio(r['baseline'].hits, r['baseline'].n)}; "
+              f"even words flagged {_ratio(r['even'].hits, r['even'].n)}")
+
+
 def print_corpus(engine: str, result: dict, verbose: bool) -> None:
     print(f"\n== corpus ({CORPUS}), engine={engine}")
     for profile in PROFILES:
@@ -266,6 +295,7 @@ def main(argv=None) -> None:
     for engine in [e.strip() for e in args.engines.split(",") if e.strip()]:
         if not args.skip_generated:
             print_generated(engine, evaluate_generated(engine, args.n))
+            print_packing(engine, evaluate_packing(engine, args.n))
         if not args.skip_corpus:
             if (CORPUS / "MANIFEST.tsv").is_file():
                 print_corpus(engine, evaluate_corpus(engine), args.verbose)

@@ -198,6 +198,53 @@ def make_case(seed: int, style: str, typo: bool, is_word=None, width: int = 512,
                     round(angle, 1), perspective)
 
 
+@dataclass(frozen=True)
+class PackingCase:
+    image: np.ndarray
+    word: str
+    defect: str | None  # "gap", "baseline" or None
+    index: int | None  # the letter after the gap, or the letter off the baseline
+    size: int
+
+
+def make_packing_case(seed: int, defect: str | None, width: int = 512, height: int = 256) -> PackingCase:
+    """One word set letter by letter with the font's own advances; with ``defect="gap"``
+    one gap inside the word is widened by 0.4-0.8 letter heights, with ``"baseline"`` one
+    letter is raised or dropped by 0.3-0.5 of the size."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    if defect not in (None, "gap", "baseline"):
+        raise ValueError("defect must be None, 'gap' or 'baseline'")
+    rng = random.Random(50_000 + seed * 3 + (defect == "gap") + 2 * (defect == "baseline"))
+    word = rng.choice([w for w in WORDS if len(w) >= 6])
+    word = word.upper() if rng.random() < 0.5 else word.capitalize()
+    font_path = rng.choice([p for p in font_paths() if "Mono" not in p])
+    size = rng.choice((40, 48, 56, 64, 72))
+    font = ImageFont.truetype(font_path, size)
+    while font.getlength(word) + size > 0.85 * width and size > 24:
+        size -= 4
+        font = ImageFont.truetype(font_path, size)
+    index = rng.randrange(2, len(word) - 1) if defect else None
+    extra_gap = rng.uniform(0.4, 0.8) * size if defect == "gap" else 0.0
+    shift = rng.choice((-1, 1)) * rng.uniform(0.3, 0.5) * size if defect == "baseline" else 0.0
+    background = tuple(rng.randrange(180, 256) for _ in range(3))
+    ink = tuple(rng.randrange(0, 70) for _ in range(3))
+    image = Image.new("RGB", (width, height), background)
+    draw = ImageDraw.Draw(image)
+    total = font.getlength(word) + extra_gap
+    x = (width - total) / 2
+    y = height / 2 - size * 0.6
+    for i, letter in enumerate(word):
+        if i == index and defect == "gap":
+            x += extra_gap
+        # advance by the pair's length minus the next letter's, so kerning is kept
+        advance = font.getlength(word[i:i + 2]) - font.getlength(word[i + 1:i + 2]) if i + 1 < len(word) \
+            else font.getlength(letter)
+        draw.text((x, y + (shift if i == index else 0.0)), letter, font=font, fill=ink)
+        x += advance
+    return PackingCase(np.asarray(image), word, defect, index, size)
+
+
 def make_text_free(seed: int, width: int = 512, height: int = 384) -> np.ndarray:
     """Clutter without letters: a background of any style, then lines, boxes, circles and
     blobs in random colours."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -147,16 +147,15 @@ def lettering_mask(gray: np.ndarray, work_side: int, window: tuple[int, int] = (
     small = cv2.medianBlur(np.ascontiguousarray(small), 3)
     value = small.astype(np.int16)
     local = cv2.blur(small, (15, 15)).astype(np.int16)
-    found = np.zeros(small.shape, np.uint8)
+    # -1 dark ink, +1 light ink, 0 ground: one pass covers both polarities
+    ink = np.sign(value - local) * (np.abs(value - local) > contrast)
     win_w, win_h = window
-    for ink in (value < local - contrast, value > local + contrast):
-        ink = ink.astype(np.float32)
-        along_rows = np.abs(np.diff(ink, axis=1, append=0))
-        along_cols = np.abs(np.diff(ink, axis=0, append=0))
-        density = cv2.blur(ink, window)
-        row_switches = cv2.blur(along_rows, window) * win_w
-        col_switches = cv2.blur(along_cols, window) * win_h
-        found |= ((density >= 0.1) & (density <= 0.7) & (row_switches >= 2.0) & (col_switches >= 0.5)).astype(np.uint8)
+    along_rows = (np.diff(ink, axis=1, append=ink[:, -1:]) != 0).astype(np.float32)
+    along_cols = (np.diff(ink, axis=0, append=ink[-1:, :]) != 0).astype(np.float32)
+    density = cv2.blur((ink != 0).astype(np.float32), window)
+    row_switches = cv2.blur(along_rows, window) * win_w
+    col_switches = cv2.blur(along_cols, window) * win_h
+    found = ((density >= 0.1) & (density <= 0.7) & (row_switches >= 2.0) & (col_switches >= 0.5)).astype(np.uint8)
     return cv2.erode(found, cv2.getStructuringElement(cv2.MORPH_RECT, (min_run, 1)))
 
 
@@ -167,7 +166,7 @@ def text_presence(gray: np.ndarray) -> GateResult:
     h, w = gray.shape[:2]
     # coarser copies see large letters as strokes side by side; they also see texture as
     # lettering, so they ask for stronger contrast
-    for side, min_run, contrast in ((512, 32, 40), (256, 24, 40), (128, 16, 60)):
+    for side, min_run, contrast in ((512, 32, 40), (256, 24, 48), (128, 16, 72)):
         mask = lettering_mask(gray, side, contrast=contrast, min_run=min_run)
         if mask.any():
             scale = min(1.0, side / max(h, w))
@@ -289,16 +288,19 @@ def read_rapidocr(rgb: np.ndarray, params: OcrParams) -> tuple[tuple[OcrLine, ..
     return tuple(lines), tuple(Box.around(q) for q in quads)
 
 
-def blank_columns(crop_bgr: np.ndarray) -> np.ndarray:
-    """Per column of a line crop: True where no ink crosses it. Ink is the minority class
-    of an Otsu threshold (after a 3x3 median); the top and bottom tenth are left out so
-    that neighbouring lines do not bridge the gaps."""
+def ink_mask(crop_bgr: np.ndarray) -> np.ndarray:
+    """Ink of a line crop: the minority class of an Otsu threshold after a 3x3 median."""
     import cv2
 
     gray = cv2.medianBlur(cv2.cvtColor(np.ascontiguousarray(crop_bgr), cv2.COLOR_BGR2GRAY), 3)
     _, binary = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     dark = binary == 0
-    ink = dark if np.count_nonzero(dark) <= dark.size / 2 else ~dark
+    return dark if np.count_nonzero(dark) <= dark.size / 2 else ~dark
+
+
+def blank_columns(ink: np.ndarray) -> np.ndarray:
+    """Per column of a line crop's ink mask: True where no ink crosses it. The top and
+    bottom tenth are left out so that neighbouring lines do not bridge the gaps."""
     h = ink.shape[0]
     band = ink[int(0.1 * h):max(int(0.1 * h) + 1, int(0.9 * h))]
     return band.sum(axis=0) <= 0.02 * band.shape[0]
@@ -329,7 +331,9 @@ def measured_gaps(chars: list[OcrChar], quad: np.ndarray, crop_bgr: np.ndarray) 
     length2 = float(axis @ axis)
     if length2 <= 0:
         return chars
-    blank = blank_columns(crop_bgr)
+    ink = ink_mask(crop_bgr)
+    blank = blank_columns(ink)
+    side = quad[3].astype(float) - origin  # down the line's left edge
 
     def to_crop(x: float, y: float) -> float:
         return float(np.clip((np.array([x, y]) - origin) @ axis / length2, 0, 1) * crop_w)
@@ -349,8 +353,19 @@ def measured_gaps(chars: list[OcrChar], quad: np.ndarray, crop_bgr: np.ndarray) 
         else:
             middle = to_image((centres[i - 1] + centres[i]) / 2)
             rights[i - 1] = lefts[i] = middle
-    return [OcrChar(c.text, Box(min(lefts[i], rights[i]), c.box.y0, max(lefts[i], rights[i]), c.box.y1), c.confidence)
-            for i, c in enumerate(chars)]
+    measured = []
+    for i, c in enumerate(chars):
+        x0, x1 = min(lefts[i], rights[i]), max(lefts[i], rights[i])
+        y0, y1 = c.box.y0, c.box.y1
+        # the ink's top and bottom under this letter: where its baseline really is
+        c0 = int(np.clip(to_crop(x0, c.box.y0), 0, crop_w - 1))
+        c1 = int(np.clip(to_crop(x1, c.box.y0), c0 + 1, crop_w))
+        rows = np.nonzero(ink[:, c0:c1].any(axis=1))[0]
+        if len(rows):
+            y0 = float(origin[1] + rows[0] / crop_h * side[1])
+            y1 = float(origin[1] + (rows[-1] + 1) / crop_h * side[1])
+        measured.append(OcrChar(c.text, Box(x0, y0, x1, y1), c.confidence))
+    return measured
 
 
 def _even_chars(box: Box, text: str, conf: float) -> list[OcrChar]:

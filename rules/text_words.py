@@ -250,5 +250,5 @@ def gap_cuts(char_lefts: Sequence[float], char_rights: Sequence[float], heights:
     gaps = [char_lefts[i] - char_rights[i - 1] for i in range(1, n)]
     typical = sorted(gaps)[(len(gaps) - 1) // 2]  # lower median: a short word has one wide gap at most
     height = sorted(heights)[len(heights) // 2] if heights else 0.0
-    threshold = max(typical * factor, typical + 0.12 * height, 0.12 * height)
+    threshold = max(typical * factor, typical + 0.2 * height, 0.25 * height)  # a space is about a quarter em
     return [i for i, g in enumerate(gaps, 1) if g > threshold]

@@ -221,3 +221,22 @@ def test_profiles_differ_where_the_issue_says():
     assert lenient["TEXT001"]["min_text_height"] > strict["TEXT001"]["min_text_height"]
     assert lenient["TEXT001"]["min_confidence"] > strict["TEXT001"]["min_confidence"]
     assert strict["TEXT002"]["flag_unreadable"] and not lenient["TEXT002"]["flag_unreadable"]
+
+
+def test_text004_on_words_set_letter_by_letter():
+    from bench.text_gen import make_packing_case
+
+    widened = [make_packing_case(seed, "gap") for seed in range(4)]
+    found = [bool(run_rule(TEXT004, case.image)) for case in widened]
+    assert sum(found) >= 3, [c.word for c in widened]
+    assert all(run_rule(TEXT004, make_packing_case(seed, None).image) == [] for seed in range(4))
+
+
+def test_text004_baseline_check_is_opt_in():
+    from bench.text_gen import make_packing_case
+
+    dropped = [make_packing_case(seed, "baseline") for seed in range(4)]
+    assert all(run_rule(TEXT004, case.image) == [] for case in dropped)
+    with_baseline = [run_rule(TEXT004, case.image, settings={"check_baseline": True}) for case in dropped]
+    kinds = [f.measurements["kind"] for findings in with_baseline for f in findings]
+    assert kinds.count("baseline") >= 2
