@@ -240,3 +240,22 @@ def test_text004_baseline_check_is_opt_in():
     with_baseline = [run_rule(TEXT004, case.image, settings={"check_baseline": True}) for case in dropped]
     kinds = [f.measurements["kind"] for findings in with_baseline for f in findings]
     assert kinds.count("baseline") >= 2
+
+
+def test_gallery_images_show_what_they_are_named_for(tmp_path):
+    import sys
+
+    from checker.testing import context_from_path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
+    from text_fixtures import make_gallery_images
+
+    paths = {p.name: p for p in make_gallery_images(tmp_path)}
+    (typo,) = run_rule(TEXT001, paths["text_sign_misspelled.png"])
+    assert typo.measurements["word"] == "BRAED" and typo.measurements["suggestion"] == "BREAD"
+    assert all(run_rule(rule, paths["text_sign_ok.png"]) == [] for rule in RULES)
+    poster = paths["text_poster_expected.png"]
+    sidecar = poster.with_suffix(".txt").read_text(encoding="utf-8")
+    (missing,) = run_rule(TEXT003, context_from_path(poster, sidecar_text=sidecar))
+    assert missing.measurements["expected"] == "GRAND OPENING" and missing.measurements["source"] == "sidecar"
+    assert run_rule(TEXT001, poster) == []
