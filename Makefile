@@ -40,7 +40,7 @@ system-deps:
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test,dask]'
 	$(BIN)/pip install -q --no-deps $(RAPIDOCR)
 	$(BIN)/python -m checker.doctor
 	touch $(STAMP)
