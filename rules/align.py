@@ -93,14 +93,17 @@ def check_seam(ctx, settings: SeamSettings):
         min_sharpness: how much sharper than on the neighbouring rows the jump must be.
         min_length, min_pixels: how long the line must run (share of the side, pixels).
         max_findings: single seams reported at most.
-        lenient flags steps a viewer sees at normal size; strict flags faint steps and 1 px shifts.
+        lenient flags steps a viewer sees at normal size; strict also fainter steps and smaller shifts.
 
     Known limits
         Only axis-aligned lines; seams along curved inpainting masks are not found. Content
         shifts in flat areas leave no trace and are not reported (nor seen). A pixel-sharp
         drawn edge with small contrast that runs across a textured area can look like a seam;
-        edges with large steps (above 24 levels) are taken as drawn content. Lines within 4 px
-        of the border are ignored, and JPEG 8x8 block borders are compared with their own phase.
+        edges with large steps (above 24 levels) are taken as drawn content. Lines within 2% of
+        the side (at least 8 px) of the border are ignored; rows on a JPEG 8x8 grid or a
+        decoder's 8/12/16 px latent grid are compared with the rows one and two periods away,
+        and nearest-neighbour upscales are judged on their distinct rows. Shifts of 1 px are
+        rarely found, and 2 px shifts only where the seam crosses detailed texture.
     """
     gray = ctx.shared(_gray32)
     lines = sig.find_seams(gray, settings.thresholds())
@@ -265,7 +268,8 @@ def check_broken_line(ctx, settings: BrokenLineSettings):
     What it detects
         A straight edge (line art, horizon, table edge, window frame, panel border) whose
         continuation past a small gap or an occluding object is offset across the line by a
-        pixel or more, or turns by a small angle. Both pieces and the offset are reported.
+        pixel or more. Both pieces, the offset, the gap and any small change of direction
+        between them are reported.
 
     Why people notice
         A ruler-straight edge that resumes slightly off after passing behind an object, or at a
@@ -284,8 +288,9 @@ def check_broken_line(ctx, settings: BrokenLineSettings):
     Known limits
         Segments come from OpenCV's fast line detector, refined to sub-pixel positions; very
         short, blurred or low-contrast edges are missed, and where a thick stroke's offset is
-        about its own width the detector may merge the pieces and the break goes unseen. Intentionally staggered parallel
-        lines (brickwork, stair edges, hatching) can be reported. Curved lines are not followed,
+        about its own width the detector may merge the pieces and the break goes unseen.
+        Intentionally staggered parallel lines (brickwork, stair edges, hatching, text) can be
+        reported: the rule is a preview with a measurable false-alarm rate on real images. Curved lines are not followed,
         and a change of direction without an offset is not reported on its own (gently curved
         edges would look the same).
     """

@@ -324,3 +324,16 @@ def test_real_outpaint_band_is_found_in_strict(corpus):
     positions = [f.measurements.get("position") for f in findings]
     # labelled: a horizontal discontinuity at y 929-940, smeared streaks below to y 1110
     assert any(p is not None and 925 <= p <= 1110 for p in positions), positions
+
+
+def test_gallery_images_trigger_the_rule_they_show(tmp_path):
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
+    import align_fixtures
+
+    expected = {"align_tile_seams.png": {"ALIGN001"}, "align_checkerboard.png": {"ALIGN002"},
+                "align_broken_line.png": {"ALIGN003"}, "align_clean_scene.png": set()}
+    for path in align_fixtures.make_gallery_images(tmp_path):
+        ctx = context_from_path(path)
+        assert {f.code for rule in RULES for f in run_rule(rule, ctx)} == expected[path.name], path.name
