@@ -120,6 +120,17 @@ def _judge_run(word: OcrWord, run: str, start: int, dictionary: Dictionary, min_
         if all(len(p) < min_letters or dictionary.knows(p) for p in pieces):
             return [WordVerdict(p, "known" if len(p) >= min_letters else "skipped",
                                 reason="" if len(p) >= min_letters else "short") for p in pieces]
+        if sum(len(p) >= min_letters for p in pieces) >= 2:
+            # several words run together: judge each on its own ("MARKVET|KITCHEN")
+            verdicts = []
+            for p in pieces:
+                if len(p) < min_letters or dictionary.knows(p):
+                    verdicts.append(WordVerdict(p, "known" if len(p) >= min_letters else "skipped"))
+                else:
+                    verdicts += _judge_run(OcrWord(p, word.box, word.confidence, ()), p, 0, dictionary,
+                                           min_letters, acronym_letters, check_acronyms, split_anywhere,
+                                           skip_mixed_case, min_char_confidence)
+            return verdicts
     near_word = bool(dictionary.near_words(run))
     if split_anywhere and not near_word:
         pieces = dictionary.segments(run, None, min_frequency=500)
