@@ -198,6 +198,7 @@ class MemoryWatch:
     interval: float = 0.05
     peaks_kib: dict[int, int] = field(default_factory=dict)
     kinds: dict[int, str] = field(default_factory=dict)  # pid -> "worker" or "helper"
+    direct: set[int] = field(default_factory=set)  # the root's own children
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def _sample(self) -> None:
@@ -209,6 +210,7 @@ class MemoryWatch:
             if peak is not None:
                 self.peaks_kib[pid] = max(self.peaks_kib.get(pid, 0), peak)
             stack.extend(children.get(pid, ()))
+        self.direct = set(children.get(self.root, ())) | self.direct
         self._sample_kinds()
 
     def run(self) -> None:
@@ -224,7 +226,9 @@ class MemoryWatch:
         # it is known to be a worker (or gone)
         for pid in self.peaks_kib:
             if self.kinds.get(pid) not in ("worker", "gone"):
-                kind = _kind(pid)
+                # workers are the command's own children; their short-lived forks (a library
+                # running `ldconfig`) share the command line but are not workers
+                kind = _kind(pid) if pid in self.direct else "helper"
                 if kind != "gone" or pid not in self.kinds:
                     self.kinds[pid] = kind
 
@@ -433,7 +437,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{figures['ratio_vs_tesseract_jobs1']:.2f} (--jobs 1)")
     print(f"peak memory per worker: {', '.join(f'{p:.0f}' for p in sorted(worker_peaks))} MiB "
           f"(max {peak:.0f} MiB); main process {figures['main_process_peak_mib']:.0f} MiB; "
-          f"helper processes started by rules: {len(helpers)}, max {figures['helper_process_peak_mib']:.0f} MiB")
+          f"other child processes (library forks, tesseract): {len(helpers)}, max {figures['helper_process_peak_mib']:.0f} MiB")
     print(f"median per image (jobs 1, all rules + load): {per_image:.1f} ms")
     print("ms per rule (jobs 1): median, and max (the first image of a worker also loads the models)")
     for rule, ms in sorted(rules.items(), key=lambda kv: -kv[1]):
