@@ -383,7 +383,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.folder:
             from checker.imageio import find_images
 
-            folder = args.folder
+            folder = args.folder.resolve()
             images, _ = find_images([folder])
             print(f"folder: {len(images)} images in {folder} (read only)")
         else:
