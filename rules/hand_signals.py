@@ -124,6 +124,9 @@ def hand_mask(rgb: np.ndarray, points: np.ndarray, colour_threshold: float = 3.0
         small = cv2.resize(rgb, None, fx=f, fy=f, interpolation=cv2.INTER_AREA) if f < 1 else rgb
         gc_small = cv2.resize(gc, (small.shape[1], small.shape[0]), interpolation=cv2.INTER_NEAREST) if f < 1 else gc
         bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+        # GrabCut seeds its colour models from OpenCV's global random generator: fix it so
+        # a hand's mask does not depend on what ran before it
+        cv2.setRNGSeed(12345)
         try:
             cv2.grabCut(small, gc_small, None, bgd, fgd, grabcut_iterations, cv2.GC_INIT_WITH_MASK)
             refined = cv2.resize(gc_small, (w, h), interpolation=cv2.INTER_NEAREST) if f < 1 else gc_small

@@ -91,12 +91,12 @@ def finger_count_evidence(signals: dict, extended: tuple[bool, ...]) -> FingerEv
             if extended[d] and coverage[d] < 0.5:
                 missing = max(missing, _clip01((0.5 - coverage[d]) / 0.35) * 0.8)
                 reasons.append(f"{DIGIT_NAMES[d]} lies over background ({coverage[d]:.0%} on the hand)")
-        for d in (2, 3):
+        for d, strength in ((2, 0.5), (3, 0.65)):
             if extended[d - 1] and extended[d + 1] and not extended[d]:
                 # one finger folded away between two held out is rare in real hands (the
-                # tendons of middle and ring are linked); it is how the landmark model often
-                # explains a hand that shows one finger fewer
-                missing = max(missing, 0.45)
+                # flexor tendons of middle, ring and pinky are linked, the ring's most); it is
+                # how the landmark model often explains a hand that shows one finger fewer
+                missing = max(missing, strength)
                 reasons.append(f"{DIGIT_NAMES[d]} folded away between two held-out fingers")
         if n_ext - mask_fingers >= 2 and held_parts:
             missing = max(missing, 0.2 * (n_ext - mask_fingers))
@@ -134,6 +134,7 @@ class FingerCountSettings:
     min_confidence: float = 0.6  # evidence needed to report
     min_detection_score: float = 0.6  # MediaPipe score below which a hand is not judged
     report_inconclusive: bool = False  # report hands whose pixels could not be read
+    search_with_pose: bool = False  # also look for hands at the wrists of a detected pose
 
     def __post_init__(self) -> None:
         if not 0 <= self.min_hand_share <= 1:
@@ -180,21 +181,38 @@ def check_finger_count(ctx, settings: FingerCountSettings):
             (lenient 0.6, strict 0.4).
         report_inconclusive: also report hands whose pixels could not be read (strict only),
             as a hand to look at.
+        search_with_pose: also look for hands at the wrists of a person's pose found by
+            MediaPipe Holistic (off in both profiles: on the corpus it found no hand the palm
+            detector with tiles missed, and costs ~15 ms CPU per image, ~50 ms per hand).
 
     Known limits
-        Only hands MediaPipe finds are judged. On real photos hands are found in 39 of 41 and
-        the extended-finger count is exact on 36 of 39 (errors on thumbs). In anime and
-        illustration images MediaPipe finds most clearly drawn hands (7 hands in 5 corpus
-        images) but misses small or stylised ones at full-image scale; large images are also
-        searched in upscaled tiles. The pixel evidence is weak: fingers held together, sleeves,
-        and backgrounds of skin colour look like fused or extra digits, and a sixth finger
-        that the landmark model absorbs into its five is often missed. Lenient reports only
-        strong evidence and misses most defects; strict finds more and raises false alarms on
-        about a quarter of real hands. See `python -m bench.hands` for measured figures.
+        Measured by `python -m bench.hands` on ../shared/corpus (small: 41 real photos, 5
+        real AI photo-style defects, 5 illustrations) and on doctored copies of the photos.
+        Thresholds were chosen on these same images, so expect somewhat worse elsewhere.
+        Detection: MediaPipe finds a hand in 39 of 41 real photos; the extended-finger count
+        of the skeleton is exact on 36 of 39 (the errors are thumbs). Only found hands are
+        judged; large images are also searched in upscaled tiles for small hands.
+        Photos: lenient flagged 1 of 41 normal real hands and found 56% of the doctored
+        extra/missing/fused fingers and 4 of 5 real AI defects; strict found 80% of both and
+        flagged 4 of 41 normal hands. A missing finger is the hardest: the landmark model
+        explains it as a folded finger (lenient finds ~2 in 5).
+        Illustration and anime: MediaPipe found 8 of the ~11 hands drawn in the 5 corpus
+        illustrations (every image had at least one); small, mitten-like or heavily stylised
+        hands are missed or get a skeleton that does not fit. On illustrations lenient
+        reported nothing (0 of 2 defect images, 0 of 3 good ones); strict found 1 of 2 defect
+        images but also flagged 2 of 3 good ones, mostly through fingers hidden behind an
+        object or drawn thicker than photo proportions. Treat strict findings on
+        illustrations as hands to look at, not verdicts. The optional pose search
+        (search_with_pose) re-crops hands from the wrists of a Holistic pose; on this corpus
+        it added no hand.
+        Fingers held together, sleeves and skin-coloured backgrounds can look like fused or
+        extra digits; a sixth finger that the landmark model absorbs into its five is often
+        missed. Every hand's extended-finger count is in the shared analysis; findings carry
+        the counts of all hands in the image (`extended_fingers_per_hand`).
     """
-    from .hand_analysis import analyse_hands
+    from .hand_analysis import DetectionPlan, analyse_hands
 
-    analysis = ctx.shared(analyse_hands)
+    analysis = ctx.shared(analyse_hands, DetectionPlan(search_with_pose=settings.search_with_pose))
     for report in analysis.hands:
         if report.share_of_image < settings.min_hand_share or report.hand.score < settings.min_detection_score:
             continue
@@ -230,6 +248,7 @@ class PlausibilitySettings:
     min_phalanx_ratio: float = 0.12  # ... or this small a share of it
     max_thumb_side_ratio: float = 2.0  # thumb base this much nearer the pinky than the index
     min_confidence: float = 0.6
+    search_with_pose: bool = False  # also look for hands at the wrists of a detected pose
 
 
 @dataclass(frozen=True)
@@ -290,18 +309,23 @@ def check_implausible_hand(ctx, settings: PlausibilitySettings):
         max_thumb_side_ratio: thumb base distance to the index knuckle over its distance to the
             pinky knuckle.
         min_confidence: evidence needed to report.
+        search_with_pose: as for HAND001 (both rules share one analysis per image).
 
     Known limits
-        The landmark model is trained on real hands and bends its skeleton towards human
-        shapes, so it rarely reproduces the defect it is fitted to: most malformed AI hands
-        get a plausible skeleton and are not reported here (HAND001 looks at the pixels).
+        Weak, and measured so (`python -m bench.hands`): the landmark model is trained on
+        real hands and bends its skeleton towards human shapes, so it rarely reproduces the
+        defect it is fitted to. On the corpus it found 1 of 2 malformed illustration hands
+        (a thumb fitted on the pinky side of a mitten hand), none of the 5 real AI defects and
+        2-3% of doctored photos; it flagged no normal real photo in lenient and 2 of 41 in
+        strict, and 1 of 3 good illustrations (a painterly hand whose fitted fingers bend far
+        backwards). HAND001 looks at the pixels and catches far more.
         Joint angles of curled fingers and of hands seen edge-on are unreliable, so angles are
         judged only on held-out fingers. Illustration hands with stylised proportions can trip
         the bone-length check.
     """
-    from .hand_analysis import analyse_hands
+    from .hand_analysis import DetectionPlan, analyse_hands
 
-    analysis = ctx.shared(analyse_hands)
+    analysis = ctx.shared(analyse_hands, DetectionPlan(search_with_pose=settings.search_with_pose))
     for report in analysis.hands:
         if report.share_of_image < settings.min_hand_share or report.hand.score < settings.min_detection_score:
             continue

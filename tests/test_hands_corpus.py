@@ -14,7 +14,7 @@ pytestmark = pytest.mark.corpus
 def figures(corpus, tmp_path_factory):
     from bench.hands import run
 
-    figures, _ = run(corpus, tmp_path_factory.mktemp("doctored-hands"))
+    figures, _ = run(corpus, tmp_path_factory.mktemp("doctored-hands"), with_pose=False)
     return figures
 
 
@@ -27,7 +27,7 @@ def test_extended_finger_count_on_real_photos(figures):
 
 
 def test_lenient_is_conservative_on_real_photos(figures):
-    assert figures["real_photos"][("lenient", "HAND001")]["false_alarm_rate"] <= 0.075  # reached 0.05 (2 of 41)
+    assert figures["real_photos"][("lenient", "HAND001")]["false_alarm_rate"] <= 0.05  # reached 0.02 (1 of 41)
     assert figures["real_photos"][("lenient", "HAND002")]["false_alarm_rate"] <= 0.03  # reached 0.00
 
 
@@ -37,12 +37,13 @@ def test_strict_false_alarms_on_real_photos(figures):
 
 
 def test_recall_on_doctored_photos(figures):
-    assert figures["doctored"][("strict", "HAND001")]["recall"] >= 0.75  # reached 0.80
-    assert figures["doctored"][("lenient", "HAND001")]["recall"] >= 0.45  # reached 0.51
+    assert figures["doctored"][("strict", "HAND001")]["recall"] >= 0.77  # reached 0.80 (102 of 128)
+    assert figures["doctored"][("lenient", "HAND001")]["recall"] >= 0.52  # reached 0.56
     by_kind = figures["doctored_by_kind"]
-    assert by_kind["fused"]["strict"] >= 0.8  # reached 0.86
-    assert by_kind["extra"]["strict"] >= 0.65  # reached 0.75
-    assert by_kind["missing"]["strict"] >= 0.65  # reached 0.75
+    assert by_kind["fused"]["strict"] >= 0.8  # reached 0.84 (n=56)
+    assert by_kind["extra"]["strict"] >= 0.7  # reached 0.79 (n=28)
+    assert by_kind["missing"]["strict"] >= 0.7  # reached 0.75 (n=44)
+    assert by_kind["missing"]["lenient"] >= 0.3  # reached 0.39
 
 
 def test_recall_on_real_ai_hands(figures):

@@ -119,3 +119,11 @@ def test_gallery_images_are_written_and_judged(tmp_path):
     ok = next(p for p in paths if p.name == "hand_ok.png")
     assert run_rule(HAND001, six)
     assert not run_rule(HAND001, ok)
+
+
+def test_pose_search_adds_nothing_without_a_person_and_keeps_known_hands():
+    from rules.hand_analysis import DetectionPlan, analyse_rgb, pose_hand_boxes
+
+    assert pose_hand_boxes(np.full((256, 256, 3), 90, np.uint8)) == []
+    analysis = analyse_rgb(draw_hand(512).image, DetectionPlan(search_with_pose=True))
+    assert len(analysis.hands) == 1

@@ -153,3 +153,15 @@ def test_unstable_landmarks_strengthen_pixel_evidence():
     calm = finger_count_evidence({**base, "tta_count_disagree": 0.0, "tta_lost": 0.0}, (True,) * 5)
     shaky = finger_count_evidence({**base, "tta_count_disagree": 0.75, "tta_lost": 0.0}, (True,) * 5)
     assert shaky.extra > calm.extra > 0
+
+
+def test_mask_does_not_depend_on_what_ran_before():
+    import cv2
+
+    hand = draw_hand(256, extra_finger=True)
+    crop = crop_of(hand)
+    first = hs.hand_mask(crop.image, crop.points)
+    noise = np.zeros((64, 64), np.uint8)
+    cv2.randu(noise, 0, 255)  # moves OpenCV's global random generator on
+    second = hs.hand_mask(crop.image, crop.points)
+    assert np.array_equal(first, second)
