@@ -39,6 +39,7 @@ EXTRA_HINT = "install it with: pip install 'noticer[dask]'"
 SKIPPED_FOLDERS = (".git", ".noticer_cache", ".venv", "__pycache__")
 MODEL_LOAD_GRACE_S = 60.0  # the first images of a fresh worker also pay for loading models
 CONNECT_TIMEOUT_S = 20
+NO_WORKERS_LIMIT_S = 600.0  # an adaptive cluster may take minutes to start its first worker
 
 
 class DaskSetupError(ConfigError):
@@ -211,13 +212,17 @@ def run_on_dask(paths: list[str], plan: Plan, collect: Callable[[ImageResult], N
         run_with_client(client, paths, plan, collect)
 
 
-def _describe_failure(future) -> str:
+def _describe_failure(future, fetch_error: BaseException | None = None) -> str:
+    if fetch_error is not None:  # it finished, but its result went with its worker
+        return f"its result was lost ({type(fetch_error).__name__})"
     if future.status == "cancelled":
         return "its task was cancelled"
     try:
         exc = future.exception(timeout=10)
     except Exception as inner:  # noqa: BLE001
         return f"its task failed ({type(inner).__name__})"
+    if exc is None:
+        return f"its task ended as {future.status}"
     if type(exc).__name__ == "KilledWorker":
         return "the Dask worker holding it died"
     text = str(exc).splitlines()[0][:200] if str(exc) else ""
@@ -252,16 +257,23 @@ def run_with_client(client, paths: Sequence[str], plan: Plan, collect: Callable[
             emit(error_result(display, f"not checked: {why}, and again when it was retried alone",
                               executor="dask"))
 
-    def capacity() -> int:
-        if max_in_flight:
-            return max_in_flight
-        threads = sum(client.nthreads().values()) or 1
-        return 2 * threads
+    def cluster_threads() -> int:
+        return sum(client.nthreads().values())
 
-    slots, slots_checked = capacity(), time.monotonic()
+    threads, threads_checked, workers_seen = cluster_threads(), time.monotonic(), time.monotonic()
     while waiting or running:
-        if time.monotonic() - slots_checked > 10.0:  # workers may join or leave
-            slots, slots_checked = capacity(), time.monotonic()
+        now = time.monotonic()
+        if now - threads_checked > 10.0:  # workers may join or leave (adaptive clusters)
+            threads, threads_checked = cluster_threads(), now
+        if threads:
+            workers_seen = now
+        elif now - workers_seen > NO_WORKERS_LIMIT_S:
+            raise DaskSetupError(f"the Dask scheduler at {plan.scheduler} has had no workers for "
+                                 f"{NO_WORKERS_LIMIT_S:g} s; start workers with: dask worker {plan.scheduler}")
+        else:  # time limits run only while there is a worker to run on
+            for batch in running.values():
+                batch.deadline = max(batch.deadline, now + batch_deadline_s(len(batch.items), plan.timeout))
+        slots = max_in_flight or 2 * max(threads, 1)
         while waiting and len(running) < slots:
             batch = waiting.popleft()
             future = client.submit(check_batch, batch.items, worker_plan, pure=False)
@@ -275,14 +287,14 @@ def run_with_client(client, paths: Sequence[str], plan: Plan, collect: Callable[
             future = None
         if future is not None and future in running:
             batch = running.pop(future)
-            results = None
+            results, fetch_error = None, None
             if future.status == "finished":
                 try:
                     results = future.result(timeout=60)
-                except Exception:  # noqa: BLE001 - the result could not be fetched: treat as failed
-                    results = None
+                except Exception as exc:  # noqa: BLE001 - the result could not be fetched: a failure
+                    fetch_error = exc
             if results is None:
-                give_up(batch, _describe_failure(future))
+                give_up(batch, _describe_failure(future, fetch_error))
             else:
                 for result in results:
                     emit(result)
