@@ -128,6 +128,18 @@ def finger_count_evidence(signals: dict, extended: tuple[bool, ...]) -> FingerEv
     return FingerEvidence(extra, missing, fused, inconclusive, mask_fingers, tuple(reasons))
 
 
+def finger_message(ev: FingerEvidence, side: str) -> str:
+    """What the finding says: the defect with the strongest evidence, or that the count does
+    not add up when evidence for an extra and a missing finger are both present."""
+    if min(ev.extra, ev.missing) >= 0.2 and ev.kind in ("extra", "missing"):
+        return f"finger count does not add up on the {side} hand (extra or missing finger)"
+    if ev.kind == "extra":
+        return f"6 fingers on the {side} hand" if ev.extra >= 0.7 else f"possible extra finger on the {side} hand"
+    if ev.kind == "missing":
+        return f"possible missing finger on the {side} hand"
+    return f"fused fingers on the {side} hand"
+
+
 @dataclass(frozen=True)
 class FingerCountSettings:
     min_hand_share: float = 0.12  # smallest hand judged, as its size over the image's shorter side
@@ -224,13 +236,7 @@ def check_finger_count(ctx, settings: FingerCountSettings):
                         "signals": report.signals, **analysis.measurements()}
         side = report.hand.side
         if ev.confidence >= settings.min_confidence:
-            if ev.kind == "extra":
-                message = f"6 fingers on the {side} hand" if ev.extra >= 0.7 else f"possible extra finger on the {side} hand"
-            elif ev.kind == "missing":
-                message = f"possible missing finger on the {side} hand"
-            else:
-                message = f"fused fingers on the {side} hand"
-            yield Issue(message=message, region=report.box, confidence=round(ev.confidence, 3), measurements=measurements)
+            yield Issue(message=finger_message(ev, side), region=report.box, confidence=round(ev.confidence, 3), measurements=measurements)
         elif settings.report_inconclusive and ev.inconclusive:
             yield Issue(message=f"{side} hand could not be checked: look at its fingers", region=report.box,
                         confidence=0.2, measurements=measurements)

@@ -165,3 +165,16 @@ def test_mask_does_not_depend_on_what_ran_before():
     cv2.randu(noise, 0, 255)  # moves OpenCV's global random generator on
     second = hs.hand_mask(crop.image, crop.points)
     assert np.array_equal(first, second)
+
+
+@pytest.mark.parametrize("extra,missing,fused,expected", [
+    (0.9, 0.0, 0.0, "6 fingers on the right hand"),
+    (0.5, 0.0, 0.0, "possible extra finger on the right hand"),
+    (0.0, 0.6, 0.1, "possible missing finger on the right hand"),
+    (0.1, 0.0, 0.8, "fused fingers on the right hand"),
+    (0.3, 0.6, 0.0, "finger count does not add up on the right hand (extra or missing finger)"),
+])
+def test_finding_message_names_the_strongest_evidence(extra, missing, fused, expected):
+    from rules.hands import FingerEvidence, finger_message
+
+    assert finger_message(FingerEvidence(extra, missing, fused, False, 5), "right") == expected
