@@ -183,6 +183,7 @@ class SeamThresholds:
     band_sharpness: float = 1.2
     shift_agreement: float = 0.35  # share of cells showing a content shift (flat cells cannot)
     isolation: float = 1.2  # the line's jump over the strongest of the lines 2-8 rows away
+    max_texture_ratio: float = 2.5  # one side this much busier than the other: a content edge
     max_shift_ratio: float = 8.0  # far above the texture: a drawn line on a flat area, not a shift
     max_shift_step: float = 6.0  # a content shift leaves no net brightness step beyond this
     max_one_sided: float = 0.6  # |mean sign| of the cells' jumps: above this it is a drawn edge
@@ -242,19 +243,23 @@ def find_seams_one_axis(gray: np.ndarray, axis: str, thresholds: SeamThresholds,
                 if n < min_bands:
                     continue
                 sl = slice(b0, b1)
-                step_run = float(np.median(step[i, sl]))
                 step_z = float(np.sum(ev["step_z"][i, sl]) / math.sqrt(n))  # evidence adds up along the run
                 shift = float(np.exp(np.mean(np.log(ev["shift_ratio"][i, sl]))))
                 if kind == "step":
-                    sharp = float(np.median(ev["sharp_step"][i, sl]))
                     strength = step_z / thresholds.step_z
+                else:
+                    strength = (shift - 1.0) / (thresholds.shift_ratio - 1.0)
+                if strength < 1.0:
+                    continue
+                if kind == "step":
+                    sharp = float(np.median(ev["sharp_step"][i, sl]))
                     isolated = float(np.median(ev["isolation_step"][i, sl]))
                 else:
                     sharp = float(np.median(ev["sharp_shift"][i, sl]))
-                    strength = (shift - 1.0) / (thresholds.shift_ratio - 1.0)
                     isolated = float(np.median(ev["isolation_shift"][i, sl]))
-                if strength < 1.0 or sharp < thresholds.sharpness or isolated < thresholds.isolation:
+                if sharp < thresholds.sharpness or isolated < thresholds.isolation:
                     continue
+                step_run = float(np.median(step[i, sl]))
                 if cells is None:
                     cells = _cell_jumps(g, int(i), x0, band, nb, params)
                 cell_step, cell_ratio = cells
@@ -276,8 +281,23 @@ def find_seams_one_axis(gray: np.ndarray, axis: str, thresholds: SeamThresholds,
                         continue
                 start = x0 + b0 * band if b0 > 0 else 0
                 end = x0 + b1 * band if b1 < nb else w
+                if _texture_ratio(g, int(i), start, end) > thresholds.max_texture_ratio:
+                    continue  # smooth on one side, textured on the other: a horizon, not a seam
                 lines.append(SeamLine(axis, pos, start, end, strength, step_run, step_z, shift, sharp))
     return _strongest_per_neighbourhood(lines)
+
+
+def _texture_ratio(g: np.ndarray, i: int, start: int, end: int, depth: int = 6) -> float:
+    """How much busier one side of row boundary ``i`` is than the other: mean |difference
+    between neighbouring pixels along the line| in the rows 2..depth away on each side.
+    Tiles of one image carry the same texture on both sides of their seam."""
+    above = g[max(0, i - depth): max(0, i - 1), start:end]
+    below = g[i + 2: i + 2 + depth - 1, start:end]
+    if above.size == 0 or below.size == 0:
+        return 1.0
+    busy_above = float(np.mean(np.abs(np.diff(above, axis=1)))) + 0.5
+    busy_below = float(np.mean(np.abs(np.diff(below, axis=1)))) + 0.5
+    return max(busy_above, busy_below) / min(busy_above, busy_below)
 
 
 def _cell_jumps(g: np.ndarray, i: int, x0: int, band: int, nb: int,
