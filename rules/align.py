@@ -263,6 +263,14 @@ def _segments(ctx, min_segment: int) -> tuple[np.ndarray, np.ndarray]:
     return sig.refine_segments(ctx.shared(_gray32), segs)
 
 
+def _break_point(br: sig.BrokenLine) -> tuple[float, float]:
+    """Where the break is: the middle of the two nearest end points of the pieces."""
+    ends_a = [(br.first[0], br.first[1]), (br.first[2], br.first[3])]
+    ends_b = [(br.second[0], br.second[1]), (br.second[2], br.second[3])]
+    a, b = min(((p, q) for p in ends_a for q in ends_b), key=lambda pq: np.hypot(pq[0][0] - pq[1][0], pq[0][1] - pq[1][1]))
+    return (a[0] + b[0]) / 2.0, (a[1] + b[1]) / 2.0
+
+
 def check_broken_line(ctx, settings: BrokenLineSettings):
     """
     What it detects
@@ -299,8 +307,15 @@ def check_broken_line(ctx, settings: BrokenLineSettings):
                                       settings.max_angle, settings.max_gap,
                                       max_collinear_angle=settings.max_angle + 1.0, sides=sides,
                                       max_side_difference=settings.max_tone_difference)
-    breaks = sorted(breaks, key=lambda b: -b.offset)[: settings.max_findings]
-    for br in breaks:
+    reported: list[tuple[float, float]] = []
+    for br in sorted(breaks, key=lambda b: -b.offset):
+        at = _break_point(br)
+        # the two edges of one stroke give the same break twice: report it once
+        if any(np.hypot(at[0] - x, at[1] - y) < 12 for x, y in reported):
+            continue
+        if len(reported) >= settings.max_findings:
+            break
+        reported.append(at)
         xs = [br.first[0], br.first[2], br.second[0], br.second[2]]
         ys = [br.first[1], br.first[3], br.second[1], br.second[3]]
         region = Region.from_bounds(min(xs) - 2, min(ys) - 2, max(xs) + 2, max(ys) + 2).clipped(ctx.width, ctx.height)
@@ -311,7 +326,7 @@ def check_broken_line(ctx, settings: BrokenLineSettings):
             region=region,
             confidence=float(min(1.0, 0.5 + 0.1 * br.offset)),
             measurements={"offset_px": round(br.offset, 2), "angle_deg": round(br.angle, 2),
-                          "gap_px": round(br.gap, 1),
+                          "gap_px": round(br.gap, 1), "at": [round(at[0], 1), round(at[1], 1)],
                           "first": [round(v, 1) for v in br.first], "second": [round(v, 1) for v in br.second]},
         )
 
