@@ -27,7 +27,6 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from .config import ConfigError, Plan
