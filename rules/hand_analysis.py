@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from checker.model import Region
+from checker.quiet import native_stderr_silenced
 
 from . import hand_geometry as geo
 
@@ -52,8 +53,9 @@ class DetectedHand:
 def _hands_model(max_hands: int):
     import mediapipe as mp
 
-    return mp.solutions.hands.Hands(static_image_mode=True, max_num_hands=max_hands,
-                                    model_complexity=1, min_detection_confidence=0.5)
+    with native_stderr_silenced():
+        return mp.solutions.hands.Hands(static_image_mode=True, max_num_hands=max_hands,
+                                        model_complexity=1, min_detection_confidence=0.5)
 
 
 def detect_in(rgb: np.ndarray, max_hands: int = 4, source: str = "full",
@@ -62,7 +64,9 @@ def detect_in(rgb: np.ndarray, max_hands: int = 4, source: str = "full",
     (pixel in the full image = offset + pixel in `rgb` / scale)."""
     arr = np.ascontiguousarray(rgb, dtype=np.uint8)
     h, w = arr.shape[:2]
-    result = _hands_model(max_hands).process(arr)
+    model = _hands_model(max_hands)
+    with native_stderr_silenced():
+        result = model.process(arr)
     hands = []
     for lm, world, cls in zip(result.multi_hand_landmarks or [], result.multi_hand_world_landmarks or [],
                               result.multi_handedness or []):
@@ -121,14 +125,17 @@ class DetectionPlan:
 def _holistic_model():
     import mediapipe as mp
 
-    return mp.solutions.holistic.Holistic(static_image_mode=True, model_complexity=1)
+    with native_stderr_silenced():
+        return mp.solutions.holistic.Holistic(static_image_mode=True, model_complexity=1)
 
 
 def pose_hand_boxes(rgb: np.ndarray) -> list[tuple[float, float, float, float]]:
     """Boxes (x0, y0, x1, y1, pixels) of the hands MediaPipe Holistic re-crops from the
     pose's wrists."""
     h, w = rgb.shape[:2]
-    result = _holistic_model().process(np.ascontiguousarray(rgb, dtype=np.uint8))
+    model = _holistic_model()
+    with native_stderr_silenced():
+        result = model.process(np.ascontiguousarray(rgb, dtype=np.uint8))
     boxes = []
     for lm in (result.left_hand_landmarks, result.right_hand_landmarks):
         if lm is None:
