@@ -143,6 +143,7 @@ def finger_message(ev: FingerEvidence, side: str) -> str:
 @dataclass(frozen=True)
 class FingerCountSettings:
     min_hand_share: float = 0.12  # smallest hand judged, as its size over the image's shorter side
+    min_hand_pixels: int = 24  # and in pixels (longer side of the landmark box): smaller hands cannot be judged
     min_confidence: float = 0.6  # evidence needed to report
     min_detection_score: float = 0.6  # MediaPipe score below which a hand is not judged
     report_inconclusive: bool = False  # report hands whose pixels could not be read
@@ -187,6 +188,7 @@ def check_finger_count(ctx, settings: FingerCountSettings):
 
     Settings
         min_hand_share: smallest hand judged, as hand size over the image's shorter side
+        min_hand_pixels: smallest hand judged in pixels (default 24): below that nobody can count fingers
             (lenient 0.12, strict 0.04).
         min_confidence: evidence needed to report (lenient 0.6, strict 0.35).
         min_detection_score: MediaPipe hand score below which a hand is not judged
@@ -226,7 +228,8 @@ def check_finger_count(ctx, settings: FingerCountSettings):
 
     analysis = ctx.shared(analyse_hands, DetectionPlan(search_with_pose=settings.search_with_pose))
     for report in analysis.hands:
-        if report.share_of_image < settings.min_hand_share or report.hand.score < settings.min_detection_score:
+        if (report.share_of_image < settings.min_hand_share or report.hand.size < settings.min_hand_pixels
+                or report.hand.score < settings.min_detection_score):
             continue
         ev = finger_count_evidence(report.signals, report.extended)
         base = _hand_measurements(report)
@@ -247,6 +250,7 @@ def check_finger_count(ctx, settings: FingerCountSettings):
 @dataclass(frozen=True)
 class PlausibilitySettings:
     min_hand_share: float = 0.12
+    min_hand_pixels: int = 24  # smaller hands (longer side, pixels) are not judged
     min_detection_score: float = 0.6
     max_backward_bend_deg: float = 60.0  # a held-out finger bent backwards at PIP/DIP beyond this
     max_lateral_bend_deg: float = 60.0  # sideways bend at a hinge joint of a held-out finger
@@ -307,7 +311,7 @@ def check_implausible_hand(ctx, settings: PlausibilitySettings):
         to viewers who cannot say what is wrong.
 
     Settings
-        min_hand_share, min_detection_score: which hands are judged (as for HAND001).
+        min_hand_share, min_hand_pixels, min_detection_score: which hands are judged (as for HAND001).
         max_backward_bend_deg, max_lateral_bend_deg: joint limits in degrees (lenient 60/60,
             strict 45/45).
         max_phalanx_ratio, min_phalanx_ratio: bone length against the typical length for that
@@ -333,7 +337,8 @@ def check_implausible_hand(ctx, settings: PlausibilitySettings):
 
     analysis = ctx.shared(analyse_hands, DetectionPlan(search_with_pose=settings.search_with_pose))
     for report in analysis.hands:
-        if report.share_of_image < settings.min_hand_share or report.hand.score < settings.min_detection_score:
+        if (report.share_of_image < settings.min_hand_share or report.hand.size < settings.min_hand_pixels
+                or report.hand.score < settings.min_detection_score):
             continue
         ev = implausibility_evidence(report.signals, settings)
         if ev.confidence >= settings.min_confidence:
