@@ -120,6 +120,12 @@ def _judge_run(word: OcrWord, run: str, start: int, dictionary: Dictionary, min_
         if all(len(p) < min_letters or dictionary.knows(p) for p in pieces):
             return [WordVerdict(p, "known" if len(p) >= min_letters else "skipped",
                                 reason="" if len(p) >= min_letters else "short") for p in pieces]
+        unknown = [p for p in pieces if len(p) >= min_letters and not dictionary.knows(p)]
+        one_typo = len(unknown) == 1 and bool(dictionary.near_words(unknown[0]))
+        if split_anywhere and not one_typo and not dictionary.near_words(run):
+            anywhere = dictionary.segments(run, None, min_frequency=500)
+            if anywhere:  # the gaps were misplaced, the words are there
+                return [WordVerdict(run, "split", reason=" ".join(anywhere))]
         if sum(len(p) >= min_letters for p in pieces) >= 2:
             # several words run together: judge each on its own ("MARKVET|KITCHEN")
             verdicts = []

@@ -1,7 +1,10 @@
 """The OCR stage shared by the TEXT rules: a cheap text-presence gate, then one engine.
 
 ``read_text(ctx, params)`` is meant to be called through ``ctx.shared(read_text, params)``
-so the gate and the engine run once per image whichever TEXT rules ask. Engines sit behind
+so the gate and the engine run once per image whichever TEXT rules ask. The gate is two
+steps: a few-millisecond test for strokes side by side (``text_presence``), then, for
+images of 640 px and more, RapidOCR's detector on a 320-px copy; only images where both
+see lettering pay for the full-size pass. Engines sit behind
 one small interface (``image -> tuple[OcrLine, ...]``) and are loaded once per process:
 
 - ``rapidocr``: RapidOCR's PP-OCRv4 detector and recogniser (ONNX models in its wheel);
@@ -115,6 +118,9 @@ class OcrParams:
     gate: bool = True
     det_side: int = 960  # longest side the detector sees (larger images are shrunk to this)
     min_det_side: int = 640  # smaller images are enlarged to this for the detector
+    # second gate for large images: RapidOCR's detector on a copy this size (0: off); an
+    # image where it finds no line is taken as text-free without the full-size pass
+    quick_det_side: int = 320
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
@@ -534,13 +540,19 @@ READERS: dict[str, Callable[[np.ndarray, OcrParams], tuple[tuple[OcrLine, ...], 
 
 
 def ocr_image(rgb: np.ndarray, gray: np.ndarray, params: OcrParams) -> OcrResult:
-    """Gate, then the chosen engine, on arrays."""
+    """Gate, then (for images of 640 px and more) a quick low-resolution detection, then
+    the chosen engine, on arrays. ``gate_passed`` is False when either gate said no text."""
     start = time.perf_counter()
     gate = text_presence(gray) if params.gate else GateResult(True, ())
     gate_ms = (time.perf_counter() - start) * 1000
     if not gate.passed:
         return OcrResult(params.engine, False, (), gate_ms=gate_ms)
     start = time.perf_counter()
+    if params.quick_det_side and max(rgb.shape[:2]) >= 2 * params.quick_det_side:
+        quick = OcrParams(params.engine, params.gate, params.quick_det_side, params.quick_det_side, 0)
+        found, _ = detect_lines_rapid(rgb, quick)
+        if len(found) == 0:
+            return OcrResult(params.engine, False, (), gate_ms=gate_ms + (time.perf_counter() - start) * 1000)
     lines, candidates = READERS[params.engine](rgb, params)
     return OcrResult(params.engine, True, lines, candidates, gate_ms=gate_ms,
                      ocr_ms=(time.perf_counter() - start) * 1000)

@@ -259,3 +259,15 @@ def test_gallery_images_show_what_they_are_named_for(tmp_path):
     (missing,) = run_rule(TEXT003, context_from_path(poster, sidecar_text=sidecar))
     assert missing.measurements["expected"] == "GRAND OPENING" and missing.measurements["source"] == "sidecar"
     assert run_rule(TEXT001, poster) == []
+
+
+def test_large_image_without_lines_stops_at_the_quick_detector(monkeypatch):
+    def fail(rgb, params):
+        raise AssertionError("the full-size pass must not run when the quick detector finds no line")
+
+    monkeypatch.setattr(text_ocr, "text_presence", lambda gray: text_ocr.GateResult(True, ()))
+    monkeypatch.setitem(text_ocr.READERS, "rapidocr", fail)
+    big = np.zeros((768, 1024, 3), np.uint8)
+    big[:, :, 1] = np.linspace(40, 220, 1024, dtype=np.uint8)[None, :]
+    result = text_ocr.ocr_image(big, big[:, :, 1], OcrParams())
+    assert not result.gate_passed and result.lines == ()
