@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.noticer-installed
 # System packages: Tesseract and its English data for OCR, fonts for the generated fixtures.
-SYSTEM_PACKAGES := tesseract-ocr tesseract-ocr-eng fonts-dejavu-core chromium
+SYSTEM_PACKAGES := tesseract-ocr tesseract-ocr-eng fonts-dejavu-core fonts-liberation2 chromium
 # RapidOCR is installed without its dependencies: it would add opencv-python beside
 # mediapipe's opencv-contrib-python, and two OpenCV distributions overwrite one cv2 folder.
 # Its other dependencies are listed in pyproject.toml.
