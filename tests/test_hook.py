@@ -86,8 +86,23 @@ def _pre_commit_supports_unsupported() -> bool:
     return (major, minor) >= (4, 4)
 
 
+def hook_source(tmp_path: Path, env) -> tuple[Path, str]:
+    """This checkout at HEAD when its manifest is committed as it is in the work tree (as in
+    CI's fresh clone); otherwise a throw-away repository holding the work tree's manifest, so
+    the test always exercises the manifest being edited."""
+    committed = run(["git", "diff", "--quiet", "HEAD", "--", ".pre-commit-hooks.yaml"], ROOT, env, check=False)
+    tracked = run(["git", "ls-files", "--error-unmatch", ".pre-commit-hooks.yaml"], ROOT, env, check=False)
+    if committed.returncode == 0 and tracked.returncode == 0:
+        return ROOT, run(["git", "rev-parse", "HEAD"], ROOT, env).stdout.strip()
+    hook_repo = new_repo(tmp_path / "hook-repo", env)
+    shutil.copy(ROOT / ".pre-commit-hooks.yaml", hook_repo / ".pre-commit-hooks.yaml")
+    run(["git", "add", "."], hook_repo, env)
+    run(["git", "commit", "-q", "-m", "hook manifest"], hook_repo, env)
+    return hook_repo, run(["git", "rev-parse", "HEAD"], hook_repo, env).stdout.strip()
+
+
 def test_pre_commit_framework_passes_a_good_image_and_blocks_a_defective_one(tmp_path, env):
-    """The real pre-commit framework, pointed at this checkout's .pre-commit-hooks.yaml.
+    """The real pre-commit framework, pointed at this checkout (see hook_source).
 
     The manifest says ``language: python``, which makes pre-commit build a fresh virtualenv
     and pip-install noticer with MediaPipe, OpenCV and ONNX Runtime (hundreds of MB) from
@@ -95,11 +110,7 @@ def test_pre_commit_framework_passes_a_good_image_and_blocks_a_defective_one(tmp
     already installed noticer instead (``unsupported``, called ``system`` before pre-commit
     4.4), which is exactly what a team with noticer installed in its image would do. The
     hook id, file types, argument passing and serial run still come from the manifest."""
-    hook_repo = new_repo(tmp_path / "hook-repo", env)
-    shutil.copy(ROOT / ".pre-commit-hooks.yaml", hook_repo / ".pre-commit-hooks.yaml")
-    run(["git", "add", "."], hook_repo, env)
-    run(["git", "commit", "-q", "-m", "hook manifest"], hook_repo, env)
-    rev = run(["git", "rev-parse", "HEAD"], hook_repo, env).stdout.strip()
+    hook_repo, rev = hook_source(tmp_path, env)
 
     project = new_repo(tmp_path / "project", env)
     language = "unsupported" if _pre_commit_supports_unsupported() else "system"
