@@ -276,6 +276,41 @@ def _find_rule(rules: Sequence[Rule], key: str, where: str) -> Rule:
     raise ConfigError(f"{where}: unknown rule {key!r}; valid rule names: {valid}")
 
 
+def family_of(rule: Rule) -> str:
+    return rule.name.split(".", 1)[0]
+
+
+def _check_key(rules: Sequence[Rule], key: str, overrides: Any, where: str) -> None:
+    """A settings section names a rule (name or code) or a whole family (``text``: every
+    ``text.*`` rule that has the setting); a family setting no rule of it has is an error."""
+    family = [r for r in rules if family_of(r) == key]
+    if not family:
+        _find_rule(rules, key, where)
+        return
+    if not isinstance(overrides, Mapping):
+        raise ConfigError(f"{where}.{key}: expected a table of settings, got {overrides!r}")
+    for raw in overrides:
+        setting = _norm(raw)
+        if setting not in PROFILE_KEYS and not any(setting in setting_fields(r.settings) for r in family):
+            valid = sorted({f for r in family for f in setting_fields(r.settings)} | set(PROFILE_KEYS))
+            raise ConfigError(f"{where}.{key}: no {key}.* rule has a setting {raw!r}; "
+                              f"valid settings: {', '.join(valid)}")
+
+
+def _sections_for(rule: Rule, sections: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    """The sections that apply to a rule, family first so the rule's own section wins; a
+    family section contributes only the settings this rule has."""
+    out = []
+    fields = setting_fields(rule.settings)
+    for key, overrides in sections.items():
+        if key == family_of(rule) and key not in (rule.name, rule.code):
+            out.insert(0, (key, {k: v for k, v in overrides.items() if _norm(k) in fields or _norm(k) in PROFILE_KEYS}))
+    for key, overrides in sections.items():
+        if key in (rule.name, rule.code):
+            out.append((key, overrides))
+    return out
+
+
 def _apply(values: dict[str, Any], rule: Rule, overrides: Mapping[str, Any], where: str) -> None:
     if not isinstance(overrides, Mapping):
         raise ConfigError(f"{where}: expected a table of settings, got {overrides!r}")
@@ -347,32 +382,30 @@ def resolve(rules: Sequence[Rule], config: Mapping[str, Any] | None = None, *, p
     config_rules = config.get("rules", {}) or {}
     if not isinstance(config_rules, Mapping):
         raise ConfigError("rules must be a table: rules.<name>.<setting> = value")
-    for key in config_rules:
-        _find_rule(rules, key, "rules")
+    for key, overrides in config_rules.items():
+        _check_key(rules, key, overrides, "rules")
     custom_rule_sections = []
     for name, section in chain[1:]:
         section_rules = section.get("rules", {}) or {}
-        for key in section_rules:
-            _find_rule(rules, key, f"profiles.{name}.rules")
+        for key, overrides in section_rules.items():
+            _check_key(rules, key, overrides, f"profiles.{name}.rules")
         custom_rule_sections.append((name, section_rules))
     cli_sets: dict[str, dict[str, Any]] = {}
     for rule_key, setting, value in sets:
-        rule = _find_rule(rules, rule_key, "--set")
-        cli_sets.setdefault(rule.name, {})[setting] = value
+        _check_key(rules, rule_key, {setting: value}, "--set")
+        cli_sets.setdefault(rule_key, {})[setting] = value
 
     plans = []
     for rule in rules:
         values: dict[str, Any] = {"enabled": rule.enabled_by_default, "severity": rule.severity}
         _apply(values, rule, rule.profiles.get(builtin, {}), f"profile {builtin}")
         for name, section_rules in custom_rule_sections:
-            for key, overrides in section_rules.items():
-                if key in (rule.name, rule.code):
-                    _apply(values, rule, overrides, f"profiles.{name}.rules.{key}")
-        for key, overrides in config_rules.items():
-            if key in (rule.name, rule.code):
-                _apply(values, rule, overrides, f"rules.{key}")
-        if rule.name in cli_sets:
-            _apply(values, rule, cli_sets[rule.name], f"--set {rule.name}")
+            for key, overrides in _sections_for(rule, section_rules):
+                _apply(values, rule, overrides, f"profiles.{name}.rules.{key}")
+        for key, overrides in _sections_for(rule, config_rules):
+            _apply(values, rule, overrides, f"rules.{key}")
+        for key, overrides in _sections_for(rule, cli_sets):
+            _apply(values, rule, overrides, f"--set {key}")
         enabled = values.pop("enabled")
         severity = values.pop("severity")
         try:

@@ -131,3 +131,20 @@ def test_parse_set_option(text, expected):
 def test_set_option_needs_a_value():
     with pytest.raises(ConfigError):
         parse_set_option("hands.finger-count.min_confidence")
+
+
+def test_family_section_sets_every_rule_of_the_family_that_has_the_setting():
+    config = {"rules": {"hands": {"min_share": 0.2, "enabled": True}, "hands.implausible": {"min_share": 0.3}}}
+    plan = resolve(RULES, config)
+    assert _settings(plan, "hands.finger-count").settings.min_share == 0.2
+    assert _settings(plan, "hands.implausible").settings.min_share == 0.3  # the rule's own section wins
+    assert _settings(plan, "text.misspelled").settings.min_share == 0.01  # other families untouched
+    plan = resolve(RULES, {}, sets=[parse_set_option("hands.min_confidence=0.99")])
+    assert {rp.settings.min_confidence for rp in plan.rules if rp.rule.name.startswith("hands.")} == {0.99}
+
+
+def test_family_section_with_a_setting_no_rule_has_is_an_error():
+    with pytest.raises(ConfigError, match="no hands.\\* rule has a setting 'engine'"):
+        resolve(RULES, {"rules": {"hands": {"engine": "x"}}})
+    with pytest.raises(ConfigError, match="unknown rule 'handz'"):
+        resolve(RULES, {}, sets=[parse_set_option("handz.min_share=1")])
