@@ -48,5 +48,13 @@ $(STAMP): pyproject.toml Makefile
 fixtures: setup
 	$(BIN)/python fixtures/make_fixtures.py
 
+# Accuracy and speed benchmarks (they read ../shared/corpus when it is there).
+bench: setup
+	$(BIN)/python -m bench.metadata
+	$(BIN)/python -m bench.hands
+	$(BIN)/python -m bench.text
+	$(BIN)/python -m bench.align
+	$(BIN)/python -m bench.speed
+
 clean:
 	rm -rf $(VENV) .noticer_cache .pytest_cache
