@@ -464,7 +464,7 @@ def _proper_period(amps: dict[int, float], period: int, share: float = 0.8) -> i
 
 def find_grid_pattern(gray: np.ndarray, periods: tuple[int, ...] = tuple(range(2, 17)),
                       block: int = 64, skip_periods: tuple[int, ...] = (),
-                      detect_side: int = 768) -> GridPattern | None:
+                      detect_side: int = 640) -> GridPattern | None:
     """The strongest pixel-grid-locked periodic pattern, with where it is found.
 
     Detection folds a central crop (at most ``detect_side`` square) at each period and keeps the
