@@ -220,8 +220,7 @@ class HandAnalysis:
         return {
             "hands_detected": len(self.hands),
             "extended_fingers_per_hand": [h.extended_count for h in self.hands],
-            "analysis_ms": round(self.elapsed_ms, 1),
-        }
+        }  # time goes to the report's timings_ms, not here: measurements must repeat run to run
 
 
 def hand_box(hand: DetectedHand, width: int, height: int, margin: float = 0.15) -> Region:
