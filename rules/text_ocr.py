@@ -184,10 +184,24 @@ def text_presence(gray: np.ndarray) -> GateResult:
 
 # ---------------------------------------------------------------- engines
 
+RAPIDOCR_MISSING = ("RapidOCR is not installed: `pip install --no-deps rapidocr-onnxruntime==1.4.4` (noticer "
+                    "brings its dependencies; --no-deps keeps a second OpenCV out), or use Tesseract with "
+                    "--set text.engine=tesseract")
+
+
+def rapidocr_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("rapidocr_onnxruntime") is not None
+
+
 @functools.lru_cache(maxsize=1)
 def rapidocr_engine():
     """RapidOCR with one inference thread (workers run one per core)."""
-    from rapidocr_onnxruntime import RapidOCR
+    try:
+        from rapidocr_onnxruntime import RapidOCR
+    except ImportError:
+        raise RuntimeError(RAPIDOCR_MISSING) from None
 
     return RapidOCR(intra_op_num_threads=1, inter_op_num_threads=1, use_cls=False)
 
@@ -548,7 +562,8 @@ def ocr_image(rgb: np.ndarray, gray: np.ndarray, params: OcrParams) -> OcrResult
     if not gate.passed:
         return OcrResult(params.engine, False, (), gate_ms=gate_ms)
     start = time.perf_counter()
-    if params.quick_det_side and max(rgb.shape[:2]) >= 2 * params.quick_det_side:
+    quick_possible = params.engine != "tesseract" or rapidocr_available()  # the quick pass is RapidOCR's
+    if params.quick_det_side and quick_possible and max(rgb.shape[:2]) >= 2 * params.quick_det_side:
         quick = OcrParams(params.engine, params.gate, params.quick_det_side, params.quick_det_side, 0)
         found, _ = detect_lines_rapid(rgb, quick)
         if len(found) == 0:

@@ -271,3 +271,29 @@ def test_large_image_without_lines_stops_at_the_quick_detector(monkeypatch):
     big[:, :, 1] = np.linspace(40, 220, 1024, dtype=np.uint8)[None, :]
     result = text_ocr.ocr_image(big, big[:, :, 1], OcrParams())
     assert not result.gate_passed and result.lines == ()
+
+
+def test_missing_rapidocr_gives_a_clear_message_and_tesseract_still_works(monkeypatch):
+    """Where RapidOCR cannot be installed (a pre-commit environment), the error says how to get
+    it or how to switch engine, and the Tesseract engine does not need it."""
+    import sys
+
+    import numpy as np
+
+    from rules import text_ocr
+
+    monkeypatch.setitem(sys.modules, "rapidocr_onnxruntime", None)  # import now fails
+    monkeypatch.setattr(text_ocr, "rapidocr_available", lambda: False)
+    text_ocr.rapidocr_engine.cache_clear()
+    try:
+        with pytest.raises(RuntimeError, match="text.engine=tesseract"):
+            text_ocr.rapidocr_engine()
+        rgb = np.full((700, 900, 3), 255, np.uint8)
+        import cv2
+
+        cv2.putText(rgb, "HELLO WORLD", (60, 380), cv2.FONT_HERSHEY_SIMPLEX, 3, (0, 0, 0), 8)
+        gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+        result = text_ocr.ocr_image(rgb, gray, text_ocr.OcrParams(engine="tesseract"))
+        assert "HELLO" in " ".join(line.text for line in result.lines).upper()
+    finally:
+        text_ocr.rapidocr_engine.cache_clear()
