@@ -199,8 +199,11 @@ def result_from_entry(entry: Any, key: str, display_path: str) -> ImageResult:
     timings = {str(k): float(v) for k, v in raw["timings_ms"].items()}
     if any(not v >= 0 for v in timings.values()):
         raise ValueError("bad timings")
+    observations = raw.get("observations", {})
+    if not isinstance(observations, Mapping):
+        raise TypeError("bad observations")
     return ImageResult(display_path, sha, int(raw["width"]), int(raw["height"]), Verdict(raw["verdict"]),
-                       tuple(findings), timings)
+                       tuple(findings), timings, dict(observations))
 
 
 # ----------------------------------------------------------------------------- the store

@@ -30,6 +30,7 @@ class ImageContext:
         self.sidecar_text = sidecar_text
         self.expected_text = expected_text  # from config, for TEXT003
         self.resources = resources or {}
+        self.observations: dict[str, Any] = {}
         self._memo: dict[Any, Any] = {}
 
     @property
@@ -58,6 +59,11 @@ class ImageContext:
     def prompt(self) -> str | None:
         """The positive generation prompt, if the file carries one."""
         return self.metadata.positive_prompt
+
+    def observe(self, key: str, value: Any) -> None:
+        """Record what an analysis saw, for the report, whether or not any rule finds a defect
+        (e.g. every detected hand with its finger count). JSON-friendly values only."""
+        self.observations[key] = value
 
     def shared(self, fn: Callable[..., T], *args: Any) -> T:
         """``fn(self, *args)``, computed once per image for the same function and arguments.

@@ -108,9 +108,12 @@ class ImageResult:
     verdict: Verdict
     findings: tuple[Finding, ...]
     timings_ms: Mapping[str, float]
+    # what analyses saw even when nothing is wrong (e.g. every hand and its finger count);
+    # never affects the verdict, and appears in the JSON only when there is something
+    observations: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "path": self.path,
             "sha256": self.sha256,
             "width": self.width,
@@ -119,6 +122,9 @@ class ImageResult:
             "findings": [f.to_dict() for f in self.findings],
             "timings_ms": {k: round(float(v), 3) for k, v in self.timings_ms.items()},
         }
+        if self.observations:
+            out["observations"] = dict(self.observations)
+        return out
 
 
 @dataclass(frozen=True)

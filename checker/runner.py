@@ -119,7 +119,7 @@ def check_image(path: str | Path, plan: Plan, data: bytes | None = None) -> Imag
                     for f in findings]
     ordered = tuple(sorted(findings, key=_finding_sort_key))
     return ImageResult(display, sha, image.width, image.height, verdict_for(ordered, plan.fail_on, broken),
-                       ordered, timings)
+                       ordered, timings, sanitize(ctx.observations))
 
 
 def _stamp(rp, issue: Issue, width: int, height: int) -> Finding:

@@ -232,7 +232,13 @@ def hand_box(hand: DetectedHand, width: int, height: int, margin: float = 0.15) 
 def analyse_hands(ctx, plan: DetectionPlan = DetectionPlan()) -> HandAnalysis:
     """The shared analysis: use as ``ctx.shared(analyse_hands, plan)``; rules asking with the
     same plan share one run."""
-    return analyse_rgb(ctx.rgb, plan)
+    analysis = analyse_rgb(ctx.rgb, plan)
+    ctx.observe("hands", [
+        {"side": h.hand.side, "extended_fingers": h.extended_count, "detection_score": round(h.hand.score, 3),
+         "region": h.box.to_dict(), "hand_share": round(h.share_of_image, 4)}
+        for h in analysis.hands
+    ])
+    return analysis
 
 
 def analyse_rgb(rgb: np.ndarray, plan: DetectionPlan = DetectionPlan()) -> HandAnalysis:
