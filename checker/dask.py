@@ -380,6 +380,10 @@ def check_bag(paths_or_bag, profile: str | None = None, *, per: str = "finding",
         from checker.dask import check_bag
         findings = check_bag("s3://bucket/generated/", profile="strict")
         rejected = findings.filter(lambda f: f["severity"] == "error").pluck("path").distinct().compute()
+
+    Unlike the executor, a bag leaves worker deaths to Dask alone: a task is rerun on another
+    worker up to the scheduler's ``allowed-failures``, and an image that kills every worker
+    makes ``compute()`` raise KilledWorker.
     """
     import_distributed()
     import dask.bag as db
