@@ -105,6 +105,8 @@ def check_command(paths: tuple[str, ...], profile, select, ignore, fmt, output, 
     if not paths:
         paths = (".",)
     for p in paths:
+        if "://" in p:
+            continue  # a URL (s3://, gs://, file://): find_images lists it with fsspec
         if not git_mode and not Path(p).exists() and not Path(p).is_symlink():
             _fail(f"no such file or folder: {p}")
     try:
@@ -130,7 +132,10 @@ def check_command(paths: tuple[str, ...], profile, select, ignore, fmt, output, 
         if git_mode:
             images, sources = _git_images(stack, paths, plan.exclude, changed, staged, pushed)
         else:
-            found, problems = find_images(paths, exclude=plan.exclude)
+            try:
+                found, problems = find_images(paths, exclude=plan.exclude)
+            except ConfigError as exc:  # a URL without fsspec or its filesystem package (s3fs, gcsfs)
+                _fail(str(exc))
             for where, why in problems:
                 click.echo(f"noticer: warning: {where}: {why}", err=True)
             images, sources = [str(p) for p in found], {}
@@ -140,11 +145,14 @@ def check_command(paths: tuple[str, ...], profile, select, ignore, fmt, output, 
         show_progress = progress if progress is not None else sys.stderr.isatty()
         show_progress = show_progress and len(images) > 3
         to_check = [sources.get(p, p) for p in images]
-        if show_progress:
-            with click.progressbar(length=len(images), label="checking", file=sys.stderr) as bar:
-                results = run_paths(to_check, plan, jobs=n_jobs, on_result=lambda _r: bar.update(1))
-        else:
-            results = run_paths(to_check, plan, jobs=n_jobs)
+        try:
+            if show_progress:
+                with click.progressbar(length=len(images), label="checking", file=sys.stderr) as bar:
+                    results = run_paths(to_check, plan, jobs=n_jobs, on_result=lambda _r: bar.update(1))
+            else:
+                results = run_paths(to_check, plan, jobs=n_jobs)
+        except ConfigError as exc:  # the dask executor: extra missing, no --scheduler, no scheduler there
+            _fail(str(exc))
         if sources:
             shown = {checked: shown for shown, checked in sources.items()}
             results = sorted((dataclasses.replace(r, path=shown.get(r.path, r.path)) for r in results),
@@ -224,7 +232,10 @@ def _write_pictures(report, sources: dict[str, str], annotate_dir: str | None, m
         if not folder:
             continue
         kwargs = {"dilate": dilate} if writer is write_masks else {}
-        outcome = writer(report, Path(folder), sources=sources, **kwargs)
+        local = dataclasses.replace(report, images=tuple(i for i in report.images if "://" not in i.path))
+        if len(local.images) < len(report.images):
+            click.echo(f"noticer: note: {kind} are written for local files only, not for URLs", err=True)
+        outcome = writer(local, Path(folder), sources=sources, **kwargs)
         for path, why in outcome.skipped:
             click.echo(f"noticer: warning: {path}: {why}", err=True)
         click.echo(f"noticer: wrote {len(outcome.written)} {kind} to {folder}", err=True)

@@ -196,6 +196,15 @@ def find_images(paths, exclude=(), suffixes=IMAGE_SUFFIXES) -> tuple[list[Path],
                    for pat in exclude)
 
     for raw in paths:
+        if "://" in str(raw):  # an fsspec URL: listed here, read where the image is checked
+            from .dask import expand_urls
+
+            try:
+                for url in expand_urls([str(raw)], exclude=exclude, suffixes=suffixes):
+                    found.setdefault(url, url)
+            except FileNotFoundError as exc:
+                problems.append((raw, str(exc)))
+            continue
         root = Path(raw)
         if not root.exists() and not root.is_symlink():
             problems.append((root, "no such file or folder"))
@@ -238,4 +247,4 @@ def find_images(paths, exclude=(), suffixes=IMAGE_SUFFIXES) -> tuple[list[Path],
                 elif entry.is_symlink() and not p.exists():
                     if p.suffix.lower() in suffixes:
                         found.setdefault(str(p), p)
-    return sorted(found.values(), key=lambda p: p.as_posix()), problems
+    return sorted(found.values(), key=lambda p: p if isinstance(p, str) else p.as_posix()), problems

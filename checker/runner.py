@@ -57,6 +57,17 @@ def sanitize(value: Any) -> Any:
     return str(value)
 
 
+def _read_url(url: str) -> bytes:
+    from .dask import DaskSetupError, read_url  # fsspec comes with the noticer[dask] extra
+
+    try:
+        return read_url(url)
+    except FileNotFoundError:
+        raise ImageLoadError("cannot read the file: no such file at this URL") from None
+    except (OSError, ImportError, DaskSetupError) as exc:
+        raise ImageLoadError(f"cannot read the file: {type(exc).__name__}: {exc}") from None
+
+
 def _sidecar_text(path: Path) -> str | None:
     for candidate in (path.with_suffix(".txt"), path.with_name(path.name + ".txt")):
         try:
@@ -87,7 +98,7 @@ def check_image(path: str | Path, plan: Plan, data: bytes | None = None) -> Imag
     sha = None
     try:
         if data is None:
-            data = read_bytes(path)
+            data = _read_url(display) if "://" in display else read_bytes(path)
         sha = sha256_of(data)
         image = load_image(path, plan.max_pixels, data=data)
     except ImageLoadError as exc:

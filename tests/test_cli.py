@@ -170,3 +170,19 @@ def test_exactly_one_opencv_distribution_is_installed():
     from checker.doctor import opencv_distributions
 
     assert opencv_distributions() == ["opencv-contrib-python"]
+
+
+def test_file_urls_are_listed_and_read_like_local_paths(folder):
+    pytest.importorskip("fsspec", reason="URL inputs need the noticer[dask] extra (fsspec)")
+    _, local = run_json(folder, "--jobs", "0", "--select", "IMG,META", "--no-cache")
+    _, remote = run_json(f"file://{folder}", "--jobs", "1", "--select", "IMG,META", "--no-cache")
+    assert [i["path"] for i in remote["images"]] == [f"file://{i['path']}" for i in local["images"]]
+    strip = lambda rep: [(i["verdict"], i["sha256"], [f["code"] for f in i["findings"]]) for i in rep["images"]]  # noqa: E731
+    assert strip(remote) == strip(local)
+
+
+def test_missing_scheduler_and_missing_filesystem_are_clear_usage_errors(folder):
+    proc = run_cli("check", folder, "--executor", "dask", "--jobs", "0")
+    assert proc.returncode == 2 and "--scheduler" in proc.stderr and "Traceback" not in proc.stderr
+    proc = run_cli("check", "s3://no-such-bucket/images/", "--jobs", "0")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
