@@ -157,7 +157,6 @@ def run_paths(paths: Sequence[str | Path], plan: Plan, jobs: int | None = None,
     (no crash or time-limit isolation); otherwise ``jobs`` worker processes are used. With
     ``plan.executor == "dask"`` the work goes to the Dask cluster at ``plan.scheduler``."""
     jobs = default_jobs() if jobs is None else jobs
-    quiet_native_logs()
     paths = [str(p) for p in paths]
     results: dict[str, ImageResult] = {}
 
@@ -200,12 +199,6 @@ def _limit_threads() -> None:
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
         os.environ.setdefault(var, "1")
 
-
-def quiet_native_logs() -> None:
-    """MediaPipe/TensorFlow Lite log to stderr from C++ (INFO and W0000 lines) unless told not
-    to; the settings only work when made before those libraries load."""
-    os.environ.setdefault("GLOG_minloglevel", "2")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def _worker_main(conn, plan: Plan) -> None:
