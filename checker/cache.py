@@ -302,7 +302,7 @@ class Lookup:
 
 def lookup(cache: ResultCache, plan: Plan, paths: Iterable[str]) -> Lookup:
     """Look every path up; unreadable files are left to the checker (it reports them)."""
-    from .imageio import sha256_of
+    from .imageio import ImageLoadError, read_bytes, sha256_of
 
     run_fp = run_fingerprint(plan)
     cache = cache.for_run(run_fp)
@@ -310,10 +310,9 @@ def lookup(cache: ResultCache, plan: Plan, paths: Iterable[str]) -> Lookup:
     hits: list[ImageResult] = []
     keys: dict[str, tuple[str, str]] = {}
     for display in paths:
-        try:
-            with open(display, "rb") as fh:
-                sha = sha256_of(fh.read())
-        except OSError:
+        try:  # read_bytes refuses pipes and devices: opening a FIFO would hang the run
+            sha = sha256_of(read_bytes(Path(display)))
+        except ImageLoadError:
             continue
         key = image_key(plan, run_fp, display, sha)
         found = cache.get(key, display)

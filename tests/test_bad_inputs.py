@@ -158,3 +158,18 @@ def test_find_images_skips_non_images_and_reports_missing_paths(bad, tmp_path):
     images, problems = find_images([tmp_path, tmp_path / "missing"])
     assert [p.name for p in images] == ["a.PNG"]
     assert problems and "no such" in problems[0][1]
+
+
+def test_a_fifo_named_like_an_image_is_refused_not_waited_on(tmp_path):
+    """Opening a FIFO blocks until someone writes to it; noticer must never open one (the cache
+    hashes files before checking, so it is exercised with the cache on)."""
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    Image.fromarray(np.zeros((80, 80, 3), np.uint8)).save(tmp_path / "ok.png")
+    for jobs in ("0", "1"):
+        proc, report = run_json(tmp_path, "--jobs", jobs, "--select", "IMG", "--cache-dir", tmp_path.parent / "c",
+                                timeout=120)
+        by_name = {Path(i["path"]).name: i for i in report["images"]}
+        assert by_name["pipe.png"]["verdict"] == "error"
+        assert "not a regular file" in by_name["pipe.png"]["findings"][0]["message"]
+        assert by_name["ok.png"]["verdict"] == "pass"
