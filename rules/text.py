@@ -32,8 +32,10 @@ from rules.text_words import (
 DEFAULT_ENGINE = "rapidocr"
 
 
-def ocr(ctx, engine: str) -> OcrResult:
-    return ctx.shared(read_text, OcrParams(engine=engine))
+def ocr(ctx, settings) -> OcrResult:
+    """The shared OCR stage; every TEXT rule passes the same engine and detection size (they
+    are family settings: `rules.text.engine`, `rules.text.detection_side`), so it runs once."""
+    return ctx.shared(read_text, OcrParams(engine=settings.engine, det_side=settings.detection_side))
 
 
 def _region(box) -> Region:
@@ -181,6 +183,8 @@ def _readable(line: OcrLine, word: OcrWord, min_confidence: float, min_text_heig
 @dataclass(frozen=True)
 class MisspelledSettings:
     engine: str = DEFAULT_ENGINE  # rapidocr, tesseract or hybrid; same on every TEXT rule
+    # longest side the text detector sees; smaller is faster and misses more small text
+    detection_side: int = 960
     languages: tuple[str, ...] = ("en",)
     words: tuple[str, ...] = ()  # extra words to accept (names, brands)
     words_file: str = ""  # a file of extra words, whitespace separated, '#' comments
@@ -235,7 +239,7 @@ def check_misspelled(ctx, settings: MisspelledSettings) -> Iterator[Issue]:
         misreadings of unusual fonts can be reported; the engine can misread a malformed
         letter as the right one (FIRL read as FIRE) and miss the typo.
     """
-    result = ocr(ctx, settings.engine)
+    result = ocr(ctx, settings)
     if not result.lines:
         return
     dictionary = _dictionary(settings)
@@ -269,6 +273,7 @@ def check_misspelled(ctx, settings: MisspelledSettings) -> Iterator[Issue]:
 @dataclass(frozen=True)
 class GarbledSettings:
     engine: str = DEFAULT_ENGINE
+    detection_side: int = 960
     languages: tuple[str, ...] = ("en",)
     words: tuple[str, ...] = ()
     words_file: str = ""
@@ -329,7 +334,7 @@ def check_garbled(ctx, settings: GarbledSettings) -> Iterator[Issue]:
         Script and decorative fonts can read badly and look garbled; foreign words count as
         non-words unless their language is listed. Tiny text is ignored by the lenient profile.
     """
-    result = ocr(ctx, settings.engine)
+    result = ocr(ctx, settings)
     if not result.gate_passed:
         return
     dictionary = _dictionary(settings)
@@ -373,6 +378,7 @@ def _overlap(a, b) -> float:
 @dataclass(frozen=True)
 class ExpectedSettings:
     engine: str = DEFAULT_ENGINE
+    detection_side: int = 960
     min_similarity: float = 0.8  # normalized edit similarity below this is reported
     use_prompt: bool = True  # quoted strings of the generation prompt
     use_sidecar: bool = True  # <image>.txt next to the image
@@ -437,7 +443,7 @@ def check_expected(ctx, settings: ExpectedSettings) -> Iterator[Issue]:
     wanted = expected_strings(ctx, settings)
     if not wanted:
         return
-    result = ocr(ctx, settings.engine)
+    result = ocr(ctx, settings)
     read = " ".join(line.text for line in result.lines)
     for source, text in wanted:
         similarity, exact, match = expected_text_match(text, read)
@@ -459,6 +465,7 @@ def check_expected(ctx, settings: ExpectedSettings) -> Iterator[Issue]:
 @dataclass(frozen=True)
 class PackingSettings:
     engine: str = DEFAULT_ENGINE
+    detection_side: int = 960
     languages: tuple[str, ...] = ("en",)
     min_chars: int = 4  # letters a word needs before its rhythm is judged
     gap_jump: float = 0.45  # a gap this many line heights wider than the word's usual gap
@@ -595,7 +602,7 @@ def check_packing(ctx, settings: PackingSettings) -> Iterator[Issue]:
         `gap_jump` line heights (SENT ENCE on a small shirt) is missed; deliberate letter
         spacing can be reported.
     """
-    result = ocr(ctx, settings.engine)
+    result = ocr(ctx, settings)
     if not result.lines:
         return
     dictionary = load_dictionary(tuple(settings.languages))
@@ -643,7 +650,7 @@ TEXT001 = Rule(
     severity=Severity.WARNING,
     settings=MisspelledSettings,
     profiles={
-        "lenient": {"min_confidence": 0.85, "min_text_height": 12.0, "check_acronyms": True, "acronym_letters": 5,
+        "lenient": {"detection_side": 736, "min_confidence": 0.85, "min_text_height": 12.0, "check_acronyms": True, "acronym_letters": 5,
                     "split_anywhere": True, "skip_mixed_case": True, "min_char_confidence": 0.6},
         "strict": {"min_confidence": 0.6, "min_text_height": 0.0, "check_acronyms": True, "acronym_letters": 3,
                    "split_anywhere": False, "skip_mixed_case": False, "min_char_confidence": 0.0,
@@ -659,7 +666,7 @@ TEXT002 = Rule(
     severity=Severity.WARNING,
     settings=GarbledSettings,
     profiles={
-        "lenient": {"min_letters": 8, "max_confidence": 0.55, "min_nonword_share": 0.6, "min_nonwords": 2,
+        "lenient": {"detection_side": 736, "min_letters": 8, "max_confidence": 0.55, "min_nonword_share": 0.6, "min_nonwords": 2,
                     "min_text_height": 12.0, "flag_unreadable": False},
         "strict": {"min_letters": 4, "max_confidence": 0.7, "min_nonword_share": 0.5, "min_nonwords": 1,
                    "min_text_height": 0.0, "flag_unreadable": True},
@@ -673,7 +680,7 @@ TEXT003 = Rule(
     check=check_expected,
     severity=Severity.WARNING,
     settings=ExpectedSettings,
-    profiles={"lenient": {"min_similarity": 0.8}, "strict": {"min_similarity": 0.95, "severity": "error"}},
+    profiles={"lenient": {"detection_side": 736, "min_similarity": 0.8}, "strict": {"min_similarity": 0.95, "severity": "error"}},
 )
 
 TEXT004 = Rule(
@@ -684,7 +691,7 @@ TEXT004 = Rule(
     severity=Severity.INFO,
     settings=PackingSettings,
     profiles={
-        "lenient": {"gap_jump": 0.45, "baseline_jump": 0.3, "min_text_height": 16.0},
+        "lenient": {"detection_side": 736, "gap_jump": 0.45, "baseline_jump": 0.3, "min_text_height": 16.0},
         "strict": {"gap_jump": 0.3, "baseline_jump": 0.2, "min_text_height": 0.0, "min_confidence": 0.6,
                    "severity": "warning"},
     },
