@@ -209,8 +209,10 @@ def find_seams_one_axis(gray: np.ndarray, axis: str, thresholds: SeamThresholds,
         import cv2
 
         g = cv2.transpose(np.ascontiguousarray(gray))
+    if g.shape[0] < 2:
+        return []
     # a nearest-neighbour upscale repeats rows: judge the distinct rows, then map back
-    changes = np.abs(np.diff(g, axis=0)).mean(axis=1)
+    changes = np.abs(np.diff(g.astype(np.float32), axis=0)).mean(axis=1)  # float: uint8 would wrap
     repeated = changes < 0.05
     if repeated.mean() > 0.3:
         keep = np.concatenate([[0], np.flatnonzero(~repeated) + 1])
