@@ -488,10 +488,6 @@ def _profile_fail_on(chain: list[tuple[str, Mapping[str, Any]]]) -> str | None:
     return value
 
 
-def profile_names(config: Mapping[str, Any] | None) -> list[str]:
-    return [*BUILTIN_PROFILES, *((config or {}).get("profiles", {}) or {})]
-
-
 def load_config(paths: Sequence[str | os.PathLike], explicit: str | None = None) -> tuple[dict[str, Any], Path | None]:
     if explicit:
         path = Path(explicit)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Any, Callable, Mapping, TypeVar
+from typing import Any, Callable, TypeVar
 
 import numpy as np
 
@@ -22,14 +22,12 @@ T = TypeVar("T")
 
 class ImageContext:
     def __init__(self, path: str | Path, image: LoadedImage, reference_path: Path | None = None,
-                 sidecar_text: str | None = None, expected_text: tuple[str, ...] = (),
-                 resources: Mapping[str, Any] | None = None) -> None:
+                 sidecar_text: str | None = None, expected_text: tuple[str, ...] = ()) -> None:
         self.path = Path(path)
         self.image = image
         self.reference_path = reference_path
         self.sidecar_text = sidecar_text
         self.expected_text = expected_text  # from config, for TEXT003
-        self.resources = resources or {}
         self.observations: dict[str, Any] = {}
         self._memo: dict[Any, Any] = {}
 
