@@ -211,6 +211,15 @@ def run_on_dask(paths: list[str], plan: Plan, collect: Callable[[ImageResult], N
         run_with_client(client, paths, plan, collect)
 
 
+def _settle(future, deadline: float) -> None:
+    """A done callback can fire on a passing state: "lost" while Dask reruns the task on
+    another worker. Wait (until the batch's deadline) for the state it ends in."""
+    try:
+        future.exception(timeout=max(1.0, deadline - time.monotonic()))
+    except Exception:  # noqa: BLE001 - not done in time, or failed: the caller decides from the status
+        pass
+
+
 def _describe_failure(future, fetch_error: BaseException | None = None) -> str:
     if fetch_error is not None:  # it finished, but its result went with its worker
         return f"its result was lost ({type(fetch_error).__name__})"
@@ -286,6 +295,8 @@ def run_with_client(client, paths: Sequence[str], plan: Plan, collect: Callable[
             future = None
         if future is not None and future in running:
             batch = running.pop(future)
+            if future.status not in ("finished", "error", "cancelled"):
+                _settle(future, batch.deadline)
             results, fetch_error = None, None
             if future.status == "finished":
                 try:
