@@ -113,6 +113,8 @@ def tile_boxes(width: int, height: int, tile: int, overlap: float = 0.25) -> lis
 
 @dataclass(frozen=True)
 class DetectionPlan:
+    search_tiles: bool = True  # also search upscaled tiles (for hands too small for the full view)
+    augment: bool = True  # test-time augmentation of each hand's crop (mirror, rotations, shrink)
     tile_min_side: int = 640  # images whose shorter side reaches this are also searched in tiles
     tiles_per_side: int = 2  # tiles along the shorter side
     tile_upscale_to: int = 512  # tiles smaller than this are upscaled before detection
@@ -178,7 +180,7 @@ def detect_hands(rgb: np.ndarray, plan: DetectionPlan = DetectionPlan()) -> list
 
     h, w = rgb.shape[:2]
     found = detect_in(rgb)
-    if min(h, w) >= plan.tile_min_side:
+    if plan.search_tiles and min(h, w) >= plan.tile_min_side:
         tile = int(np.ceil(min(h, w) / (plan.tiles_per_side - 0.25 * (plan.tiles_per_side - 1))))
         for x0, y0, x1, y1 in tile_boxes(w, h, tile):
             crop = rgb[y0:y1, x0:x1]
@@ -250,7 +252,7 @@ def analyse_rgb(rgb: np.ndarray, plan: DetectionPlan = DetectionPlan()) -> HandA
     for hand in detect_hands(rgb, plan):
         box = hand_box(hand, w, h)
         extended = geo.extended_digits(hand.world)
-        signals = hand_signals(rgb, hand, extended)
+        signals = hand_signals(rgb, hand, extended, run_tta=plan.augment)
         signals["hand_share"] = round(hand.size / max(1, min(w, h)), 4)
         reports.append(HandReport(hand, box, extended, signals))
     return HandAnalysis(tuple(reports), (time.perf_counter() - start) * 1000)

@@ -127,3 +127,18 @@ def test_pose_search_adds_nothing_without_a_person_and_keeps_known_hands():
     assert pose_hand_boxes(np.full((256, 256, 3), 90, np.uint8)) == []
     analysis = analyse_rgb(draw_hand(512).image, DetectionPlan(search_with_pose=True))
     assert len(analysis.hands) == 1
+
+
+@pytest.mark.parametrize(("profile", "calls"), [("lenient", 1), ("strict", 5)])
+def test_only_strict_searches_tiles_for_small_hands(monkeypatch, profile, calls):
+    """Lenient judges hands of 12% of the image and more, which the full view finds: it runs
+    the detector once; strict adds 2x2 upscaled tiles. Both hand rules share that one search."""
+    from rules import hand_analysis
+
+    seen = []
+    real = hand_analysis.detect_in
+    monkeypatch.setattr(hand_analysis, "detect_in", lambda rgb, *a, **k: seen.append(rgb.shape) or real(rgb, *a, **k))
+    ctx = context_from_array(np.full((1024, 1024, 3), 90, np.uint8))
+    for rule in (HAND001, HAND002):
+        assert run_rule(rule, ctx, profile=profile) == []
+    assert len(seen) == calls
