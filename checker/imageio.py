@@ -108,6 +108,10 @@ def load_image(path: Path, max_pixels: int = 100_000_000, data: bytes | None = N
     mode = pil.mode
     frames = int(getattr(pil, "n_frames", 1) or 1)
     try:
+        if fmt == "PNG" and not png_has_late_metadata(data):
+            # PIL's getexif() decodes a whole PNG to look for an eXIf chunk after the pixels;
+            # the chunk walk says there is none (the pixels are decoded once, below)
+            pil.info.setdefault("exif", b"")
         exif_obj = pil.getexif()
         exif = dict(exif_obj)
         exif_ifd = dict(exif_obj.get_ifd(0x8769))
@@ -137,6 +141,27 @@ def load_image(path: Path, max_pixels: int = 100_000_000, data: bytes | None = N
             raise ImageLoadError(f"corrupt or truncated image data: {exc}", format=fmt, bytes=len(data)) from None
     return LoadedImage(rgb=rgb, alpha=alpha, format=fmt, mode=mode, frames=frames,
                        exif_orientation=orientation, sha256=digest, info=info, exif=exif, exif_ifd=exif_ifd)
+
+
+PNG_METADATA_CHUNKS = (b"eXIf", b"tEXt", b"zTXt", b"iTXt")
+
+
+def png_has_late_metadata(data: bytes) -> bool:
+    """Whether a PNG has metadata chunks PIL only sees after decoding the pixels: an eXIf
+    chunk anywhere but the header (PIL reads it there), or text chunks after the image data.
+    A malformed chunk list answers True, so the slow, careful path is taken."""
+    pos, seen_pixels = 8, False
+    while pos + 8 <= len(data):
+        length = int.from_bytes(data[pos:pos + 4], "big")
+        kind = data[pos + 4:pos + 8]
+        if kind == b"IDAT":
+            seen_pixels = True
+        elif kind == b"IEND":
+            return False
+        elif seen_pixels and kind in PNG_METADATA_CHUNKS:
+            return True
+        pos += 12 + length
+    return True
 
 
 def _decode_cv2(data: bytes) -> np.ndarray | None:

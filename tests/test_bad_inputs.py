@@ -173,3 +173,33 @@ def test_a_fifo_named_like_an_image_is_refused_not_waited_on(tmp_path):
         assert by_name["pipe.png"]["verdict"] == "error"
         assert "not a regular file" in by_name["pipe.png"]["findings"][0]["message"]
         assert by_name["ok.png"]["verdict"] == "pass"
+
+
+def _png_chunk(kind: bytes, payload: bytes) -> bytes:
+    import zlib
+
+    return len(payload).to_bytes(4, "big") + kind + payload + zlib.crc32(kind + payload).to_bytes(4, "big")
+
+
+def test_png_metadata_after_the_pixels_is_still_read():
+    """The loader skips PIL's extra decode when no metadata chunk follows the pixels; one
+    that does (eXIf, text) must still be found."""
+    import io
+
+    from checker.imageio import png_has_late_metadata
+
+    rgb = np.zeros((40, 20, 3), np.uint8)
+    rgb[:5, :5] = (255, 0, 0)
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, "PNG")
+    plain = buf.getvalue()
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    late = (plain[:-12] + _png_chunk(b"eXIf", exif.tobytes()[6:]) + _png_chunk(b"tEXt", b"parameters\x00a red square")
+            + plain[-12:])
+    assert not png_has_late_metadata(plain) and png_has_late_metadata(late)
+    assert load_image(Path("plain.png"), data=plain).exif_orientation == 1
+    loaded = load_image(Path("late.png"), data=late)
+    assert loaded.exif_orientation == 6 and loaded.rgb.shape == (20, 40, 3)
+    assert loaded.info.get("parameters") == "a red square"
+    assert png_has_late_metadata(plain[:30])  # a cut chunk list takes the careful path
