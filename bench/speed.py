@@ -1,6 +1,6 @@
 """Throughput of the full default check on a generated mixed folder of 1024x1024 images.
 
-    python -m bench.speed [--count 32] [--size 1024] [--repeat 1] [--keep DIR] [--json OUT]
+    python -m bench.speed [--count 96] [--size 1024] [--repeat 1] [--keep DIR] [--json OUT]
     python -m bench.speed --folder ../shared/corpus      # the same figures on real images
 
 Builds a folder of drawn images (plain scenes, tile seams, signs with and without typos,
@@ -9,11 +9,14 @@ leak), using the families' generators (bench/align_gen.py, bench/text_gen.py,
 fixtures/hands_fixtures.py) and simple drawings of its own where one is missing. Then it
 runs the real command line, as a user would, and prints:
 
-* images per second, cold (no cache), with ``--jobs 1`` and ``--jobs 2``;
+* images per second, cold (no cache), with ``--jobs 1`` and ``--jobs 2``, and the start-up
+  every run pays once (a run over a single image: Python, the rules, MediaPipe and the OCR
+  models loading), so the rate can be read for other folder sizes;
 * the warm re-run (every result in the cache) as a share of the cold ``--jobs 2`` run,
   and whether the warm report equals the cold one;
 * the peak resident memory of each worker process (VmHWM, sampled from /proc);
-* the median milliseconds per rule and per image (from the cold ``--jobs 1`` report), and
+* the median milliseconds per rule, per image and per kind of image (from the cold
+  ``--jobs 1`` report), and
   each worker's first image against its median (models load once per worker);
 * the time of the loop a user would otherwise script, ``tesseract IMAGE stdout`` over the
   same folder, and the ratio noticer / tesseract;
@@ -327,6 +330,16 @@ def per_rule_medians(report: dict) -> dict[str, float]:
     return {rule: statistics.median(values) for rule, values in sorted(by_rule.items())}
 
 
+def per_kind_medians(report: dict) -> dict[str, float]:
+    """Median total ms per image for each kind of the generated folder (from the file name)."""
+    by_kind: dict[str, list[float]] = {}
+    for image in report["images"]:
+        kind = Path(image["path"]).stem.split("-", 1)[-1]
+        if kind in KINDS:
+            by_kind.setdefault(kind, []).append(sum(image["timings_ms"].values()))
+    return {kind: statistics.median(by_kind[kind]) for kind in KINDS if kind in by_kind}
+
+
 def source_digest(root: Path = ROOT) -> str:
     """The engine's and rules' sources: when they change mid-benchmark, the cache is rightly
     invalidated and a warm run is not warm."""
@@ -361,7 +374,8 @@ def median_run(runs: list[Run]) -> Run:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.speed", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--count", type=int, default=32, help="images in the mixed folder (default 32)")
+    parser.add_argument("--count", type=int, default=96,
+                        help="images in the mixed folder (default 96, 12 of each kind)")
     parser.add_argument("--size", type=int, default=1024, help="side of the square images (default 1024)")
     parser.add_argument("--repeat", type=int, default=1, help="runs per measurement; medians are shown")
     parser.add_argument("--keep", type=Path, help="build the folder here and keep it (default: a temporary one)")
@@ -393,6 +407,10 @@ def main(argv: list[str] | None = None) -> int:
         n = len(images)
         extra = list(args.noticer_args)
 
+        single = workdir / "single"
+        single.mkdir()
+        shutil.copy2(images[0], single / images[0].name)
+        startup = statistics.median(run_noticer(single, 1, None, extra, workdir).seconds for _ in range(args.repeat))
         cold1 = median_run([run_noticer(folder, 1, None, extra, workdir) for _ in range(args.repeat)])
         cold2_runs, warm_runs = [], []
         for k in range(args.repeat):
@@ -406,6 +424,7 @@ def main(argv: list[str] | None = None) -> int:
         same_jobs = comparable(cold1.report) == comparable(cold2.report)
         same_warm = comparable(cold2.report) == comparable(warm.report)
         rules = per_rule_medians(cold1.report)
+        kinds = per_kind_medians(cold1.report)
         per_image = statistics.median(sum(i["timings_ms"].values()) for i in cold1.report["images"])
         worker_peaks = cold1.worker_peaks_mib + cold2.worker_peaks_mib
         peak = max(worker_peaks) if worker_peaks else 0.0
@@ -413,6 +432,7 @@ def main(argv: list[str] | None = None) -> int:
         rule_max = {rule: max(i["timings_ms"].get(rule, 0.0) for i in cold1.report["images"]) for rule in rules}
         figures = {
             "images": n, "size": None if args.folder else args.size, "repeat": args.repeat,
+            "startup_s": startup, "per_kind_median_ms": kinds,
             "cold_jobs1_s": cold1.seconds, "cold_jobs2_s": cold2.seconds, "warm_jobs2_s": warm.seconds,
             "images_per_s_jobs1": n / cold1.seconds, "images_per_s_jobs2": n / cold2.seconds,
             "warm_share": warm.seconds / cold2.seconds,
@@ -427,6 +447,7 @@ def main(argv: list[str] | None = None) -> int:
         }
 
     print(f"verdicts (jobs 1): {figures['verdicts']}; images with verdict error: {len(errors)}")
+    print(f"start-up (a run over one image, --jobs 1): {startup:.2f} s")
     print(f"cold --jobs 1: {cold1.seconds:7.2f} s  {figures['images_per_s_jobs1']:6.2f} images/s")
     print(f"cold --jobs 2: {cold2.seconds:7.2f} s  {figures['images_per_s_jobs2']:6.2f} images/s")
     print(f"warm --jobs 2: {warm.seconds:7.2f} s  = {100 * figures['warm_share']:.1f}% of cold "
@@ -439,6 +460,9 @@ def main(argv: list[str] | None = None) -> int:
           f"(max {peak:.0f} MiB); main process {figures['main_process_peak_mib']:.0f} MiB; "
           f"other child processes (library forks, tesseract): {len(helpers)}, max {figures['helper_process_peak_mib']:.0f} MiB")
     print(f"median per image (jobs 1, all rules + load): {per_image:.1f} ms")
+    if kinds:
+        print("median ms per image by kind (jobs 1, all rules + load): "
+              + ", ".join(f"{kind} {ms:.0f}" for kind, ms in kinds.items()))
     print("ms per rule (jobs 1): median, and max (the first image of a worker also loads the models)")
     for rule, ms in sorted(rules.items(), key=lambda kv: -kv[1]):
         print(f"  {rule:28s} {ms:9.2f} {rule_max[rule]:9.2f}")

@@ -62,7 +62,7 @@ def test_benchmark_runs_end_to_end_and_prints_every_figure(tmp_path, capsys):
     assert speed.main(["--count", "8", "--size", "128", "--json", str(figures),
                        "--", "--select", "META001,IMG"]) == 0
     out = capsys.readouterr().out
-    for fragment in ("cold --jobs 1:", "cold --jobs 2:", "warm --jobs 2:", "tesseract IMAGE stdout loop:",
+    for fragment in ("start-up (a run over one image", "median ms per image by kind", "cold --jobs 1:", "cold --jobs 2:", "warm --jobs 2:", "tesseract IMAGE stdout loop:",
                      "noticer / tesseract:", "peak memory per worker:", "ms per rule", "targets:"):
         assert fragment in out
     import json
@@ -72,3 +72,5 @@ def test_benchmark_runs_end_to_end_and_prints_every_figure(tmp_path, capsys):
     assert data["verdicts"]["warn"] == 1, "the metadata image is flagged (lenient: warning)"
     assert len(data["worker_peaks_mib"]) >= 3, "one worker for --jobs 1, two for --jobs 2"
     assert set(data["per_rule_median_ms"]) == {"load", "metadata.generation-info", "image.too-small"}
+    assert set(data["per_kind_median_ms"]) == set(speed.KINDS), "8 images: one of each kind"
+    assert data["startup_s"] > 0
