@@ -114,7 +114,6 @@ def tile_boxes(width: int, height: int, tile: int, overlap: float = 0.25) -> lis
 @dataclass(frozen=True)
 class DetectionPlan:
     search_tiles: bool = True  # also search upscaled tiles (for hands too small for the full view)
-    augment: bool = True  # test-time augmentation of each hand's crop (mirror, rotations, shrink)
     tile_min_side: int = 640  # images whose shorter side reaches this are also searched in tiles
     tiles_per_side: int = 2  # tiles along the shorter side
     tile_upscale_to: int = 512  # tiles smaller than this are upscaled before detection
@@ -252,7 +251,18 @@ def analyse_rgb(rgb: np.ndarray, plan: DetectionPlan = DetectionPlan()) -> HandA
     for hand in detect_hands(rgb, plan):
         box = hand_box(hand, w, h)
         extended = geo.extended_digits(hand.world)
-        signals = hand_signals(rgb, hand, extended, run_tta=plan.augment)
+        signals = hand_signals(rgb, hand, extended, run_tta=False)  # see augment_hand
         signals["hand_share"] = round(hand.size / max(1, min(w, h)), 4)
         reports.append(HandReport(hand, box, extended, signals))
     return HandAnalysis(tuple(reports), (time.perf_counter() - start) * 1000)
+
+
+def augment_hand(ctx, plan: DetectionPlan, index: int) -> dict:
+    """Test-time augmentation of one analysed hand (``ctx.shared(augment_hand, plan, i)``):
+    the landmark model run again on its mirrored, rotated and shrunk crop (tta_* signals).
+    Four more MediaPipe runs (~90 ms CPU), so HAND001 asks only where they can matter."""
+    from .hand_signals import crop_hand, tta_runs, tta_summary
+
+    report = ctx.shared(analyse_hands, plan).hands[index]
+    crop = crop_hand(ctx.rgb, report.hand.points)
+    return tta_summary(tta_runs(crop.image, crop.points), report.extended_count, report.hand.handedness)

@@ -149,7 +149,7 @@ class FingerCountSettings:
     report_inconclusive: bool = False  # report hands whose pixels could not be read
     search_with_pose: bool = False  # also look for hands at the wrists of a detected pose
     search_tiles: bool = True  # also search upscaled tiles of large images for small hands
-    augment: bool = True  # test-time augmentation of each hand's crop
+    augment: bool = True  # test-time augmentation where it can change the outcome
 
     def __post_init__(self) -> None:
         if not 0 <= self.min_hand_share <= 1:
@@ -162,8 +162,23 @@ def detection_plan(settings) -> "DetectionPlan":
     """The analysis both hand rules share: the same plan for both, so it runs once."""
     from .hand_analysis import DetectionPlan
 
-    return DetectionPlan(search_with_pose=settings.search_with_pose, search_tiles=settings.search_tiles,
-                         augment=settings.augment)
+    return DetectionPlan(search_with_pose=settings.search_with_pose, search_tiles=settings.search_tiles)
+
+
+# evidence from test-time augmentation alone, when the pixels show nothing, stays below this
+# (finger_count_evidence: missing = 0.3 * tta, and tta is at most 1 + 0.5 * 0.5)
+TTA_ALONE_MAX = 0.375
+
+
+def augmentation_can_matter(pixel_evidence: FingerEvidence, settings) -> bool:
+    """Whether test-time augmentation could change what HAND001 reports for a hand: it only
+    strengthens pixel evidence that exists, and alone it reaches TTA_ALONE_MAX; it also
+    decides inconclusive hands, which only matter when they are reported."""
+    if settings.report_inconclusive:
+        return True
+    if max(pixel_evidence.extra, pixel_evidence.missing, pixel_evidence.fused) > 0:
+        return True
+    return TTA_ALONE_MAX >= settings.min_confidence
 
 
 def _hand_measurements(report) -> dict:
@@ -214,10 +229,12 @@ def check_finger_count(ctx, settings: FingerCountSettings):
             corpus and doctored set lenient's findings were the same without tiles, at about
             45 ms less CPU per 1024x1024 image).
         augment: test-time augmentation, the mirror, rotated and shrunk crop of each hand
-            run through the landmark model again (both profiles; about 75 ms CPU per hand;
-            without it lenient found 3 of 5 real AI defects instead of 4).
-        The last three are family settings (`rules.hands.<setting>`): both hand rules read
-        one analysis per image.
+            run through the landmark model again (about 90 ms CPU per hand; without it
+            lenient found 3 of 5 real AI defects instead of 4). It runs only where it can
+            change the outcome: alone it is weak evidence (at most 0.375), so lenient runs it
+            only on hands where the pixels already show something.
+        search_with_pose and search_tiles are family settings (`rules.hands.<setting>`):
+            both hand rules read one analysis per image.
 
     Known limits
         Measured by `python -m bench.hands` on ../shared/corpus (small: 41 real photos, 5
@@ -244,19 +261,24 @@ def check_finger_count(ctx, settings: FingerCountSettings):
         missed. Every hand's extended-finger count is in the shared analysis; findings carry
         the counts of all hands in the image (`extended_fingers_per_hand`).
     """
-    from .hand_analysis import analyse_hands
+    from .hand_analysis import analyse_hands, augment_hand
 
-    analysis = ctx.shared(analyse_hands, detection_plan(settings))
-    for report in analysis.hands:
+    plan = detection_plan(settings)
+    analysis = ctx.shared(analyse_hands, plan)
+    for index, report in enumerate(analysis.hands):
         if (report.share_of_image < settings.min_hand_share or report.hand.size < settings.min_hand_pixels
                 or report.hand.score < settings.min_detection_score):
             continue
-        ev = finger_count_evidence(report.signals, report.extended)
+        signals = report.signals
+        ev = finger_count_evidence(signals, report.extended)
+        if settings.augment and augmentation_can_matter(ev, settings):
+            signals = {**signals, **ctx.shared(augment_hand, plan, index)}
+            ev = finger_count_evidence(signals, report.extended)
         base = _hand_measurements(report)
         measurements = {**base, "evidence_extra": round(ev.extra, 3), "evidence_missing": round(ev.missing, 3),
                         "evidence_fused": round(ev.fused, 3), "mask_fingers": ev.mask_fingers,
                         "inconclusive": ev.inconclusive, "reasons": list(ev.reasons),
-                        "signals": report.signals, **analysis.measurements()}
+                        "signals": signals, **analysis.measurements()}
         side = report.hand.side
         if ev.confidence >= settings.min_confidence:
             yield Issue(message=finger_message(ev, side), region=report.box, confidence=round(ev.confidence, 3), measurements=measurements)
@@ -280,7 +302,6 @@ class PlausibilitySettings:
     min_confidence: float = 0.6
     search_with_pose: bool = False  # also look for hands at the wrists of a detected pose
     search_tiles: bool = True  # also search upscaled tiles of large images for small hands
-    augment: bool = True  # test-time augmentation of each hand's crop
 
 
 @dataclass(frozen=True)
@@ -341,8 +362,8 @@ def check_implausible_hand(ctx, settings: PlausibilitySettings):
         max_thumb_side_ratio: thumb base distance to the index knuckle over its distance to the
             pinky knuckle.
         min_confidence: evidence needed to report.
-        search_with_pose, search_tiles, augment: as for HAND001 (both rules share one
-            analysis per image).
+        search_with_pose, search_tiles: as for HAND001 (both rules share one analysis per
+            image).
 
     Known limits
         Weak, and measured so (`python -m bench.hands`): the landmark model is trained on

@@ -142,3 +142,30 @@ def test_only_strict_searches_tiles_for_small_hands(monkeypatch, profile, calls)
     for rule in (HAND001, HAND002):
         assert run_rule(rule, ctx, profile=profile) == []
     assert len(seen) == calls
+
+
+def test_augmentation_runs_only_where_it_can_change_the_outcome():
+    from rules.hands import FingerCountSettings, FingerEvidence, augmentation_can_matter
+
+    nothing = FingerEvidence(0.0, 0.0, 0.0, False, 5)
+    some = FingerEvidence(0.3, 0.0, 0.0, False, 6)
+    lenient = FingerCountSettings(min_confidence=0.6)
+    assert not augmentation_can_matter(nothing, lenient)  # alone it cannot reach 0.6
+    assert augmentation_can_matter(some, lenient)  # it can strengthen what the pixels show
+    assert augmentation_can_matter(nothing, FingerCountSettings(min_confidence=0.3))
+    assert augmentation_can_matter(nothing, FingerCountSettings(report_inconclusive=True))
+
+
+def test_a_normal_hand_in_lenient_costs_one_detector_run(monkeypatch):
+    """No tiles, and no augmentation where the pixels show nothing wrong; strict does both."""
+    from rules import hand_analysis
+
+    calls = []
+    real = hand_analysis.detect_in
+    monkeypatch.setattr(hand_analysis, "detect_in", lambda rgb, *a, **k: calls.append(1) or real(rgb, *a, **k))
+    image = draw_hand(1024).image
+    assert run_rule(HAND001, image, profile="lenient") == []
+    assert len(calls) == 1
+    calls.clear()
+    run_rule(HAND001, image, profile="strict")
+    assert len(calls) == 1 + 4 + 4  # full view, 2x2 tiles, four augmented crops
