@@ -49,9 +49,37 @@ class DetectedHand:
         return {"Left": "right", "Right": "left"}.get(self.handedness, "unknown")
 
 
+DRAWING_MODULES = ("mediapipe.python.solutions.drawing_utils", "mediapipe.python.solutions.drawing_styles")
+
+
+def import_mediapipe():
+    """``import mediapipe``, without the drawing helpers its package imports eagerly: they
+    pull in matplotlib.pyplot, ~350 ms of every worker's start-up for code noticer never
+    calls. The helpers are stood in for during the import and then forgotten, so an explicit
+    ``import mediapipe.python.solutions.drawing_utils`` afterwards loads the real module."""
+    import sys
+    import types
+
+    if "mediapipe" in sys.modules:
+        return sys.modules["mediapipe"]
+    stand_ins = {name: types.ModuleType(name) for name in DRAWING_MODULES if name not in sys.modules}
+    sys.modules.update(stand_ins)
+    try:
+        import mediapipe
+    finally:
+        for name, stand_in in stand_ins.items():
+            if sys.modules.get(name) is stand_in:
+                del sys.modules[name]
+            package_name, attribute = name.rsplit(".", 1)
+            package = sys.modules.get(package_name)
+            if package is not None and getattr(package, attribute, None) is stand_in:
+                delattr(package, attribute)
+    return mediapipe
+
+
 @functools.lru_cache(maxsize=4)
 def _hands_model(max_hands: int):
-    import mediapipe as mp
+    mp = import_mediapipe()
 
     with native_stderr_silenced():
         return mp.solutions.hands.Hands(static_image_mode=True, max_num_hands=max_hands,
@@ -124,7 +152,7 @@ class DetectionPlan:
 
 @functools.lru_cache(maxsize=1)
 def _holistic_model():
-    import mediapipe as mp
+    mp = import_mediapipe()
 
     with native_stderr_silenced():
         return mp.solutions.holistic.Holistic(static_image_mode=True, model_complexity=1)

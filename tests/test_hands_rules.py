@@ -169,3 +169,21 @@ def test_a_normal_hand_in_lenient_costs_one_detector_run(monkeypatch):
     calls.clear()
     run_rule(HAND001, image, profile="strict")
     assert len(calls) == 1 + 4 + 4  # full view, 2x2 tiles, four augmented crops
+
+
+def test_mediapipe_loads_without_matplotlib_and_its_drawing_helpers_still_import():
+    """A fresh interpreter: the hands model loads without pulling in matplotlib, and code
+    that imports MediaPipe's drawing helpers explicitly afterwards gets the real ones."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = ("import sys\n"
+              "from rules.hand_analysis import _hands_model\n"
+              "_hands_model(1)\n"
+              "print('matplotlib' in sys.modules)\n"
+              "from mediapipe.python.solutions import drawing_utils\n"
+              "print(callable(drawing_utils.draw_landmarks))\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[1]).stdout.split()
+    assert out == ["False", "True"]
