@@ -121,6 +121,9 @@ class OcrParams:
     # second gate for large images: RapidOCR's detector on a copy this size (0: off); an
     # image where it finds no line is taken as text-free without the full-size pass
     quick_det_side: int = 320
+    # images that get the quick pass: detect only in bands around what it and the gate saw,
+    # when together they are at most this share of the image's height (0: everywhere)
+    band_share: float = 0.6
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
@@ -133,6 +136,9 @@ class OcrParams:
 class GateResult:
     passed: bool
     boxes: tuple[Box, ...]
+    # horizontal bands (y0, y1 in original pixels) that hold every patch of lettering the
+    # gate saw at any of its scales, with a margin: where the detector needs to look
+    bands: tuple[tuple[float, float], ...] = ()
 
 
 def lettering_mask(gray: np.ndarray, work_side: int, window: tuple[int, int] = (16, 8),
@@ -165,21 +171,50 @@ def lettering_mask(gray: np.ndarray, work_side: int, window: tuple[int, int] = (
     return cv2.erode(found, cv2.getStructuringElement(cv2.MORPH_RECT, (min_run, 1)))
 
 
+GATE_SCALES = ((512, 32, 40), (256, 24, 48), (128, 16, 72))  # (work side, min_run, contrast)
+
+
 def text_presence(gray: np.ndarray) -> GateResult:
     """A few-millisecond test for lettering, at three scales (small to large letters).
     Tuned for recall: photos with fine texture may pass (then the detector decides);
-    flat, smoothly shaded and sparsely drawn images do not."""
+    flat, smoothly shaded and sparsely drawn images do not.
+
+    Besides the verdict it gives the horizontal bands where lettering was seen (at any
+    scale), each patch widened by its own height above and below plus a fixed margin, so
+    that a rotated or perspective line and the letters the mask missed stay inside."""
+    import cv2
+
     h, w = gray.shape[:2]
     # coarser copies see large letters as strokes side by side; they also see texture as
     # lettering, so they ask for stronger contrast
-    for side, min_run, contrast in ((512, 32, 40), (256, 24, 48), (128, 16, 72)):
+    first: tuple[Box, ...] = ()
+    spans: list[tuple[float, float]] = []
+    for side, min_run, contrast in GATE_SCALES:
         mask = lettering_mask(gray, side, contrast=contrast, min_run=min_run)
-        if mask.any():
-            scale = min(1.0, side / max(h, w))
+        if not mask.any():
+            continue
+        scale = min(1.0, side / max(h, w))
+        if not first:
             ys, xs = np.nonzero(mask)
-            box = Box(xs.min() / scale, ys.min() / scale, (xs.max() + 1) / scale, (ys.max() + 1) / scale)
-            return GateResult(True, (box,))
-    return GateResult(False, ())
+            first = (Box(xs.min() / scale, ys.min() / scale, (xs.max() + 1) / scale, (ys.max() + 1) / scale),)
+        count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        for _x, y, _bw, bh, _area in stats[1:count]:
+            margin = max(float(bh), 8.0) + 8.0  # work pixels above and below the patch
+            spans.append((max(0.0, (y - margin) / scale), min(float(h), (y + bh + margin) / scale)))
+    if not first:
+        return GateResult(False, ())
+    return GateResult(True, first, merge_spans(spans))
+
+
+def merge_spans(spans: list[tuple[float, float]]) -> tuple[tuple[float, float], ...]:
+    """Overlapping (or touching) intervals joined, in order."""
+    merged: list[list[float]] = []
+    for y0, y1 in sorted(spans):
+        if merged and y0 <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], y1)
+        else:
+            merged.append([y0, y1])
+    return tuple((a, b) for a, b in merged)
 
 
 # ---------------------------------------------------------------- engines
@@ -225,9 +260,15 @@ def _to_rgb_bgr(rgb: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(rgb[:, :, ::-1])
 
 
-def detect_lines_rapid(rgb: np.ndarray, params: OcrParams) -> tuple[np.ndarray, float]:
+def detect_lines_rapid(rgb: np.ndarray, params: OcrParams,
+                       bands: tuple[tuple[float, float], ...] = ()) -> tuple[np.ndarray, float]:
     """RapidOCR's DB detector on a copy sized to [min_det_side, det_side]; returns the
-    quadrilaterals (N x 4 x 2) in original pixels and the scale used."""
+    quadrilaterals (N x 4 x 2) in original pixels and the scale used.
+
+    With ``bands`` (y0, y1 in original pixels, from the gate) only those full-width strips
+    of the copy are searched: the detector's cost is in proportion to the pixels it sees.
+    A line cut by a strip's edge (text the gate did not see, half inside) is dropped
+    rather than read as half a line."""
     import cv2
 
     engine = rapidocr_engine()
@@ -241,11 +282,69 @@ def detect_lines_rapid(rgb: np.ndarray, params: OcrParams) -> tuple[np.ndarray, 
                          interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
     engine.text_det.limit_type = "max"
     engine.text_det.limit_side_len = max(bgr.shape[:2])
-    boxes, _ = engine.text_det(bgr)
-    if boxes is None or len(boxes) == 0:
+    if not bands:
+        boxes, _ = engine.text_det(bgr)
+        found = [] if boxes is None else list(boxes)
+    else:
+        found = []
+        rows = bgr.shape[0]
+        for r0, r1 in strip_rows(bands, scale, rows):
+            quads, grow = _detect_strip(engine, bgr, r0, r1)
+            if grow != (r0, r1):  # a line reaches past the strip: look again on a taller one
+                (r0, r1), = strip_rows((grow,), 1.0, rows)
+                quads, _ = _detect_strip(engine, bgr, r0, r1)
+            for quad in quads:
+                if not any(_same_line(quad, other) for other in found):
+                    found.append(quad)
+    if not found:
         return np.zeros((0, 4, 2), np.float32), scale
-    boxes = np.asarray(engine.sorted_boxes(boxes), dtype=np.float32) / scale
+    boxes = np.asarray(engine.sorted_boxes(np.asarray(found, dtype=np.float32)), dtype=np.float32) / scale
     return boxes, scale
+
+
+def _detect_strip(engine, bgr: np.ndarray, r0: int, r1: int) -> tuple[list[np.ndarray], tuple[int, int]]:
+    """Quads the detector finds in rows r0..r1 of ``bgr`` (in its coordinates), leaving out
+    those cut by the strip's edge, and the rows a second look would need to hold those."""
+    rows = bgr.shape[0]
+    boxes, _ = engine.text_det(np.ascontiguousarray(bgr[r0:r1]))
+    kept, top_need, bottom_need = [], r0, r1
+    for quad in ([] if boxes is None else boxes):
+        top, bottom = float(quad[:, 1].min()), float(quad[:, 1].max())
+        near = max(3.0, 0.3 * (bottom - top))  # the detector's box stops short of a cut
+        if r0 > 0 and top <= near:
+            top_need = min(top_need, max(0, int(r0 - 2 * (bottom - top) - 16)))
+        elif r1 < rows and bottom >= r1 - r0 - near:
+            bottom_need = max(bottom_need, min(rows, int(r0 + bottom + (bottom - top) + 16)))
+        else:
+            kept.append(np.asarray(quad, np.float32) + np.array([0.0, r0], dtype=np.float32))
+    return kept, (top_need, bottom_need)
+
+
+def _same_line(a: np.ndarray, b: np.ndarray) -> bool:
+    """Two quads (from overlapping strips) that cover mostly the same pixels."""
+    ax0, ay0, ax1, ay1 = a[:, 0].min(), a[:, 1].min(), a[:, 0].max(), a[:, 1].max()
+    bx0, by0, bx1, by1 = b[:, 0].min(), b[:, 1].min(), b[:, 0].max(), b[:, 1].max()
+    inter = max(0.0, min(ax1, bx1) - max(ax0, bx0)) * max(0.0, min(ay1, by1) - max(ay0, by0))
+    smaller = min((ax1 - ax0) * (ay1 - ay0), (bx1 - bx0) * (by1 - by0))
+    return inter > 0.5 * max(smaller, 1e-6)
+
+
+def strip_rows(bands: tuple[tuple[float, float], ...], scale: float, rows: int) -> list[tuple[int, int]]:
+    """Bands in original pixels as row ranges of the detector's copy, joined where they
+    overlap and each widened to a multiple of 32 rows (the detector's stride; a strip it
+    would have to stretch reads worse)."""
+    spans = tuple((max(0.0, np.floor(y0 * scale)), min(float(rows), np.ceil(y1 * scale))) for y0, y1 in bands)
+    for _ in range(8):  # widening can make strips overlap again: join and widen until stable
+        spans = merge_spans([(float(r0), float(r1)) for r0, r1 in spans])
+        widened = []
+        for r0, r1 in spans:
+            need = min(rows, max(32, int(np.ceil((r1 - r0) / 32.0)) * 32))
+            r1 = min(float(rows), r0 + need)
+            widened.append((max(0.0, r1 - need), r1))
+        if widened == list(spans):
+            break
+        spans = tuple(widened)
+    return [(int(a), int(b)) for a, b in spans]
 
 
 def _quad_height(quad: np.ndarray) -> float:
@@ -275,9 +374,10 @@ def words_from_chars(chars: list[OcrChar], text: str, line_conf: float) -> tuple
     return tuple(words)
 
 
-def read_rapidocr(rgb: np.ndarray, params: OcrParams) -> tuple[tuple[OcrLine, ...], tuple[Box, ...]]:
+def read_rapidocr(rgb: np.ndarray, params: OcrParams,
+                  bands: tuple[tuple[float, float], ...] = ()) -> tuple[tuple[OcrLine, ...], tuple[Box, ...]]:
     engine = rapidocr_engine()
-    quads, _ = detect_lines_rapid(rgb, params)
+    quads, _ = detect_lines_rapid(rgb, params, bands)
     if len(quads) == 0:
         return (), ()
     bgr = _to_rgb_bgr(rgb)
@@ -498,7 +598,8 @@ def _lines_from_words(words: list[OcrWord]) -> tuple[OcrLine, ...]:
     return tuple(result)
 
 
-def read_tesseract(rgb: np.ndarray, params: OcrParams) -> tuple[tuple[OcrLine, ...], tuple[Box, ...]]:
+def read_tesseract(rgb: np.ndarray, params: OcrParams,
+                   bands: tuple[tuple[float, float], ...] = ()) -> tuple[tuple[OcrLine, ...], tuple[Box, ...]]:
     import cv2
 
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
@@ -512,12 +613,13 @@ def read_tesseract(rgb: np.ndarray, params: OcrParams) -> tuple[tuple[OcrLine, .
     return lines, tuple(line.box for line in lines)
 
 
-def read_hybrid(rgb: np.ndarray, params: OcrParams) -> tuple[tuple[OcrLine, ...], tuple[Box, ...]]:
+def read_hybrid(rgb: np.ndarray, params: OcrParams,
+                bands: tuple[tuple[float, float], ...] = ()) -> tuple[tuple[OcrLine, ...], tuple[Box, ...]]:
     """RapidOCR finds the lines; Tesseract reads each (deskewed) line crop as one line."""
     import cv2
 
     engine = rapidocr_engine()
-    quads, _ = detect_lines_rapid(rgb, params)
+    quads, _ = detect_lines_rapid(rgb, params, bands)
     if len(quads) == 0:
         return (), ()
     crops = engine.get_crop_img_list(_to_rgb_bgr(rgb), [q.astype(np.float32) for q in quads])
@@ -546,7 +648,9 @@ def read_hybrid(rgb: np.ndarray, params: OcrParams) -> tuple[tuple[OcrLine, ...]
     return tuple(lines), tuple(Box.around(q) for q in quads)
 
 
-READERS: dict[str, Callable[[np.ndarray, OcrParams], tuple[tuple[OcrLine, ...], tuple[Box, ...]]]] = {
+# reader(rgb, params, bands): bands are the gate's strips to detect in (empty: everywhere);
+# Tesseract reads the whole image whatever the bands
+READERS: dict[str, Callable[..., tuple[tuple[OcrLine, ...], tuple[Box, ...]]]] = {
     "rapidocr": read_rapidocr,
     "tesseract": read_tesseract,
     "hybrid": read_hybrid,
@@ -554,23 +658,45 @@ READERS: dict[str, Callable[[np.ndarray, OcrParams], tuple[tuple[OcrLine, ...], 
 
 
 def ocr_image(rgb: np.ndarray, gray: np.ndarray, params: OcrParams) -> OcrResult:
-    """Gate, then (for images of 640 px and more) a quick low-resolution detection, then
-    the chosen engine, on arrays. ``gate_passed`` is False when either gate said no text."""
+    """Gate, then the chosen engine, on arrays.
+
+    For images of 640 px and more a quick low-resolution detection runs first: it sees
+    large lettering (which the gate's windows can miss) and none of the finest. The
+    full-resolution detector then looks only in horizontal bands around what either saw,
+    when those bands cover at most ``band_share`` of the image, else everywhere. When the
+    quick detection sees nothing the image counts as text-free unless the gate's own
+    bands are narrow (a line of small text on a large image). ``gate_passed`` is False
+    when the gates said no text."""
     start = time.perf_counter()
     gate = text_presence(gray) if params.gate else GateResult(True, ())
     gate_ms = (time.perf_counter() - start) * 1000
     if not gate.passed:
         return OcrResult(params.engine, False, (), gate_ms=gate_ms)
     start = time.perf_counter()
+    height = rgb.shape[0]
+    bands: tuple[tuple[float, float], ...] = ()
     quick_possible = params.engine != "tesseract" or rapidocr_available()  # the quick pass is RapidOCR's
     if params.quick_det_side and quick_possible and max(rgb.shape[:2]) >= 2 * params.quick_det_side:
-        quick = OcrParams(params.engine, params.gate, params.quick_det_side, params.quick_det_side, 0)
+        quick = OcrParams(params.engine, params.gate, params.quick_det_side, params.quick_det_side, 0, 0.0)
         found, _ = detect_lines_rapid(rgb, quick)
-        if len(found) == 0:
+        if len(found) == 0 and not (gate.bands and _covered(gate.bands) <= params.band_share / 2 * height):
             return OcrResult(params.engine, False, (), gate_ms=gate_ms + (time.perf_counter() - start) * 1000)
-    lines, candidates = READERS[params.engine](rgb, params)
+        if params.band_share > 0 and gate.bands:
+            spans = list(gate.bands)
+            for quad in found:
+                y0, y1 = float(quad[:, 1].min()), float(quad[:, 1].max())
+                margin = max(y1 - y0, 16.0)
+                spans.append((max(0.0, y0 - margin), min(float(height), y1 + margin)))
+            bands = merge_spans(spans)
+            if _covered(bands) > params.band_share * height:
+                bands = ()
+    lines, candidates = READERS[params.engine](rgb, params, bands)
     return OcrResult(params.engine, True, lines, candidates, gate_ms=gate_ms,
                      ocr_ms=(time.perf_counter() - start) * 1000)
+
+
+def _covered(bands: tuple[tuple[float, float], ...]) -> float:
+    return sum(y1 - y0 for y0, y1 in bands)
 
 
 def read_text(ctx, params: OcrParams) -> OcrResult:

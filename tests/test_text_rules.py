@@ -66,9 +66,9 @@ def test_ocr_runs_once_per_image_for_all_rules(monkeypatch):
     calls = []
     real = text_ocr.READERS["rapidocr"]
 
-    def counting(rgb, params):
+    def counting(rgb, params, bands=()):
         calls.append(params)
-        return real(rgb, params)
+        return real(rgb, params, bands)
 
     monkeypatch.setitem(text_ocr.READERS, "rapidocr", counting)
     ctx = context_from_array(_sign("OPEN"), expected_text=("OPEN",))
@@ -259,6 +259,63 @@ def test_gallery_images_show_what_they_are_named_for(tmp_path):
     (missing,) = run_rule(TEXT003, context_from_path(poster, sidecar_text=sidecar))
     assert missing.measurements["expected"] == "GRAND OPENING" and missing.measurements["source"] == "sidecar"
     assert run_rule(TEXT001, poster) == []
+
+
+def _big_sign(text: str, row: int) -> np.ndarray:
+    import cv2
+
+    rgb = np.full((1024, 1024, 3), 236, np.uint8)
+    cv2.putText(rgb, text, (120, row), cv2.FONT_HERSHEY_SIMPLEX, 2.2, (20, 20, 30), 6)
+    return rgb
+
+
+def test_detector_looks_only_in_the_gates_bands(monkeypatch):
+    """A sign line on a large image: the gate's bands hold the line and little else, the
+    detector sees only those strips, and the line is still read."""
+    rgb = _big_sign("OPEN MARKET", 540)
+    gray = rgb[:, :, 1]
+    gate = text_presence(gray)
+    assert gate.passed
+    assert any(y0 <= 490 and y1 >= 545 for y0, y1 in gate.bands)
+    assert sum(y1 - y0 for y0, y1 in gate.bands) < 0.4 * 1024
+    engine = text_ocr.rapidocr_engine()
+    real_det = engine.text_det
+    heights = []
+
+    class Recording:
+        def __getattr__(self, name):
+            return getattr(real_det, name)
+
+        def __setattr__(self, name, value):
+            setattr(real_det, name, value)
+
+        def __call__(self, img):
+            heights.append(img.shape[0])
+            return real_det(img)
+
+    monkeypatch.setattr(engine, "text_det", Recording())
+    result = text_ocr.ocr_image(rgb, gray, OcrParams(det_side=736))
+    assert "OPEN" in result.text.upper() and "MARKET" in result.text.upper()
+    assert heights[0] == 320  # the quick pass on a 320-px copy of the whole image
+    assert len(heights) > 1 and all(h % 32 == 0 and h <= 0.4 * 736 for h in heights[1:])
+
+
+def test_line_cut_by_a_strip_edge_is_read_whole_not_half():
+    """A line reaching past its strip (lettering taller than the gate's margin) is not read
+    as its lower half: the detector looks again on a taller strip."""
+    rgb = _big_sign("OPEN MARKET", 540)
+    whole, _ = text_ocr.detect_lines_rapid(rgb, OcrParams(det_side=736), ((300.0, 700.0),))
+    assert len(whole) == 1
+    cut, _ = text_ocr.detect_lines_rapid(rgb, OcrParams(det_side=736), ((515.0, 800.0),))
+    assert len(cut) == 1
+    assert abs(cut[0][:, 1].min() - whole[0][:, 1].min()) < 4 and abs(cut[0][:, 1].max() - whole[0][:, 1].max()) < 4
+
+
+def test_strip_rows_are_whole_strides_within_the_image_and_joined():
+    rows = text_ocr.strip_rows(((10.0, 30.0), (40.0, 60.0), (500.0, 700.0), (990.0, 1000.0)), 0.5, 512)
+    assert all((b - a) % 32 == 0 and 0 <= a < b <= 512 for a, b in rows)
+    assert rows[0][0] == 5 and len(rows) == 3  # the first two overlap once widened to 32 rows
+    assert rows[-1][1] == 512
 
 
 def test_large_image_without_lines_stops_at_the_quick_detector(monkeypatch):
