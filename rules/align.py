@@ -31,10 +31,11 @@ def _gray32(ctx) -> np.ndarray:
 class SeamSettings:
     min_step_z: float = 10.0  # brightness jump over local spread, summed along the line
     min_step_levels: float = 2.0  # smallest brightness jump (gray levels) that is reported
-    min_shift_ratio: float = 1.8  # |jump| across the line over the normal one (content shift)
+    min_shift_ratio: float = 1.6  # |jump| across the line over the normal one (content shift)
     min_sharpness: float = 1.5  # the jump must be this much sharper than on the next lines
     min_length: float = 0.25  # share of the image side a seam must run along
     min_pixels: int = 128  # and at least this many pixels
+    max_flat_share: float = 0.75  # steps between flat fills (this share of identical neighbours) are drawn edges
     max_findings: int = 6  # single seams reported at most (a tile grid counts once)
 
     def __post_init__(self) -> None:
@@ -46,7 +47,8 @@ class SeamSettings:
     def thresholds(self) -> sig.SeamThresholds:
         return sig.SeamThresholds(step_z=self.min_step_z, min_step=self.min_step_levels,
                                   shift_ratio=self.min_shift_ratio, sharpness=self.min_sharpness,
-                                  min_length=self.min_length, min_pixels=self.min_pixels)
+                                  min_length=self.min_length, min_pixels=self.min_pixels,
+                                  max_flat_share=self.max_flat_share)
 
 
 def _seams(ctx, thresholds: sig.SeamThresholds) -> list[sig.SeamLine]:
@@ -92,6 +94,9 @@ def check_seam(ctx, settings: SeamSettings):
         min_shift_ratio: mean |jump| across the line over the normal one (shifted content).
         min_sharpness: how much sharper than on the neighbouring rows the jump must be.
         min_length, min_pixels: how long the line must run (share of the side, pixels).
+        max_flat_share: a brightness step with at least this share of exactly equal
+            neighbouring pixels on both sides is a drawn edge between flat fills (UI, vector
+            art), not a tile step (lenient 0.75, strict 0.95; above 1 turns it off).
         max_findings: single seams reported at most.
         lenient flags steps a viewer sees at normal size; strict also fainter steps and smaller shifts.
 
@@ -103,7 +108,8 @@ def check_seam(ctx, settings: SeamSettings):
         the side (at least 8 px) of the border are ignored; rows on a JPEG 8x8 grid or a
         decoder's 8/12/16 px latent grid are compared with the rows one and two periods away,
         and nearest-neighbour upscales are judged on their distinct rows. Shifts of 1 px are
-        rarely found, and 2 px shifts only where the seam crosses detailed texture.
+        rarely found, and 2 px shifts only where the seam crosses detailed texture. A tile step
+        over a perfectly flat fill (no noise at all) is not reported in lenient.
     """
     gray = ctx.shared(_gray32)
     lines = sig.find_seams(gray, settings.thresholds())
@@ -139,7 +145,8 @@ ALIGN001 = Rule(
     settings=SeamSettings,
     profiles={
         "lenient": {},
-        "strict": {"min_step_z": 8.0, "min_step_levels": 1.5, "min_shift_ratio": 1.6, "min_length": 0.2},
+        "strict": {"min_step_z": 8.0, "min_step_levels": 1.5, "min_shift_ratio": 1.5, "min_length": 0.2,
+                   "max_flat_share": 0.95},
     },
 )
 

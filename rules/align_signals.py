@@ -206,6 +206,8 @@ class SeamThresholds:
     max_shift_step: float = 6.0  # a content shift leaves no net brightness step beyond this
     max_one_sided: float = 0.6  # |mean sign| of the cells' jumps: above this it is a drawn edge
     max_step: float = 24.0  # jumps above this (levels) are drawn edges, not tile exposure steps
+    max_flat_share: float = 1.01  # a step between sides with this share of identical neighbouring
+    # pixels (or more) on both is a drawn edge between flat fills (UI, vector art); above 1: off
     min_length: float = 0.25  # fraction of the line's full length the seam must run
     min_pixels: int = 128  # ... and at least this many pixels
     agreement: float = 0.7  # share of the small cells along a band that must show the jump
@@ -289,6 +291,9 @@ def find_seams_one_axis(gray: np.ndarray, axis: str, thresholds: SeamThresholds,
                     even = float(np.median(aligned)) >= 0.5 * float(np.mean(aligned))  # not a few big edges
                     if agree < thresholds.agreement or not even:
                         continue
+                    if thresholds.max_flat_share <= 1.0 and _flat_share(g, int(i), x0 + b0 * band,
+                                                                        x0 + b1 * band) >= thresholds.max_flat_share:
+                        continue
                 else:
                     jumping = cell_ratio[sl] > 1.2
                     agree = float(np.mean(jumping))
@@ -318,6 +323,17 @@ def _texture_ratio(g: np.ndarray, i: int, start: int, end: int, depth: int = 6) 
     busy_above = float(np.mean(np.abs(np.diff(above, axis=1)))) + 0.5
     busy_below = float(np.mean(np.abs(np.diff(below, axis=1)))) + 0.5
     return max(busy_above, busy_below) / min(busy_above, busy_below)
+
+
+def _flat_share(g: np.ndarray, i: int, start: int, end: int, depth: int = 4) -> float:
+    """The smaller, of the two sides of row boundary ``i``, of the share of neighbouring pixels
+    along the line (in the ``depth`` rows next to it) that are exactly equal: near 1 on both
+    sides for flat fills of computer graphics; generated and photographic images carry noise."""
+    above = g[max(0, i + 1 - depth): i + 1, start:end]
+    below = g[i + 1: i + 1 + depth, start:end]
+    if above.shape[1] < 2 or below.shape[1] < 2:
+        return 0.0
+    return min(float(np.mean(above[:, 1:] == above[:, :-1])), float(np.mean(below[:, 1:] == below[:, :-1])))
 
 
 def _cell_jumps(g: np.ndarray, i: int, x0: int, band: int, nb: int,
@@ -641,52 +657,53 @@ def chain_collinear(segments: np.ndarray, sides: np.ndarray | None = None, max_o
     direction = vec / length[:, None]
     normal = np.stack([-direction[:, 1], direction[:, 0]], axis=1)
     mid = 0.5 * (p0 + p1)
-    cos = direction @ direction.T
-    # distance of j's end points from i's line: [i, j]
-    d0 = np.abs(np.einsum("ijk,ik->ij", p0[None, :, :] - p0[:, None, :], normal))
-    d1 = np.abs(np.einsum("ijk,ik->ij", p1[None, :, :] - p0[:, None, :], normal))
-    across = np.maximum(d0, d1)
-    longer = length[:, None] >= length[None, :]
-    across = np.where(longer, across, across.T)  # the shorter piece against the longer one's line
-    along = np.abs(np.einsum("ijk,ik->ij", mid[None, :, :] - mid[:, None, :], direction))
-    gap = along - 0.5 * (length[:, None] + length[None, :])
-    link = ((cos >= math.cos(math.radians(max_angle))) & (across <= max_offset)
-            & (gap <= max_gap) & (gap >= -max_overlap))
+    # only pairs with the same direction (a cheap, very selective test) are measured further
+    rows, cols = np.nonzero(np.triu(direction @ direction.T >= math.cos(math.radians(max_angle)), 1))
+    if len(rows) == 0:
+        return segments, sides, counts
+    # the shorter piece's end points against the longer one's line
+    flip = length[rows] < length[cols]
+    li, si = np.where(flip, cols, rows), np.where(flip, rows, cols)
+    across = np.maximum(np.abs(np.sum((p0[si] - p0[li]) * normal[li], axis=1)),
+                        np.abs(np.sum((p1[si] - p0[li]) * normal[li], axis=1)))
+    along = np.abs(np.sum((mid[cols] - mid[rows]) * direction[rows], axis=1))
+    gap = along - 0.5 * (length[rows] + length[cols])
+    link = (across <= max_offset) & (gap <= max_gap) & (gap >= -max_overlap)
     if sides is not None and len(sides) == n:
-        link &= (np.abs(sides[:, None, 0] - sides[None, :, 0]) <= max_side_difference) \
-            & (np.abs(sides[:, None, 1] - sides[None, :, 1]) <= max_side_difference)
-    link = np.triu(link, 1)
+        link &= np.all(np.abs(sides[rows] - sides[cols]) <= max_side_difference, axis=1)
     if not link.any():
         return segments, sides, counts
-    rows, cols = np.nonzero(link)
+    rows, cols = rows[link], cols[link]
     n_groups, labels = connected_components(coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n)),
                                             directed=False)
-    out_segments, out_sides, out_counts = [], [], []
-    for g in range(n_groups):
+    sizes = np.bincount(labels, minlength=n_groups)
+    alone = sizes[labels] == 1
+    out_segments = [segments[alone]]
+    out_sides = [sides[alone]] if sides is not None else []
+    out_counts = [np.ones(int(alone.sum()), np.int64)]
+    for g in np.flatnonzero(sizes > 1):
         members = np.flatnonzero(labels == g)
-        if len(members) > 1:
-            w = length[members]
-            u = (direction[members] * w[:, None]).sum(axis=0)
-            u /= np.hypot(u[0], u[1]) + 1e-12
-            nrm = np.array([-u[1], u[0]])
-            centre = (mid[members] * w[:, None]).sum(axis=0) / w.sum()
-            ends = np.concatenate([p0[members], p1[members]])
-            t = (ends - centre) @ u
-            off = (ends - centre) @ nrm
-            if np.max(np.abs(off)) <= 1.5 * max_offset:
-                a, b = centre + t.min() * u, centre + t.max() * u
-                out_segments.append([a[0], a[1], b[0], b[1]])
-                if sides is not None:
-                    out_sides.append((sides[members] * w[:, None]).sum(axis=0) / w.sum())
-                out_counts.append(len(members))
-                continue
-        for m in members:
-            out_segments.append(segments[m].tolist())
+        w = length[members]
+        u = (direction[members] * w[:, None]).sum(axis=0)
+        u /= np.hypot(u[0], u[1]) + 1e-12
+        nrm = np.array([-u[1], u[0]])
+        centre = (mid[members] * w[:, None]).sum(axis=0) / w.sum()
+        ends = np.concatenate([p0[members], p1[members]])
+        t = (ends - centre) @ u
+        off = (ends - centre) @ nrm
+        if np.max(np.abs(off)) <= 1.5 * max_offset:
+            a, b = centre + t.min() * u, centre + t.max() * u
+            out_segments.append(np.array([[a[0], a[1], b[0], b[1]]]))
             if sides is not None:
-                out_sides.append(sides[m])
-            out_counts.append(1)
-    return (np.array(out_segments, np.float64), np.array(out_sides) if sides is not None else None,
-            np.array(out_counts, np.int64))
+                out_sides.append(((sides[members] * w[:, None]).sum(axis=0) / w.sum())[None, :])
+            out_counts.append(np.array([len(members)], np.int64))
+        else:  # a curve, not one straight edge: keep the pieces
+            out_segments.append(segments[members])
+            if sides is not None:
+                out_sides.append(sides[members])
+            out_counts.append(np.ones(len(members), np.int64))
+    return (np.concatenate(out_segments).astype(np.float64),
+            np.concatenate(out_sides) if sides is not None else None, np.concatenate(out_counts))
 
 
 def pair_broken_segments(segments: np.ndarray, min_offset: float, max_offset: float,
