@@ -254,7 +254,7 @@ class BrokenLineSettings:
     max_angle: float = 0.6  # degrees of direction change still counted as "the same line"
     max_gap: float = 80.0  # pixels along the line between the pieces (a gap or an occluder)
     min_segment: int = 60  # pixels: shortest piece considered
-    max_tone_difference: float = 12.0  # gray levels: both pieces must separate the same two tones
+    max_tone_difference: float = 24.0  # gray levels: both pieces must separate the same two tones
     max_profile_residual: float = 0.15  # the neighbourhoods across the two pieces, one shifted onto the other
     max_findings: int = 5
 
@@ -308,8 +308,10 @@ def check_broken_line(ctx, settings: BrokenLineSettings):
         max_tone_difference: the gray on each side of the two pieces may differ this much.
         max_profile_residual: the gray profile across the line next to the break, on both
             sides of it, must match once shifted (RMS difference over the profile's contrast,
-            0 = the same edge moved), and the shift must agree with the offset and reach
-            min_offset: one edge continued off, not two different edges that line up.
+            0 = the same edge moved), the shift must agree with the offset and reach
+            min_offset, and the same must hold 40-80 px from the break with the same shift:
+            one straight edge continued off, not two different edges that line up, nor a
+            contour that bends away.
         max_findings: breaks reported at most.
 
     Known limits
@@ -319,9 +321,10 @@ def check_broken_line(ctx, settings: BrokenLineSettings):
         low-contrast edges are missed, and a break right where other lines cross it can be
         missed (the profile next to it is disturbed).
         Intentionally staggered parallel lines (brickwork, stair edges, hatching, text) can be
-        reported: the rule is a preview with a measurable false-alarm rate on real images. Curved lines are not followed,
-        and a change of direction without an offset is not reported on its own (gently curved
-        edges would look the same).
+        reported: the rule is a preview with a measurable false-alarm rate on real images
+        (3% of the real corpus in strict, none in lenient, in bench.align). Curved lines are
+        not followed, and a change of direction without an offset is not reported on its own
+        (gently curved edges would look the same).
     """
     pieces, sides = ctx.shared(_segments, settings.min_segment, min(0.5, settings.min_offset / 2))
     breaks = sig.pair_broken_segments(pieces, settings.min_offset, settings.max_offset,
@@ -335,6 +338,11 @@ def check_broken_line(ctx, settings: BrokenLineSettings):
         # the same edge moved: its neighbourhood matches once shifted, by about the offset
         if (residual > settings.max_profile_residual or abs(abs(shift) - br.offset) > 1.0
                 or abs(shift) < settings.min_offset):
+            continue
+        # ... and by the same amount further from the break: a constant offset, not a curve
+        # or a contour that bends away (whose offset grows with the distance)
+        far_shift, far_residual = sig.break_profile_match(gray, br, depth=80.0, skip=40.0)
+        if far_residual > settings.max_profile_residual or abs(far_shift - shift) > 0.3:
             continue
         at = _break_point(br)
         # the two edges of one stroke give the same break twice: report it once
@@ -367,7 +375,7 @@ ALIGN003 = Rule(
     severity=Severity.WARNING,
     settings=BrokenLineSettings,
     profiles={"lenient": {}, "strict": {"min_offset": 0.8, "max_angle": 0.8, "max_offset": 8.0, "min_segment": 40,
-                                     "max_tone_difference": 20.0}},
+                                     "max_tone_difference": 30.0}},
     stability="preview",
 )
 

@@ -600,7 +600,12 @@ def refine_segments(gray: np.ndarray, segments: np.ndarray, samples: int = 9,
         + offsets[None, None, :, None] * n[:, None, None, :]
     values = map_coordinates(gray, [pts[..., 1].ravel(), pts[..., 0].ravel()], order=1, mode="nearest")
     values = values.reshape(len(segments), samples, len(offsets))
-    grad = np.abs(np.diff(values, axis=2))  # between offsets k and k+1: position k + 0.5
+    signed = np.diff(values, axis=2)  # between offsets k and k+1: position k + 0.5
+    # only the segment's own edge: the one whose step has the segment's polarity (the other
+    # edge of a thin stroke, a few pixels away, steps the other way)
+    polarity = np.sign(np.sum(signed, axis=(1, 2)))
+    polarity = np.where(polarity == 0, 1.0, polarity)
+    grad = np.maximum(signed * polarity[:, None, None], 0.0)
     k = np.clip(np.argmax(grad, axis=2), 1, grad.shape[2] - 2)
     idx = np.arange(len(segments))[:, None], np.arange(samples)[None, :]
     left, mid, right = grad[idx + (k - 1,)], grad[idx + (k,)], grad[idx + (k + 1,)]
@@ -764,13 +769,15 @@ def pair_broken_segments(segments: np.ndarray, min_offset: float, max_offset: fl
 
 
 def break_profile_match(gray: np.ndarray, br: BrokenLine, reach: float = 8.0, depth: float = 40.0,
-                        samples: int = 12, step: float = 0.5) -> tuple[float, float]:
+                        samples: int = 12, step: float = 0.5, skip: float = 2.0) -> tuple[float, float]:
     """How well the neighbourhood across one piece, next to the break, matches the one across
     the other piece once shifted: (best shift in pixels across the line, residual).
 
     The gray level is read across the line (``reach`` pixels either side, every ``step``) at
     ``samples`` places along the last ``depth`` pixels of each piece before the break, and the
     median profile of each piece is compared under shifts up to the measured offset + 2 px.
+    ``skip`` pixels next to the break are left out (with a larger ``skip`` and ``depth``, the
+    same comparison further away from it).
     The residual is the RMS difference at the best shift over the RMS contrast of the profile
     (0 = the same edge moved; ~1 = unrelated). One edge continued off keeps its whole
     neighbourhood (stroke width, the tones further out); two different edges that happen to
@@ -804,10 +811,10 @@ def break_profile_match(gray: np.ndarray, br: BrokenLine, reach: float = 8.0, de
         vals = map_coordinates(gray, [pts[..., 1].ravel(), pts[..., 0].ravel()], order=1, mode="nearest")
         return np.median(vals.reshape(samples, len(wide)), axis=0)
 
-    da = min(depth, 0.5 * (ta[1] - ta[0]))
-    dc = min(depth, 0.5 * (tc[1] - tc[0]))
-    pa = profile(ta[1] - da, ta[1] - 2.0)
-    pc = profile(tc[0] + 2.0, tc[0] + dc)
+    da = max(skip + 1.0, min(depth, 0.5 * (ta[1] - ta[0])))
+    dc = max(skip + 1.0, min(depth, 0.5 * (tc[1] - tc[0])))
+    pa = profile(ta[1] - da, ta[1] - skip)
+    pc = profile(tc[0] + skip, tc[0] + dc)
     ref = pa[core]
     contrast = float(np.sqrt(np.mean((ref - ref.mean()) ** 2))) + 1e-6
     best_shift, best_res = 0.0, np.inf
