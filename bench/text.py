@@ -3,6 +3,9 @@
 Per engine and profile it prints
 - on generated signs (bench/text_gen.py): typo recall and false alarms per image by
   background style, false alarms per text-free image, median ms with and without text;
+- on the same kind of signs at 1024x1024 (the size of most generated images, where the
+  OCR stage detects in bands around what its gates saw): typo recall, false alarms and
+  median ms, so the cheaper path for large images is measured too;
 - on the corpus (../shared/corpus, evaluation only): recall on defective samples
   (GARBLED/ERROR labels) with the rules alone and with the intended text given to TEXT003,
   false alarms on correct samples and on text-free `clean/` images, and the normalized edit
@@ -150,6 +153,40 @@ def evaluate_generated(engine: str, n: int, seed0: int = 0) -> dict:
     return {"by_style": by_style, "text_free": text_free, "ms_text": ms_text, "ms_free": ms_free}
 
 
+LARGE_SIDE = 1024
+
+
+def evaluate_large(engine: str, n: int, seed0: int = 0) -> dict:
+    """Typo recall and false alarms on 1024x1024 signs (seeds ``seed0``.. per style, typo
+    and correct versions) and on 1024x1024 text-free clutter; ms of the first profile."""
+    settings = {p: settings_for(p, engine) for p in PROFILES}
+    by_style = {p: {s: {"typo": Tally(), "clean": Tally()} for s in STYLES} for p in PROFILES}
+    text_free = {p: Tally() for p in PROFILES}
+    ms_text, ms_free = [], []
+    for style in STYLES:
+        for i in range(n):
+            for typo in (True, False):
+                case = make_case(seed0 + i, style, typo, width=LARGE_SIDE, height=LARGE_SIDE)
+                findings, ms = timed_check(context_from_array(case.image), settings)
+                ms_text.append(ms)
+                for profile in PROFILES:
+                    tally = by_style[profile][style]["typo" if typo else "clean"]
+                    tally.n += 1
+                    hit = [code == "TEXT001" and _matches_typo(issue, case.typo_word) for code, issue in findings[profile]] \
+                        if typo else [False] * len(findings[profile])
+                    tally.hits += any(hit)
+                    tally.alarms += hit.count(False)
+                    tally.flagged += not typo and bool(findings[profile])
+    for i in range(n):
+        findings, ms = timed_check(context_from_array(make_text_free(seed0 + i, LARGE_SIDE, LARGE_SIDE)), settings)
+        ms_free.append(ms)
+        for profile in PROFILES:
+            text_free[profile].n += 1
+            text_free[profile].alarms += len(findings[profile])
+            text_free[profile].flagged += bool(findings[profile])
+    return {"by_style": by_style, "text_free": text_free, "ms_text": ms_text, "ms_free": ms_free}
+
+
 def evaluate_packing(engine: str, n: int) -> dict:
     """TEXT004 on words set letter by letter: recall on a widened gap and on a letter off
     the baseline (with check_baseline switched on, as it is off by default), false alarms
@@ -226,8 +263,8 @@ def _median(values) -> str:
     return f"{statistics.median(v[0] for v in values):.0f} wall / {statistics.median(v[1] for v in values):.0f} cpu"
 
 
-def print_generated(engine: str, result: dict) -> None:
-    print(f"\n== generated signs, engine={engine} (typo recall; false alarms per image)")
+def print_generated(engine: str, result: dict, title: str = "generated signs") -> None:
+    print(f"\n== {title}, engine={engine} (typo recall; false alarms per image)")
     print(f"{'profile':8} {'style':9} {'typo recall':>16} {'FA/typo img':>12} {'FA/correct img':>15}")
     for profile in PROFILES:
         for style in STYLES:
@@ -288,6 +325,8 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--engines", default=",".join(ENGINES), help="comma-separated: " + ", ".join(ENGINES))
     parser.add_argument("--n", type=int, default=20, help="generated images per style and typo/no-typo")
+    parser.add_argument("--large-n", type=int, default=10,
+                        help=f"{LARGE_SIDE}x{LARGE_SIDE} images per style and typo/no-typo (0: skip)")
     parser.add_argument("--skip-generated", action="store_true")
     parser.add_argument("--skip-corpus", action="store_true")
     parser.add_argument("--verbose", action="store_true", help="name missed and falsely flagged corpus files")
@@ -296,6 +335,9 @@ def main(argv=None) -> None:
         if not args.skip_generated:
             print_generated(engine, evaluate_generated(engine, args.n))
             print_packing(engine, evaluate_packing(engine, args.n))
+            if args.large_n > 0:
+                print_generated(engine, evaluate_large(engine, args.large_n),
+                                f"generated signs at {LARGE_SIDE}x{LARGE_SIDE}")
         if not args.skip_corpus:
             if (CORPUS / "MANIFEST.tsv").is_file():
                 print_corpus(engine, evaluate_corpus(engine), args.verbose)

@@ -142,11 +142,13 @@ class GateResult:
 
 
 def lettering_mask(gray: np.ndarray, work_side: int, window: tuple[int, int] = (16, 8),
-                   contrast: int = 24, min_run: int = 32) -> np.ndarray:
+                   contrast: int = 24, min_run: int = 32, keep_thin: bool = False) -> np.ndarray:
     """Pixels (of a copy shrunk to ``work_side``) inside a horizontal run of lettering.
 
     Ink is what differs from its 15-px neighbourhood by more than ``contrast`` (dark on
-    light and light on dark, after a 3x3 median removes pixel noise). In a ``window``
+    light and light on dark, after a 3x3 median removes pixel noise). With ``keep_thin``
+    a copy shrunk to 0.6 or less skips the median: shrinking has averaged its pixel noise
+    already, and the median would erase the 1-px strokes small letters shrink to. In a ``window``
     around each pixel, lettering has some ink but not only ink, and the ink switches on and
     off at least twice per row (strokes side by side) and now and then down the columns.
     Such windows must continue for ``min_run`` pixels along the row (a word, not a stroke)."""
@@ -156,7 +158,8 @@ def lettering_mask(gray: np.ndarray, work_side: int, window: tuple[int, int] = (
     scale = min(1.0, work_side / max(h, w))
     small = cv2.resize(gray, (max(1, int(w * scale)), max(1, int(h * scale))), interpolation=cv2.INTER_AREA) \
         if scale < 1.0 else gray
-    small = cv2.medianBlur(np.ascontiguousarray(small), 3)
+    if not (keep_thin and scale <= 0.6):
+        small = cv2.medianBlur(np.ascontiguousarray(small), 3)
     value = small.astype(np.int16)
     local = cv2.blur(small, (15, 15)).astype(np.int16)
     # -1 dark ink, +1 light ink, 0 ground: one pass covers both polarities
@@ -190,7 +193,8 @@ def text_presence(gray: np.ndarray) -> GateResult:
     first: tuple[Box, ...] = ()
     spans: list[tuple[float, float]] = []
     for side, min_run, contrast in GATE_SCALES:
-        mask = lettering_mask(gray, side, contrast=contrast, min_run=min_run)
+        # the finest copy keeps thin strokes: small letters on a large image
+        mask = lettering_mask(gray, side, contrast=contrast, min_run=min_run, keep_thin=side == GATE_SCALES[0][0])
         if not mask.any():
             continue
         scale = min(1.0, side / max(h, w))
@@ -276,10 +280,11 @@ def detect_lines_rapid(rgb: np.ndarray, params: OcrParams,
     longest = max(h, w)
     target = min(max(longest, params.min_det_side), params.det_side)
     scale = target / float(longest)
-    bgr = _to_rgb_bgr(rgb)
-    if abs(scale - 1.0) > 1e-3:
-        bgr = cv2.resize(bgr, (max(1, round(w * scale)), max(1, round(h * scale))),
-                         interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+    if abs(scale - 1.0) > 1e-3:  # resize first: the channel swap then copies the small image
+        bgr = _to_rgb_bgr(cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))),
+                                     interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC))
+    else:
+        bgr = _to_rgb_bgr(rgb)
     engine.text_det.limit_type = "max"
     engine.text_det.limit_side_len = max(bgr.shape[:2])
     if not bands:

@@ -92,6 +92,17 @@ def test_gate_rejects_most_text_free_clutter():
     assert passed <= 10  # it is a recall-first gate; the detector judges what passes
 
 
+def test_gate_sees_small_letters_on_a_large_image():
+    """16-24 px lettering on a 1024-px image shrinks to 1-px strokes in the gate's finest
+    copy; a median filter there erased them and the whole line was never read."""
+    import cv2
+
+    for seed, style in ((1, "plain"), (2, "noisy"), (3, "photo")):
+        case = make_case(seed, style, True, width=1024, height=1024)
+        assert case.size <= 24
+        assert text_presence(cv2.cvtColor(case.image, cv2.COLOR_RGB2GRAY)).passed, (style, case.text)
+
+
 def test_text_free_image_costs_no_ocr(monkeypatch):
     def fail(rgb, params):
         raise AssertionError("the engine must not run when the gate finds no lettering")
