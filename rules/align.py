@@ -81,8 +81,9 @@ def check_seam(ctx, settings: SeamSettings):
         Straight horizontal or vertical lines across which the image jumps more than its own
         texture explains: a brightness or colour step, or content that continues a few pixels
         off. Tile borders of tiled upscalers and tiled diffusion, and the border of an outpainted
-        or inpainted band. A regular set of seams is reported once, with the tile size found;
-        other seams one by one with position, length and strength.
+        or inpainted band. A seam along which tiles step up and down in turn (tiles out of
+        exposure in checkerboard order) is one seam. A regular set of seams is reported once,
+        with the tile size found; other seams one by one with position, length and strength.
 
     Why people notice
         The eye follows straight lines very well: a faint line across a sky or a face, or a

@@ -247,19 +247,29 @@ def find_seams_one_axis(gray: np.ndarray, axis: str, thresholds: SeamThresholds,
     step_ok = ((ev["step_z"] >= thresholds.band_step_z) & (np.abs(step) >= thresholds.min_step)
                & (np.abs(step) <= thresholds.max_step) & (ev["sharp_step"] >= thresholds.band_sharpness))
     shift_hit = (ev["shift_ratio"] >= thresholds.band_shift_ratio) & (ev["sharp_shift"] >= thresholds.band_sharpness)
-    rising, falling = step_ok & (step > 0), step_ok & (step < 0)
     nb = step.shape[1]
     min_bands = max(1, int(math.ceil(thresholds.min_length * nb)), int(math.ceil(thresholds.min_pixels / band)))
     lines: list[SeamLine] = []
-    candidates = ((rising.sum(axis=1) >= min_bands) | (falling.sum(axis=1) >= min_bands)
-                  | (shift_hit.sum(axis=1) >= min_bands))
+    candidates = (step_ok.sum(axis=1) >= min_bands) | (shift_hit.sum(axis=1) >= min_bands)
+    # tiles in checkerboard order step up and down in turn along one seam: a step seam is a run
+    # of bands stepping one way or the other, each way for at least ``min_pixels`` at a time
+    min_same = max(1, int(math.ceil(thresholds.min_pixels / band)))
     border = max(params.border, int(params.border_share * h))
     for i in np.flatnonzero(candidates):
         pos = int(i) + 1
         if pos < border or pos > h - border:
             continue
         cells: tuple[np.ndarray, np.ndarray] | None = None  # computed for the rows that need it
-        for kind, row_hit in (("step", rising[i]), ("step", falling[i]), ("shift", shift_hit[i])):
+        steps = np.zeros(nb, bool)
+        for same_way in (step_ok[i] & (step[i] > 0), step_ok[i] & (step[i] < 0)):
+            for a, b in _runs(same_way):
+                if b - a >= min_same:
+                    steps[a:b] = True
+        # the band where the way turns holds a tile corner (half up, half down): bridge it
+        turn = np.zeros(nb, bool)
+        turn[1:-1] = (~steps[1:-1] & steps[:-2] & steps[2:] & (step[i, :-2] * step[i, 2:] < 0))
+        steps |= turn
+        for kind, row_hit in (("step", steps), ("shift", shift_hit[i])):
             for b0, b1 in _runs(row_hit):
                 n = b1 - b0
                 if n < min_bands:
@@ -286,8 +296,11 @@ def find_seams_one_axis(gray: np.ndarray, axis: str, thresholds: SeamThresholds,
                     cells = _cell_jumps(g, int(i), x0, band, nb, params)
                 cell_step, cell_ratio = cells
                 if kind == "step":
-                    aligned = cell_step[sl].ravel() * np.sign(step_run)
-                    agree = float(np.mean(aligned > abs(step_run) / 3.0))
+                    way = np.where(turn[sl], 0.0, np.sign(step[i, sl]))
+                    size = float(np.median(np.abs(step[i, sl][way != 0])))
+                    step_run = size if way.sum() >= 0 else -size  # the way most of the line steps
+                    aligned = (cell_step[sl] * way[:, None])[way != 0].ravel()
+                    agree = float(np.mean(aligned > size / 3.0))
                     even = float(np.median(aligned)) >= 0.5 * float(np.mean(aligned))  # not a few big edges
                     if agree < thresholds.agreement or not even:
                         continue
