@@ -131,7 +131,11 @@ def eval_seams(bases, negatives, corpus_neg, corpus_pos, tolerance: int = 2):
                         if _run(ALIGN001, p, profile)]
         corpus_hits = {p.relative_to(CORPUS).as_posix(): [f.message for f in _run(ALIGN001, p, profile)]
                        for p in corpus_pos}
+        target = {"shifts >= 2 px": [k for k in rec if k.startswith("shift") and int(k.split()[1]) >= 2],
+                  "steps >= 4 levels": [k for k in rec if k.startswith("step") and int(k.split()[1]) >= 4]}
         out[profile] = {
+            "recall_target": {name: sum(rec[k][0] for k in keys) / max(1, sum(rec[k][1] for k in keys))
+                              for name, keys in target.items()},
             "recall_by_defect": {k: v[0] / v[1] for k, v in rec.items()},
             "line_recall_by_defect": {k: v[0] / v[1] for k, v in lines_found.items()},
             "position_error_median": statistics.median(errors) if errors else None,
@@ -221,7 +225,9 @@ def eval_broken(n_seeds: int, negatives, corpus_neg):
         neg_flags = {k: sum(bool(run_rule(ALIGN003, img, profile)) for img in imgs) / max(1, len(imgs))
                      for k, imgs in neg.items()}
         corpus_flags = [p.relative_to(CORPUS).as_posix() for p in corpus_neg if _run(ALIGN003, p, profile)]
+        two_plus = [v for k, v in rec.items() if int(k.split()[1]) >= 2]
         out[profile] = {
+            "recall_offsets_2px_plus": sum(v[0] for v in two_plus) / max(1, sum(v[1] for v in two_plus)),
             "recall_by_defect": {k: v[0] / v[1] for k, v in sorted(rec.items())},
             "offset_error_median": statistics.median(offset_err) if offset_err else None,
             "false_alarm_rate_generated": neg_flags,
