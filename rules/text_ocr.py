@@ -1,10 +1,13 @@
 """The OCR stage shared by the TEXT rules: a cheap text-presence gate, then one engine.
 
 ``read_text(ctx, params)`` is meant to be called through ``ctx.shared(read_text, params)``
-so the gate and the engine run once per image whichever TEXT rules ask. The gate is two
-steps: a few-millisecond test for strokes side by side (``text_presence``), then, for
-images of 640 px and more, RapidOCR's detector on a 320-px copy; only images where both
-see lettering pay for the full-size pass. Engines sit behind
+so the gate and the engine run once per image whichever TEXT rules ask. The gate is a
+few-millisecond test for strokes side by side (``text_presence``) that also says in which
+horizontal bands it saw them. The detector, whose cost is in proportion to the pixels it
+sees, then looks at full resolution only in those bands when they are narrow; when they
+are wide (texture, or much text), images of 640 px and more first get RapidOCR's detector
+on a 320-px copy, which calls the image text-free when it finds nothing and adds bands
+around the large lettering it finds (see ``ocr_image``). Engines sit behind
 one small interface (``image -> tuple[OcrLine, ...]``) and are loaded once per process:
 
 - ``rapidocr``: RapidOCR's PP-OCRv4 detector and recogniser (ONNX models in its wheel);
@@ -121,8 +124,8 @@ class OcrParams:
     # second gate for large images: RapidOCR's detector on a copy this size (0: off); an
     # image where it finds no line is taken as text-free without the full-size pass
     quick_det_side: int = 320
-    # images that get the quick pass: detect only in bands around what it and the gate saw,
-    # when together they are at most this share of the image's height (0: everywhere)
+    # detect only in horizontal bands around the lettering the gate (and the quick pass) saw
+    # when they cover at most this share of the image's height (0: always everywhere)
     band_share: float = 0.6
 
     def __post_init__(self) -> None:
@@ -379,14 +382,20 @@ def words_from_chars(chars: list[OcrChar], text: str, line_conf: float) -> tuple
     return tuple(words)
 
 
+def line_crops(rgb: np.ndarray, quads: np.ndarray) -> list[np.ndarray]:
+    """Each detected line cut out and straightened, in the BGR order the recogniser expects
+    (cut from the RGB image, then swapped: swapping the whole image first costs a copy)."""
+    crops = rapidocr_engine().get_crop_img_list(rgb, [q.astype(np.float32) for q in quads])
+    return [_to_rgb_bgr(crop) for crop in crops]
+
+
 def read_rapidocr(rgb: np.ndarray, params: OcrParams,
                   bands: tuple[tuple[float, float], ...] = ()) -> tuple[tuple[OcrLine, ...], tuple[Box, ...]]:
     engine = rapidocr_engine()
     quads, _ = detect_lines_rapid(rgb, params, bands)
     if len(quads) == 0:
         return (), ()
-    bgr = _to_rgb_bgr(rgb)
-    crops = engine.get_crop_img_list(bgr, [q.astype(np.float32) for q in quads])
+    crops = line_crops(rgb, quads)
     rec, _ = engine.text_rec(crops, True)
     detailed = engine.cal_rec_boxes(crops, [q for q in quads], [list(r) for r in rec])
     lines = []
@@ -627,7 +636,7 @@ def read_hybrid(rgb: np.ndarray, params: OcrParams,
     quads, _ = detect_lines_rapid(rgb, params, bands)
     if len(quads) == 0:
         return (), ()
-    crops = engine.get_crop_img_list(_to_rgb_bgr(rgb), [q.astype(np.float32) for q in quads])
+    crops = line_crops(rgb, quads)
     lines = []
     for quad, crop in zip(quads, crops):
         gray = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
@@ -665,13 +674,16 @@ READERS: dict[str, Callable[..., tuple[tuple[OcrLine, ...], tuple[Box, ...]]]] =
 def ocr_image(rgb: np.ndarray, gray: np.ndarray, params: OcrParams) -> OcrResult:
     """Gate, then the chosen engine, on arrays.
 
-    For images of 640 px and more a quick low-resolution detection runs first: it sees
-    large lettering (which the gate's windows can miss) and none of the finest. The
-    full-resolution detector then looks only in horizontal bands around what either saw,
-    when those bands cover at most ``band_share`` of the image, else everywhere. When the
-    quick detection sees nothing the image counts as text-free unless the gate's own
-    bands are narrow (a line of small text on a large image). ``gate_passed`` is False
-    when the gates said no text."""
+    The detector's cost is in proportion to the pixels it sees, so it looks at full
+    resolution only in horizontal bands around lettering when it can:
+    - the gate's bands are narrow (at most half of ``band_share`` of the image's height,
+      a sign or a caption): the detector looks there only;
+    - else, for images of 640 px and more, a quick low-resolution detection runs: when it
+      sees nothing the image counts as text-free; otherwise the bands around what it and
+      the gate saw are searched if they cover at most ``band_share`` of the image, the
+      whole image if not (the quick pass sees large lettering the gate's windows can miss);
+    - smaller images with wide bands are searched whole.
+    ``gate_passed`` is False when the gates said no text."""
     start = time.perf_counter()
     gate = text_presence(gray) if params.gate else GateResult(True, ())
     gate_ms = (time.perf_counter() - start) * 1000
@@ -681,10 +693,12 @@ def ocr_image(rgb: np.ndarray, gray: np.ndarray, params: OcrParams) -> OcrResult
     height = rgb.shape[0]
     bands: tuple[tuple[float, float], ...] = ()
     quick_possible = params.engine != "tesseract" or rapidocr_available()  # the quick pass is RapidOCR's
-    if params.quick_det_side and quick_possible and max(rgb.shape[:2]) >= 2 * params.quick_det_side:
+    if params.band_share > 0 and gate.bands and _covered(gate.bands) <= params.band_share / 2 * height:
+        bands = gate.bands
+    elif params.quick_det_side and quick_possible and max(rgb.shape[:2]) >= 2 * params.quick_det_side:
         quick = OcrParams(params.engine, params.gate, params.quick_det_side, params.quick_det_side, 0, 0.0)
         found, _ = detect_lines_rapid(rgb, quick)
-        if len(found) == 0 and not (gate.bands and _covered(gate.bands) <= params.band_share / 2 * height):
+        if len(found) == 0:
             return OcrResult(params.engine, False, (), gate_ms=gate_ms + (time.perf_counter() - start) * 1000)
         if params.band_share > 0 and gate.bands:
             spans = list(gate.bands)
