@@ -272,26 +272,19 @@ def test_gallery_images_show_what_they_are_named_for(tmp_path):
     assert run_rule(TEXT001, poster) == []
 
 
-def _big_sign(text: str, row: int) -> np.ndarray:
+def _big_sign(text: str, row: int, scale: float = 2.2, thickness: int = 6, rgb=None) -> np.ndarray:
     import cv2
 
-    rgb = np.full((1024, 1024, 3), 236, np.uint8)
-    cv2.putText(rgb, text, (120, row), cv2.FONT_HERSHEY_SIMPLEX, 2.2, (20, 20, 30), 6)
+    rgb = np.full((1024, 1024, 3), 236, np.uint8) if rgb is None else rgb
+    cv2.putText(rgb, text, (120, row), cv2.FONT_HERSHEY_SIMPLEX, scale, (20, 20, 30), thickness)
     return rgb
 
 
-def test_detector_looks_only_in_the_gates_bands(monkeypatch):
-    """A sign line on a large image: the gate's bands hold the line and little else, the
-    detector sees only those strips, and the line is still read."""
-    rgb = _big_sign("OPEN MARKET", 540)
-    gray = rgb[:, :, 1]
-    gate = text_presence(gray)
-    assert gate.passed
-    assert any(y0 <= 490 and y1 >= 545 for y0, y1 in gate.bands)
-    assert sum(y1 - y0 for y0, y1 in gate.bands) < 0.4 * 1024
+def _recording_detector(monkeypatch) -> list[tuple[int, int]]:
+    """Shapes of the images RapidOCR's detector is given, in call order."""
     engine = text_ocr.rapidocr_engine()
     real_det = engine.text_det
-    heights = []
+    shapes = []
 
     class Recording:
         def __getattr__(self, name):
@@ -301,14 +294,38 @@ def test_detector_looks_only_in_the_gates_bands(monkeypatch):
             setattr(real_det, name, value)
 
         def __call__(self, img):
-            heights.append(img.shape[0])
+            shapes.append(img.shape[:2])
             return real_det(img)
 
     monkeypatch.setattr(engine, "text_det", Recording())
+    return shapes
+
+
+def test_detector_looks_only_in_the_gates_bands(monkeypatch):
+    """One sign line on a large image: the gate's band holds the line and little else, so
+    the detector sees only that strip (no quick pass), and the line is still read."""
+    rgb = _big_sign("OPEN MARKET", 540, 1.4, 3)
+    gray = rgb[:, :, 1]
+    gate = text_presence(gray)
+    assert gate.passed
+    assert any(y0 <= 510 and y1 >= 545 for y0, y1 in gate.bands)
+    assert sum(y1 - y0 for y0, y1 in gate.bands) <= 0.25 * 1024
+    shapes = _recording_detector(monkeypatch)
     result = text_ocr.ocr_image(rgb, gray, OcrParams(det_side=736))
-    assert "OPEN" in result.text.upper() and "MARKET" in result.text.upper()
-    assert heights[0] == 320  # the quick pass on a 320-px copy of the whole image
-    assert len(heights) > 1 and all(h % 32 == 0 and h <= 0.4 * 736 for h in heights[1:])
+    assert result.text.upper() == "OPEN MARKET"
+    assert shapes and all(w == 736 and h % 32 == 0 and h <= 0.3 * 736 for h, w in shapes)
+
+
+def test_wide_bands_on_a_large_image_get_the_quick_pass_first(monkeypatch):
+    """Lines all over the image: the gate's bands are wide, so a 320-px quick detection
+    decides first, and then the whole image is searched."""
+    rgb = _big_sign("OPEN MARKET", 200)
+    rgb = _big_sign("FRESH BREAD", 540, rgb=rgb)
+    rgb = _big_sign("SUMMER SALE", 880, rgb=rgb)
+    shapes = _recording_detector(monkeypatch)
+    result = text_ocr.ocr_image(rgb, rgb[:, :, 1], OcrParams(det_side=736))
+    assert result.text.upper().split("\n") == ["OPEN MARKET", "FRESH BREAD", "SUMMER SALE"]
+    assert shapes == [(320, 320), (736, 736)]
 
 
 def test_line_cut_by_a_strip_edge_is_read_whole_not_half():
