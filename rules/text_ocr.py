@@ -274,8 +274,9 @@ def detect_lines_rapid(rgb: np.ndarray, params: OcrParams,
 
     With ``bands`` (y0, y1 in original pixels, from the gate) only those full-width strips
     of the copy are searched: the detector's cost is in proportion to the pixels it sees.
-    A line cut by a strip's edge (text the gate did not see, half inside) is dropped
-    rather than read as half a line."""
+    A line cut by a strip's edge (lettering taller than the gate's margin, or text the gate
+    did not see, half inside) gets a second look on a strip widened to hold it; one still
+    cut then is dropped rather than read as half a line."""
     import cv2
 
     engine = rapidocr_engine()
