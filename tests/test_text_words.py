@@ -136,3 +136,21 @@ def test_unsure_letters_are_not_judged_in_lenient():
     word = _word("Diffuson", char_conf=0.4)
     assert judge_word(word, EN, **LENIENT)[0].status == "skipped"
     assert judge_word(word, EN, **STRICT)[0].status == "typo"
+
+
+@pytest.mark.parametrize("word", ["discont", "latenten", "bakry", "helo", "resturant", "statinodis"])
+def test_two_edit_lookup_finds_what_applying_one_edit_twice_finds(word):
+    """The C look-up gives the same words as pyspellchecker's own two-edit expansion (which
+    builds every string two edits away), without its cost."""
+    from rules.text_words import _checker, known_within_two_edits
+
+    checker = _checker("en")
+    assert known_within_two_edits(word, "en") == checker.known(checker.edit_distance_2(word))
+
+
+def test_two_edit_suggestion_for_a_word_no_single_edit_fixes():
+    from rules.text_words import known_within_two_edits
+
+    assert "restaurant" in known_within_two_edits("resturnt", "en")  # two letters missing
+    assert EN.suggestion("resturnt") == "return"  # the most frequent word two edits away
+    assert EN.suggestion("qzxqzxqzxqzxq") is None
