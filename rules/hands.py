@@ -213,8 +213,9 @@ def check_finger_count(ctx, settings: FingerCountSettings):
 
     Settings
         min_hand_share: smallest hand judged, as hand size over the image's shorter side
-        min_hand_pixels: smallest hand judged in pixels (default 24): below that nobody can count fingers
             (lenient 0.12, strict 0.04).
+        min_hand_pixels: smallest hand judged in pixels (default 24): below that nobody can
+            count fingers.
         min_confidence: evidence needed to report (lenient 0.6, strict 0.35).
         min_detection_score: MediaPipe hand score below which a hand is not judged
             (lenient 0.6, strict 0.4).
@@ -231,7 +232,7 @@ def check_finger_count(ctx, settings: FingerCountSettings):
         augment: test-time augmentation, the mirror, rotated and shrunk crop of each hand
             run through the landmark model again (about 90 ms CPU per hand; without it
             lenient found 3 of 5 real AI defects instead of 4). It runs only where it can
-            change the outcome: alone it is weak evidence (at most 0.375), so lenient runs it
+            change the outcome: alone it is weak evidence (below 0.375), so lenient runs it
             only on hands where the pixels already show something.
         search_with_pose and search_tiles are family settings (`rules.hands.<setting>`):
             both hand rules read one analysis per image.
