@@ -109,10 +109,12 @@ def load_image(path: Path, max_pixels: int = 100_000_000, data: bytes | None = N
     frames = int(getattr(pil, "n_frames", 1) or 1)
     try:
         if fmt == "PNG" and not png_has_late_metadata(data):
-            # PIL's getexif() decodes a whole PNG to look for an eXIf chunk after the pixels;
-            # the chunk walk says there is none (the pixels are decoded once, below)
-            pil.info.setdefault("exif", b"")
-        exif_obj = pil.getexif()
+            # PIL's PNG getexif() decodes the whole image to look for an eXIf chunk after the
+            # pixels; the chunk walk says there is none, so the generic reader, which takes
+            # what the header holds (eXIf, ImageMagick's "Raw profile type exif"), is enough
+            exif_obj = Image.Image.getexif(pil)
+        else:
+            exif_obj = pil.getexif()
         exif = dict(exif_obj)
         exif_ifd = dict(exif_obj.get_ifd(0x8769))
     except Exception:  # noqa: BLE001 - broken EXIF is not a broken image

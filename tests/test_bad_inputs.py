@@ -203,3 +203,29 @@ def test_png_metadata_after_the_pixels_is_still_read():
     assert loaded.exif_orientation == 6 and loaded.rgb.shape == (20, 40, 3)
     assert loaded.info.get("parameters") == "a red square"
     assert png_has_late_metadata(plain[:30])  # a cut chunk list takes the careful path
+
+
+def test_png_exif_in_the_header_is_read_without_a_second_decode():
+    """EXIF before the pixels, as an eXIf chunk or as ImageMagick's "Raw profile type exif"
+    text chunk, is read on the fast path too (orientation and the prompt a UserComment holds)."""
+    import io
+
+    from PIL.PngImagePlugin import PngInfo
+
+    from checker.imageio import png_has_late_metadata
+
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    exif.get_ifd(0x8769)[0x9286] = b"ASCII\x00\x00\x00a cat, Steps: 20"
+    raw = exif.tobytes()
+    picture = Image.fromarray(np.zeros((10, 20, 3), np.uint8))
+    as_chunk, as_text = io.BytesIO(), io.BytesIO()
+    picture.save(as_chunk, "PNG", exif=raw)
+    info = PngInfo()
+    info.add_text("Raw profile type exif", f"\nexif\n{len(raw):8d}\n{raw.hex()}\n")
+    picture.save(as_text, "PNG", pnginfo=info)
+    for data in (as_chunk.getvalue(), as_text.getvalue()):
+        assert not png_has_late_metadata(data)
+        loaded = load_image(Path("header.png"), data=data)
+        assert loaded.exif_orientation == 6
+        assert b"a cat" in loaded.exif_ifd.get(0x9286, b"")
