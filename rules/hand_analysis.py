@@ -55,13 +55,15 @@ DRAWING_MODULES = ("mediapipe.python.solutions.drawing_utils", "mediapipe.python
 def import_mediapipe():
     """``import mediapipe``, without the drawing helpers its package imports eagerly: they
     pull in matplotlib.pyplot, ~350 ms of every worker's start-up for code noticer never
-    calls. The helpers are stood in for during the import and then forgotten, so an explicit
-    ``import mediapipe.python.solutions.drawing_utils`` afterwards loads the real module."""
+    calls. They are stood in for during the import; afterwards the package loads them on
+    first use (``mp.solutions.drawing_utils`` or an explicit import gets the real module)."""
     import sys
     import types
 
     if "mediapipe" in sys.modules:
-        return sys.modules["mediapipe"]
+        import mediapipe  # through the import lock: another thread may still be importing it
+
+        return mediapipe
     stand_ins = {name: types.ModuleType(name) for name in DRAWING_MODULES if name not in sys.modules}
     sys.modules.update(stand_ins)
     try:
@@ -72,9 +74,30 @@ def import_mediapipe():
                 del sys.modules[name]
             package_name, attribute = name.rsplit(".", 1)
             package = sys.modules.get(package_name)
-            if package is not None and getattr(package, attribute, None) is stand_in:
+            if package is None:
+                continue
+            if package.__dict__.get(attribute) is stand_in:
                 delattr(package, attribute)
+            if attribute not in package.__dict__:
+                _load_on_first_use(package, attribute)
     return mediapipe
+
+
+def _load_on_first_use(package, attribute: str) -> None:
+    """Give ``package`` a module ``__getattr__`` (PEP 562) that imports ``attribute`` as its
+    submodule when it is first asked for; importing sets the attribute, so it runs once."""
+    import importlib
+
+    previous = package.__dict__.get("__getattr__")
+
+    def __getattr__(name: str):
+        if name == attribute:
+            return importlib.import_module(f"{package.__name__}.{name}")
+        if previous is not None:
+            return previous(name)
+        raise AttributeError(f"module {package.__name__!r} has no attribute {name!r}")
+
+    package.__getattr__ = __getattr__
 
 
 @functools.lru_cache(maxsize=4)

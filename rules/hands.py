@@ -7,6 +7,7 @@ The decisions are small pure functions on that analysis (`finger_count_evidence`
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 from checker.model import Issue, Severity
@@ -165,20 +166,32 @@ def detection_plan(settings) -> "DetectionPlan":
     return DetectionPlan(search_with_pose=settings.search_with_pose, search_tiles=settings.search_tiles)
 
 
-# evidence from test-time augmentation alone, when the pixels show nothing, stays below this
-# (finger_count_evidence: missing = 0.3 * tta, and tta is at most 1 + 0.5 * 0.5)
-TTA_ALONE_MAX = 0.375
+@functools.lru_cache(maxsize=1)
+def augmentation_alone_max() -> float:
+    """The most evidence test-time augmentation gives on its own, when the pixels show
+    nothing: finger_count_evidence over every outcome of the augmented runs (each lost the
+    hand, changed its count, or agreed). About 0.23: below any useful min_confidence."""
+    from .hand_signals import AUGMENTATIONS
+
+    n = len(AUGMENTATIONS)
+    best = 0.0
+    for lost in range(n + 1):
+        for changed in range(n - lost + 1):
+            signals = {"mask_share": 0.0, "tta_lost": lost / n, "tta_count_disagree": changed / n}
+            ev = finger_count_evidence(signals, (True,) * 5)
+            best = max(best, ev.confidence)
+    return best
 
 
 def augmentation_can_matter(pixel_evidence: FingerEvidence, settings) -> bool:
     """Whether test-time augmentation could change what HAND001 reports for a hand: it only
-    strengthens pixel evidence that exists, and alone it reaches TTA_ALONE_MAX; it also
-    decides inconclusive hands, which only matter when they are reported."""
+    strengthens pixel evidence that exists, and alone it reaches augmentation_alone_max();
+    it also decides inconclusive hands, which only matter when they are reported."""
     if settings.report_inconclusive:
         return True
     if max(pixel_evidence.extra, pixel_evidence.missing, pixel_evidence.fused) > 0:
         return True
-    return TTA_ALONE_MAX >= settings.min_confidence
+    return augmentation_alone_max() >= settings.min_confidence
 
 
 def _hand_measurements(report) -> dict:
@@ -232,7 +245,7 @@ def check_finger_count(ctx, settings: FingerCountSettings):
         augment: test-time augmentation, the mirror, rotated and shrunk crop of each hand
             run through the landmark model again (about 90 ms CPU per hand; without it
             lenient found 3 of 5 real AI defects instead of 4). It runs only where it can
-            change the outcome: alone it is weak evidence (below 0.375), so lenient runs it
+            change the outcome: alone it is weak evidence (at most about 0.23), so lenient runs it
             only on hands where the pixels already show something.
         search_with_pose and search_tiles are family settings (`rules.hands.<setting>`):
             both hand rules read one analysis per image.
@@ -243,7 +256,7 @@ def check_finger_count(ctx, settings: FingerCountSettings):
         Thresholds were chosen on these same images, so expect somewhat worse elsewhere.
         Detection: MediaPipe finds a hand in 39 of 41 real photos; the extended-finger count
         of the skeleton is exact on 36 of 39 (the errors are thumbs). Only found hands are
-        judged; large images are also searched in upscaled tiles for small hands.
+        judged; strict also searches large images in upscaled tiles for small hands.
         Photos: lenient flagged 1 of 41 normal real hands and found 56% of the doctored
         extra/missing/fused fingers and 4 of 5 real AI defects; strict found 80% of both and
         flagged 4 of 41 normal hands. A missing finger is the hardest: the landmark model

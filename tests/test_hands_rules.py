@@ -152,7 +152,8 @@ def test_augmentation_runs_only_where_it_can_change_the_outcome():
     lenient = FingerCountSettings(min_confidence=0.6)
     assert not augmentation_can_matter(nothing, lenient)  # alone it cannot reach 0.6
     assert augmentation_can_matter(some, lenient)  # it can strengthen what the pixels show
-    assert augmentation_can_matter(nothing, FingerCountSettings(min_confidence=0.3))
+    assert not augmentation_can_matter(nothing, FingerCountSettings(min_confidence=0.35))  # strict's
+    assert augmentation_can_matter(nothing, FingerCountSettings(min_confidence=0.2))
     assert augmentation_can_matter(nothing, FingerCountSettings(report_inconclusive=True))
 
 
@@ -173,7 +174,8 @@ def test_a_normal_hand_in_lenient_costs_one_detector_run(monkeypatch):
 
 def test_mediapipe_loads_without_matplotlib_and_its_drawing_helpers_still_import():
     """A fresh interpreter: the hands model loads without pulling in matplotlib, and code
-    that imports MediaPipe's drawing helpers explicitly afterwards gets the real ones."""
+    that uses MediaPipe's drawing helpers afterwards, as an attribute or by an import, gets
+    the real ones."""
     import subprocess
     import sys
     from pathlib import Path
@@ -182,8 +184,11 @@ def test_mediapipe_loads_without_matplotlib_and_its_drawing_helpers_still_import
               "from rules.hand_analysis import _hands_model\n"
               "_hands_model(1)\n"
               "print('matplotlib' in sys.modules)\n"
+              "import mediapipe as mp\n"
+              "print(callable(mp.solutions.drawing_utils.draw_landmarks))\n"
+              "print(callable(mp.solutions.drawing_styles.get_default_hand_landmarks_style))\n"
               "from mediapipe.python.solutions import drawing_utils\n"
-              "print(callable(drawing_utils.draw_landmarks))\n")
+              "print(drawing_utils is mp.solutions.drawing_utils)\n")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[1]).stdout.split()
-    assert out == ["False", "True"]
+    assert out == ["False", "True", "True", "True"]
