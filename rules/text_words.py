@@ -233,6 +233,8 @@ def known_within_two_edits(word: str, language: str) -> set[str]:
     from rapidfuzz import process
     from rapidfuzz.distance import DamerauLevenshtein
 
+    if not any(ch.isalpha() for ch in word):
+        return set()  # pyspellchecker treats numbers as known; no word is "near" one
     buckets = _words_by_length(language)
     found: set[str] = set()
     for length in range(max(1, len(word) - 2), len(word) + 3):

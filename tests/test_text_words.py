@@ -154,3 +154,4 @@ def test_two_edit_suggestion_for_a_word_no_single_edit_fixes():
     assert "restaurant" in known_within_two_edits("resturnt", "en")  # two letters missing
     assert EN.suggestion("resturnt") == "return"  # the most frequent word two edits away
     assert EN.suggestion("qzxqzxqzxqzxq") is None
+    assert known_within_two_edits("12", "en") == set()
