@@ -43,6 +43,8 @@ class SeamSettings:
             raise ValueError("min_length must be in (0, 1]")
         if self.min_shift_ratio <= 1:
             raise ValueError("min_shift_ratio must be above 1")
+        if not self.max_flat_share > 0:  # a share is never below 0: 0 or less would drop every step
+            raise ValueError("max_flat_share must be in (0, 1] (above 1 turns the filter off)")
 
     def thresholds(self) -> sig.SeamThresholds:
         return sig.SeamThresholds(step_z=self.min_step_z, min_step=self.min_step_levels,

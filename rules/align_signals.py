@@ -255,6 +255,7 @@ def find_seams_one_axis(gray: np.ndarray, axis: str, thresholds: SeamThresholds,
     # of bands stepping one way or the other, each way for at least ``min_pixels`` at a time
     min_same = max(1, int(math.ceil(thresholds.min_pixels / band)))
     border = max(params.border, int(params.border_share * h))
+    distinct: list[np.ndarray] = []  # the distinct columns, found when a step seam needs them
     for i in np.flatnonzero(candidates):
         pos = int(i) + 1
         if pos < border or pos > h - border:
@@ -304,9 +305,12 @@ def find_seams_one_axis(gray: np.ndarray, axis: str, thresholds: SeamThresholds,
                     even = float(np.median(aligned)) >= 0.5 * float(np.mean(aligned))  # not a few big edges
                     if agree < thresholds.agreement or not even:
                         continue
-                    if thresholds.max_flat_share <= 1.0 and _flat_share(g, int(i), x0 + b0 * band,
-                                                                        x0 + b1 * band) >= thresholds.max_flat_share:
-                        continue
+                    if thresholds.max_flat_share <= 1.0:
+                        if not distinct:
+                            distinct.append(_distinct_columns(g))
+                        if _flat_share(g, int(i), x0 + b0 * band, x0 + b1 * band,
+                                       columns=distinct[0]) >= thresholds.max_flat_share:
+                            continue
                 else:
                     jumping = cell_ratio[sl] > 1.2
                     agree = float(np.mean(jumping))
@@ -338,12 +342,34 @@ def _texture_ratio(g: np.ndarray, i: int, start: int, end: int, depth: int = 6) 
     return max(busy_above, busy_below) / min(busy_above, busy_below)
 
 
-def _flat_share(g: np.ndarray, i: int, start: int, end: int, depth: int = 4) -> float:
+def _distinct_columns(g: np.ndarray, min_repeated: float = 0.3) -> np.ndarray | None:
+    """The columns that differ from the one before them somewhere, when a nearest-neighbour
+    upscale along the rows repeats columns (more than ``min_repeated`` of them are copies of
+    their left neighbour over the whole height); None when the columns are not repeated."""
+    changes = np.abs(np.diff(g.astype(np.float32, copy=False), axis=1)).mean(axis=0)
+    repeated = changes < 0.05
+    if repeated.mean() <= min_repeated:
+        return None
+    return np.concatenate([[0], np.flatnonzero(~repeated) + 1])
+
+
+def _flat_share(g: np.ndarray, i: int, start: int, end: int, depth: int = 4,
+                columns: np.ndarray | None = None, min_columns: int = 8) -> float:
     """The smaller, of the two sides of row boundary ``i``, of the share of neighbouring pixels
     along the line (in the ``depth`` rows next to it) that are exactly equal: near 1 on both
-    sides for flat fills of computer graphics; generated and photographic images carry noise."""
+    sides for flat fills of computer graphics; generated and photographic images carry noise.
+
+    With ``columns`` (the distinct columns of a nearest-neighbour upscale, from
+    ``_distinct_columns``) only those are compared: an upscale by k repeats every pixel k times
+    along the row, which would make (k - 1) / k of the neighbours equal even in noisy content.
+    A span with fewer than ``min_columns`` distinct columns is flat along the line (nothing
+    changes there anywhere in the image) and is measured on all its columns."""
     above = g[max(0, i + 1 - depth): i + 1, start:end]
     below = g[i + 1: i + 1 + depth, start:end]
+    if columns is not None:
+        inside = columns[(columns >= start) & (columns < end)] - start
+        if inside.size >= min_columns:
+            above, below = above[:, inside], below[:, inside]
     if above.shape[1] < 2 or below.shape[1] < 2:
         return 0.0
     return min(float(np.mean(above[:, 1:] == above[:, :-1])), float(np.mean(below[:, 1:] == below[:, :-1])))

@@ -294,6 +294,37 @@ def test_step_between_noise_free_flat_fills_is_a_drawn_edge():
     assert [s.position for s in sig.find_seams(noisy, thresholds)] == [300]
 
 
+def test_nearest_neighbour_upscale_of_tile_steps_is_still_a_seam():
+    """A 4x nearest-neighbour upscale repeats every pixel four times along the row: the flat-fill
+    filter must judge the distinct columns, or noisy content looks 75% flat."""
+    base = gen.drawn_scene(5, (256, 256))
+    damaged, truth = gen.tile_brightness(base, 128, 8)
+    up = np.repeat(np.repeat(damaged, 4, axis=0), 4, axis=1)
+    lines = sig.find_seams(gray(up), ALIGN001.settings().thresholds())
+    assert {(s.axis, s.position) for s in lines} == {(t.axis, 4 * t.position) for t in truth}
+    assert run_rule(ALIGN001, up, "lenient")
+
+
+def test_nearest_neighbour_upscale_of_a_flat_fill_step_is_still_a_drawn_edge():
+    img = np.repeat(np.linspace(60.0, 100.0, 128, dtype=np.float32)[:, None], 128, axis=1)
+    img[75:] += 12.0
+    img[:, 40:] += 5.0  # a second panel: the columns are not all alike
+    up = np.repeat(np.repeat(img, 4, axis=0), 4, axis=1)
+    thresholds = ALIGN001.settings().thresholds()
+    assert sig.find_seams(up, thresholds) == []
+    assert 300 in [s.position for s in sig.find_seams(up, dataclasses.replace(thresholds, max_flat_share=1.01))]
+    img[:12] = np.random.default_rng(0).uniform(0, 255, (12, 128))  # a noisy strip far away: every column distinct
+    up = np.repeat(np.repeat(img, 4, axis=0), 4, axis=1)
+    assert sig.find_seams_one_axis(up, "horizontal", thresholds) == []
+
+
+@pytest.mark.parametrize("value", [0.0, -0.5])
+def test_max_flat_share_must_be_positive(value):
+    with pytest.raises(ValueError):
+        ALIGN001.settings(max_flat_share=value)
+    assert ALIGN001.settings(max_flat_share=1.01).thresholds().max_flat_share == 1.01  # off
+
+
 def test_broken_line_recall_on_generated_line_art():
     """Reached on this set: at a gap every break in both profiles; behind an occluder 11 of 12
     (lenient) and 10 of 12 (strict); no clean line art flagged."""
