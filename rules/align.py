@@ -273,7 +273,7 @@ def _segments(ctx, min_segment: int, chain_offset: float) -> tuple[np.ndarray, n
     fade below the detector's edge threshold and a 2 px offset becomes 1 px: recall halved in
     bench.align. Without the joining, a crossing line next to a break hid a fifth of the breaks.)"""
     segs = sig.detect_segments(ctx.gray, max(10, min_segment // 2), merge=False)
-    segs, sides = sig.refine_segments(ctx.shared(_gray32), segs)
+    segs, sides = sig.refine_segments(ctx.shared(_gray32), segs, polarity=sig.DETECTOR_POLARITY)
     segs, sides, _counts = sig.chain_collinear(segs, sides, max_offset=chain_offset)
     if len(segs) == 0:
         return segs, sides

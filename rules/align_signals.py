@@ -603,9 +603,16 @@ class BrokenLine:
     gap: float  # distance along the line between the end of one and the start of the other
 
 
+# OpenCV's fast line detector directs its segments so that the darker side lies along the
+# normal (-dy, dx) of the direction (dx, dy): read along that normal, the gray level falls
+DETECTOR_POLARITY = -1.0
+
+
 def detect_segments(gray_u8: np.ndarray, min_length: int, canny: float = 50.0, merge: bool = True) -> np.ndarray:
     """Straight segments (N x 4: x0, y0, x1, y1) found by OpenCV's fast line detector; with
-    ``merge`` it joins nearby segments itself (loosely: across offsets of a pixel or two)."""
+    ``merge`` it joins nearby segments itself (loosely: across offsets of a pixel or two).
+    Segments are directed: the gray level falls across each along its normal (-dy, dx)
+    (``DETECTOR_POLARITY``)."""
     import cv2
 
     fld = cv2.ximgproc.createFastLineDetector(min_length, 1.414, canny, canny, 3, merge)
@@ -616,14 +623,20 @@ def detect_segments(gray_u8: np.ndarray, min_length: int, canny: float = 50.0, m
 
 
 def refine_segments(gray: np.ndarray, segments: np.ndarray, samples: int = 9,
-                    reach: int = 3) -> tuple[np.ndarray, np.ndarray]:
+                    reach: int = 3, polarity: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Move each segment across itself onto the full-resolution edge (sub-pixel), and measure
     the gray level on either side of it.
 
-    At ``samples`` points along the segment the gray level is read along the normal, the
-    strongest step is located with a parabola fit, and a straight line is fitted through those
-    positions. Returns the moved segments (N x 4) and the side levels (N x 2: median gray
-    ``reach`` px to the left and to the right of the segment's direction)."""
+    At ``samples`` points along the segment the gray level is read along the normal (-dy, dx),
+    the strongest step of the segment's polarity is located with a parabola fit, and a straight
+    line is fitted through those positions. The polarity is ``polarity`` (+1: the gray level
+    rises along the normal, -1: it falls; ``DETECTOR_POLARITY`` for ``detect_segments``'
+    directed segments) or, when None, the sign of the step across the segment's own position
+    (the centre of the window, one pixel either side). Not the sum over the whole window: across
+    a stroke about as thin as the window both sides show the background, the sum is noise, and
+    pieces of one edge would land on either edge of the stroke.
+    Returns the moved segments (N x 4) and the side levels (N x 2: median gray ``reach`` px to
+    the left and to the right of the segment's direction)."""
     from scipy.ndimage import map_coordinates
 
     if len(segments) == 0:
@@ -642,9 +655,14 @@ def refine_segments(gray: np.ndarray, segments: np.ndarray, samples: int = 9,
     signed = np.diff(values, axis=2)  # between offsets k and k+1: position k + 0.5
     # only the segment's own edge: the one whose step has the segment's polarity (the other
     # edge of a thin stroke, a few pixels away, steps the other way)
-    polarity = np.sign(np.sum(signed, axis=(1, 2)))
-    polarity = np.where(polarity == 0, 1.0, polarity)
-    grad = np.maximum(signed * polarity[:, None, None], 0.0)
+    if polarity is None:
+        centre = np.sum(values[:, :, reach + 1] - values[:, :, reach - 1], axis=1)
+        sign = np.sign(centre)
+        sign = np.where(sign == 0, np.sign(np.sum(signed, axis=(1, 2))), sign)
+        sign = np.where(sign == 0, 1.0, sign)
+    else:
+        sign = np.full(len(segments), 1.0 if polarity >= 0 else -1.0)
+    grad = np.maximum(signed * sign[:, None, None], 0.0)
     k = np.clip(np.argmax(grad, axis=2), 1, grad.shape[2] - 2)
     idx = np.arange(len(segments))[:, None], np.arange(samples)[None, :]
     left, mid, right = grad[idx + (k - 1,)], grad[idx + (k,)], grad[idx + (k + 1,)]

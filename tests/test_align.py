@@ -183,6 +183,34 @@ def test_refine_segments_finds_a_subpixel_edge():
     assert sorted(sides[0].tolist()) == pytest.approx([50.0, 200.0], abs=1.0)
 
 
+def _thin_stroke(seed: int = 0) -> np.ndarray:
+    img = np.full((200, 800), 240.0, np.float32)
+    img[100:102, :] = 30.0  # a 2 px stroke: edges at y = 99.5 (top) and 101.5 (bottom)
+    return img + np.random.default_rng(seed).normal(0, 2, img.shape).astype(np.float32)
+
+
+def test_refine_segments_keeps_pieces_of_a_thin_stroke_on_one_edge():
+    """Across a 2 px stroke both ends of the +-3 px window show the background: the polarity
+    comes from the step at the segment itself, so pieces a pixel off land on the same edge."""
+    img = _thin_stroke()
+    pieces = np.array([[10.0, y, 190.0, y] for y in (99.0, 99.3, 99.7, 100.0)])  # +x: the normal points down
+    for seed in range(3):
+        moved, _ = sig.refine_segments(_thin_stroke(seed), pieces)
+        assert moved[:, [1, 3]] == pytest.approx(99.5, abs=0.3)
+    moved, _ = sig.refine_segments(img, pieces[:, [2, 3, 0, 1]])  # directed the other way: the same edge
+    assert moved[:, [1, 3]] == pytest.approx(99.5, abs=0.3)
+    # the detector's own segments: the direction tells which edge (darker side along the normal)
+    for seed in range(4):
+        img = _thin_stroke(seed)
+        segs = sig.detect_segments(np.clip(img, 0, 255).astype(np.uint8), 30, merge=False)
+        moved, _ = sig.refine_segments(img, segs, polarity=sig.DETECTOR_POLARITY)
+        flat = np.abs(segs[:, 3] - segs[:, 1]) < 1.5  # the detector also cuts across the stroke at a slant
+        rightward = flat & (segs[:, 2] > segs[:, 0])
+        assert rightward.any() and (flat & ~rightward).any()
+        assert moved[rightward][:, [1, 3]] == pytest.approx(99.5, abs=0.3)
+        assert moved[flat & ~rightward][:, [1, 3]] == pytest.approx(101.5, abs=0.3)
+
+
 def test_pairing_ignores_stripes_and_takes_offsets():
     a = [0.0, 100.0, 200.0, 100.0]
     continued_off = [230.0, 103.0, 400.0, 103.0]
