@@ -691,6 +691,46 @@ def refine_segments(gray: np.ndarray, segments: np.ndarray, samples: int = 9,
     return moved, sides
 
 
+def similar_direction_pairs(direction: np.ndarray, max_angle: float,
+                            budget: int = 1 << 19):
+    """The pairs (i < j) of unit ``direction`` vectors at most ``max_angle`` degrees apart, in
+    chunks of at most max(``budget``, n) candidate pairs: (rows, cols) index arrays, each pair
+    once, in no particular order. Callers test the pairs of a chunk and keep the few that pass.
+
+    Directions are sorted by angle and each is compared only with those following it within
+    the angle (and across the wrap at 180 degrees), a chunk of them at a time, so memory stays
+    bounded by ``budget`` instead of growing with the square of the segment count (a 2000 px
+    poster gives over 2000 segments: 44 MB for one n x n matrix)."""
+    n = len(direction)
+    if n < 2:
+        return
+    theta = np.arctan2(direction[:, 1], direction[:, 0])
+    order = np.argsort(theta, kind="stable")
+    t = theta[order]
+    tol = math.radians(max_angle) + 1e-6  # a little wide: the exact test is on the dot product
+    cos_min = math.cos(math.radians(max_angle))
+    wrap = int(np.searchsorted(t, -math.pi + tol, side="right"))  # near -180 deg: also after +180
+    t_ext = np.concatenate([t, t[:wrap] + 2.0 * math.pi])
+    idx_ext = np.concatenate([order, order[:wrap]])
+    positions = np.arange(n)
+    hi = np.minimum(np.searchsorted(t_ext, t + tol, side="right"), positions + n)
+    count = np.maximum(hi - positions - 1, 0)
+    total = np.concatenate([[0], np.cumsum(count)])
+    start = 0
+    while start < n:
+        end = min(n, max(start + 1, int(np.searchsorted(total, total[start] + budget, side="right")) - 1))
+        c = count[start:end]
+        m = int(c.sum())
+        if m:
+            ks = np.repeat(positions[start:end], c)
+            first = np.repeat(total[start:end] - total[start], c)
+            i, j = order[ks], idx_ext[ks + 1 + (np.arange(m) - first)]
+            ok = np.einsum("ij,ij->i", direction[i], direction[j]) >= cos_min
+            i, j = i[ok], j[ok]
+            yield np.minimum(i, j), np.maximum(i, j)
+        start = end
+
+
 def chain_collinear(segments: np.ndarray, sides: np.ndarray | None = None, max_offset: float = 0.5,
                     max_angle: float = 0.6, max_gap: float = 60.0, max_overlap: float = 3.0,
                     max_side_difference: float = 20.0) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
@@ -703,6 +743,9 @@ def chain_collinear(segments: np.ndarray, sides: np.ndarray | None = None, max_o
     pixels of each other's line, that follow each other along it within ``max_gap`` pixels and
     separate the same tones, are joined; a joined group whose members do not all stay within
     ``max_offset`` of its fitted line is left apart (a curve, not a straight edge).
+
+    Pairs are formed by ``similar_direction_pairs`` (angle order, bounded chunks), so memory
+    does not grow with the square of the segment count.
 
     Returns the segments (M x 4), their side levels (M x 2, or None) and how many pieces
     each is made of."""
@@ -719,23 +762,26 @@ def chain_collinear(segments: np.ndarray, sides: np.ndarray | None = None, max_o
     direction = vec / length[:, None]
     normal = np.stack([-direction[:, 1], direction[:, 0]], axis=1)
     mid = 0.5 * (p0 + p1)
-    # only pairs with the same direction (a cheap, very selective test) are measured further
-    rows, cols = np.nonzero(np.triu(direction @ direction.T >= math.cos(math.radians(max_angle)), 1))
+    # only pairs with the same direction (a cheap, very selective test, done by angle order in
+    # bounded chunks, not on an n x n matrix) are measured further
+    linked_rows, linked_cols = [], []
+    for rows, cols in similar_direction_pairs(direction, max_angle):
+        # the shorter piece's end points against the longer one's line
+        flip = length[rows] < length[cols]
+        li, si = np.where(flip, cols, rows), np.where(flip, rows, cols)
+        across = np.maximum(np.abs(np.sum((p0[si] - p0[li]) * normal[li], axis=1)),
+                            np.abs(np.sum((p1[si] - p0[li]) * normal[li], axis=1)))
+        along = np.abs(np.sum((mid[cols] - mid[rows]) * direction[rows], axis=1))
+        gap = along - 0.5 * (length[rows] + length[cols])
+        link = (across <= max_offset) & (gap <= max_gap) & (gap >= -max_overlap)
+        if sides is not None and len(sides) == n:
+            link &= np.all(np.abs(sides[rows] - sides[cols]) <= max_side_difference, axis=1)
+        linked_rows.append(rows[link])
+        linked_cols.append(cols[link])
+    rows = np.concatenate(linked_rows) if linked_rows else np.zeros(0, np.int64)
+    cols = np.concatenate(linked_cols) if linked_cols else np.zeros(0, np.int64)
     if len(rows) == 0:
         return segments, sides, counts
-    # the shorter piece's end points against the longer one's line
-    flip = length[rows] < length[cols]
-    li, si = np.where(flip, cols, rows), np.where(flip, rows, cols)
-    across = np.maximum(np.abs(np.sum((p0[si] - p0[li]) * normal[li], axis=1)),
-                        np.abs(np.sum((p1[si] - p0[li]) * normal[li], axis=1)))
-    along = np.abs(np.sum((mid[cols] - mid[rows]) * direction[rows], axis=1))
-    gap = along - 0.5 * (length[rows] + length[cols])
-    link = (across <= max_offset) & (gap <= max_gap) & (gap >= -max_overlap)
-    if sides is not None and len(sides) == n:
-        link &= np.all(np.abs(sides[rows] - sides[cols]) <= max_side_difference, axis=1)
-    if not link.any():
-        return segments, sides, counts
-    rows, cols = rows[link], cols[link]
     n_groups, labels = connected_components(coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n)),
                                             directed=False)
     sizes = np.bincount(labels, minlength=n_groups)
@@ -779,7 +825,8 @@ def pair_broken_segments(segments: np.ndarray, min_offset: float, max_offset: fl
     break. Segments are directed (the detector keeps the bright side on one hand), so the two
     edges of one stroke never pair. With ``sides`` (gray level left and right of each segment),
     pieces must also separate the same two tones (within ``max_side_difference`` levels):
-    one edge continued, not two different edges that happen to line up."""
+    one edge continued, not two different edges that happen to line up. Pairs within
+    ``max_angle`` come from ``similar_direction_pairs`` (bounded memory, no n x n matrices)."""
     out: list[BrokenLine] = []
     n = len(segments)
     if n < 2:
@@ -788,25 +835,28 @@ def pair_broken_segments(segments: np.ndarray, min_offset: float, max_offset: fl
     vec = p1 - p0
     length = np.hypot(vec[:, 0], vec[:, 1]) + 1e-9
     direction = vec / length[:, None]
-    cos = np.clip(direction @ direction.T, -1.0, 1.0)
-    angle = np.degrees(np.arccos(cos))
     mid = 0.5 * (p0 + p1)
     normal = np.stack([-direction[:, 1], direction[:, 0]], axis=1)
-    # distance of each segment's midpoint from every other segment's line, and along it
-    rel = mid[None, :, :] - mid[:, None, :]  # [i, j] = mid_j - mid_i
-    across = np.abs(np.einsum("ijk,ik->ij", rel, normal))
-    along = np.abs(np.einsum("ijk,ik->ij", rel, direction))
-    half = 0.5 * (length[:, None] + length[None, :])
-    slack = np.sin(np.radians(max_angle)) * half + max_offset
-    candidate = ((angle <= max_angle) & (across <= slack) & (along - half <= max_gap)
-                 & (along - half >= -max_overlap))
-    if sides is not None and len(sides) == n:
-        # same polarity and the same tones on both sides
-        same_left = np.abs(sides[:, None, 0] - sides[None, :, 0]) <= max_side_difference
-        same_right = np.abs(sides[:, None, 1] - sides[None, :, 1]) <= max_side_difference
-        candidate &= same_left & same_right
-    candidate = np.triu(candidate, 1)
-    for i, j in zip(*np.nonzero(candidate)):
+    found_rows, found_cols = [], []
+    # pairs within the angle (by angle order, in bounded chunks: no n x n matrices)
+    for rows, cols in similar_direction_pairs(direction, max_angle):
+        # distance of the second segment's midpoint from the first one's line, and along it
+        rel = mid[cols] - mid[rows]
+        across = np.abs(np.sum(rel * normal[rows], axis=1))
+        along = np.abs(np.sum(rel * direction[rows], axis=1))
+        half = 0.5 * (length[rows] + length[cols])
+        slack = np.sin(np.radians(max_angle)) * half + max_offset
+        candidate = (across <= slack) & (along - half <= max_gap) & (along - half >= -max_overlap)
+        if sides is not None and len(sides) == n:
+            # same polarity and the same tones on both sides
+            candidate &= np.all(np.abs(sides[rows] - sides[cols]) <= max_side_difference, axis=1)
+        found_rows.append(rows[candidate])
+        found_cols.append(cols[candidate])
+    if not found_rows:
+        return out
+    rows, cols = np.concatenate(found_rows), np.concatenate(found_cols)
+    order = np.lexsort((cols, rows))
+    for i, j in zip(rows[order].tolist(), cols[order].tolist()):
         u = direction[i] if length[i] >= length[j] else direction[j]
         nrm = np.array([-u[1], u[0]])
         ti = sorted([float(np.dot(p0[i], u)), float(np.dot(p1[i], u))])
@@ -817,7 +867,7 @@ def pair_broken_segments(segments: np.ndarray, min_offset: float, max_offset: fl
         meet = 0.5 * (ti[1] + tj[0]) if ti[1] <= tj[0] + max_overlap else 0.5 * (ti[0] + tj[1])
         offset = abs(_normal_position_at(p0[i], direction[i], u, nrm, meet)
                      - _normal_position_at(p0[j], direction[j], u, nrm, meet))
-        da = float(angle[i, j])
+        da = float(np.degrees(np.arccos(np.clip(np.dot(direction[i], direction[j]), -1.0, 1.0))))
         if offset > max_offset or (offset < min_offset and da < max_collinear_angle):
             continue
         out.append(BrokenLine(tuple(float(v) for v in segments[i]), tuple(float(v) for v in segments[j]),

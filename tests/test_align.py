@@ -379,6 +379,19 @@ def test_chain_joins_pieces_cut_by_crossings_but_not_offset_ones():
     assert len(breaks) == 1 and breaks[0].offset == pytest.approx(3.0, abs=0.3)
 
 
+def test_similar_direction_pairs_match_the_full_matrix_in_small_chunks():
+    rng = np.random.default_rng(0)
+    angles = rng.choice([0.0, np.pi / 2, np.pi - 0.004, -np.pi + 0.003, 1.0], 300) + rng.normal(0, 0.006, 300)
+    direction = np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    full = np.triu(direction @ direction.T >= np.cos(np.radians(0.6)), 1)
+    expected = set(zip(*(idx.tolist() for idx in np.nonzero(full))))
+    chunks = list(sig.similar_direction_pairs(direction, 0.6, budget=50))
+    assert len(chunks) > 10 and all(len(rows) <= 300 for rows, _ in chunks)  # at most max(budget, n)
+    found = [(i, j) for rows, cols in chunks for i, j in zip(rows.tolist(), cols.tolist())]
+    assert len(found) == len(set(found)) and set(found) == expected  # across +-180 degrees too
+    assert any(abs(angles[i] - angles[j]) > np.pi for i, j in found)
+
+
 def test_profile_match_tells_a_moved_edge_from_two_edges():
     img = np.full((200, 400), 240.0, np.float32)
     img[97:101, :200] = 20.0  # a 4 px stroke ...
