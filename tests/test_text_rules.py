@@ -104,7 +104,7 @@ def test_gate_sees_small_letters_on_a_large_image():
 
 
 def test_text_free_image_costs_no_ocr(monkeypatch):
-    def fail(rgb, params):
+    def fail(rgb, params, bands=()):
         raise AssertionError("the engine must not run when the gate finds no lettering")
 
     monkeypatch.setitem(text_ocr.READERS, "rapidocr", fail)
@@ -339,6 +339,43 @@ def test_line_cut_by_a_strip_edge_is_read_whole_not_half():
     assert abs(cut[0][:, 1].min() - whole[0][:, 1].min()) < 4 and abs(cut[0][:, 1].max() - whole[0][:, 1].max()) < 4
 
 
+@pytest.mark.parametrize("bands", [((450.0, 560.0), (560.0, 700.0)), ((450.0, 560.0),), ((560.0, 700.0),)],
+                         ids=["both", "upper", "lower"])
+def test_line_cut_by_a_band_is_read_as_by_the_whole_image(bands):
+    """"SALE" 170 px tall (rows 456-626 in the detector's copy): a band holding its upper
+    part cuts it at the bottom and sits within a third of its height of its top; a band
+    holding its lower part sees less than 40% of it. Both lost the whole line (the second
+    look grew one edge only, by too little, and then dropped what it still cut); the line
+    is now read from a taller strip or from the whole image, never dropped."""
+    rgb = _big_sign("SALE", 600, 6, 12)
+    params = OcrParams(det_side=736)
+    whole, _ = text_ocr.read_rapidocr(rgb, params)
+    assert [line.text for line in whole] == ["SALE"]
+    assert abs(whole[0].box.y0 - 456) < 4 and abs(whole[0].box.y1 - 626) < 4
+    banded, _ = text_ocr.read_rapidocr(rgb, params, bands)
+    assert [line.text for line in banded] == ["SALE"]
+    assert abs(banded[0].box.y0 - whole[0].box.y0) < 8 and abs(banded[0].box.y1 - whole[0].box.y1) < 8
+
+
+def test_line_cut_at_both_edges_of_its_strip_grows_both_ways(monkeypatch):
+    """A line taller than its strip (whose box ends near both of the strip's edges): the
+    second look widens the strip above and below, not only above."""
+    rgb = _big_sign("SALE", 600, 6, 12)
+    looks = []
+    real = text_ocr._detect_strip
+
+    def recording(engine, bgr, r0, r1):
+        looks.append((r0, r1))
+        return real(engine, bgr, r0, r1)
+
+    monkeypatch.setattr(text_ocr, "_detect_strip", recording)
+    quads, scale = text_ocr.detect_lines_rapid(rgb, OcrParams(det_side=736), ((465.0, 605.0),))
+    assert len(quads) == 1 and abs(quads[0][:, 1].min() - 456) < 8 and abs(quads[0][:, 1].max() - 626) < 8
+    if len(looks) == 2:  # read on the taller strip, not on the whole image
+        (r0, r1), (g0, g1) = looks
+        assert g0 < r0 and g1 > r1 and g0 <= 456 * scale - 16 and g1 >= 626 * scale + 16
+
+
 def test_strip_rows_are_whole_strides_within_the_image_and_joined():
     rows = text_ocr.strip_rows(((10.0, 30.0), (40.0, 60.0), (500.0, 700.0), (990.0, 1000.0)), 0.5, 512)
     assert all((b - a) % 32 == 0 and 0 <= a < b <= 512 for a, b in rows)
@@ -347,7 +384,7 @@ def test_strip_rows_are_whole_strides_within_the_image_and_joined():
 
 
 def test_large_image_without_lines_stops_at_the_quick_detector(monkeypatch):
-    def fail(rgb, params):
+    def fail(rgb, params, bands=()):
         raise AssertionError("the full-size pass must not run when the quick detector finds no line")
 
     monkeypatch.setattr(text_ocr, "text_presence", lambda gray: text_ocr.GateResult(True, ()))
