@@ -322,11 +322,12 @@ def detect_lines_rapid(rgb: np.ndarray, params: OcrParams,
 
 # A line cut by a strip's edge still gets a box from the detector, short of the edge:
 # measured on lines of 33-187 px cut at every depth (copies of 960 px), the box of a cut
-# line ended up to 13 px, and up to a third of its own height, from the edge. A box ending
-# this close to an edge the image goes on past is taken as cut. Taking a whole line as cut
-# costs only a second look (and, for a line still too close to the taller strip's edge, a
-# search of the whole copy): nothing is dropped.
-STRIP_EDGE_PX = 16.0
+# line ended up to 13 px, and up to a third of its own height (0.32), from the edge; a
+# fixed few pixels would read big lettering cut a quarter down as a whole line ("DALE"
+# for "SALE"). A box ending this close to an edge the image goes on past is taken as cut.
+# Taking a whole line as cut costs only a second look (and, for a line still too close to
+# the taller strip's edge, a search of the whole copy): nothing is dropped.
+STRIP_EDGE_PX = 3.0
 STRIP_EDGE_SHARE = 0.35
 
 
