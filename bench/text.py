@@ -117,48 +117,15 @@ def _matches_typo(issue, typo_word: str) -> bool:
     return normalized_edit_similarity(word.lower(), typo_word.lower()) >= 0.6
 
 
-def evaluate_generated(engine: str, n: int, seed0: int = 0) -> dict:
-    settings = {p: settings_for(p, engine) for p in PROFILES}
-    by_style = {p: {s: {"typo": Tally(), "clean": Tally()} for s in STYLES} for p in PROFILES}
-    text_free = {p: Tally() for p in PROFILES}
-    ms_text, ms_free = [], []
-    for style in STYLES:
-        for i in range(n):
-            for typo in (True, False):
-                case = make_case(seed0 + i, style, typo)
-                ctx = context_from_array(case.image)
-                findings, ms = timed_check(ctx, settings)
-                ms_text.append(ms)
-                for profile in PROFILES:
-                    tally = by_style[profile][style]["typo" if typo else "clean"]
-                    tally.n += 1
-                    if typo:
-                        tally.hits += any(code == "TEXT001" and _matches_typo(issue, case.typo_word)
-                                          for code, issue in findings[profile])
-                        # findings about anything else than the typo are false alarms too
-                        extra = [1 for code, issue in findings[profile]
-                                 if not (code == "TEXT001" and _matches_typo(issue, case.typo_word))]
-                        tally.alarms += len(extra)
-                    else:
-                        tally.alarms += len(findings[profile])
-                        tally.flagged += bool(findings[profile])
-    for i in range(n * 2):
-        ctx = context_from_array(make_text_free(seed0 + i))
-        findings, ms = timed_check(ctx, settings)
-        ms_free.append(ms)
-        for profile in PROFILES:
-            text_free[profile].n += 1
-            text_free[profile].alarms += len(findings[profile])
-            text_free[profile].flagged += bool(findings[profile])
-    return {"by_style": by_style, "text_free": text_free, "ms_text": ms_text, "ms_free": ms_free}
-
-
 LARGE_SIDE = 1024
 
 
-def evaluate_large(engine: str, n: int, seed0: int = 0) -> dict:
-    """Typo recall and false alarms on 1024x1024 signs (seeds ``seed0``.. per style, typo
-    and correct versions) and on 1024x1024 text-free clutter; ms of the first profile."""
+def evaluate_generated(engine: str, n: int, seed0: int = 0, size: tuple[int, int] = (512, 384),
+                       text_free_n: int | None = None) -> dict:
+    """Typo recall and false alarms on ``size`` (width, height) signs (seeds ``seed0``.. per
+    style, typo and correct versions) and on ``text_free_n`` text-free images of the same
+    size (default ``2 * n``); ms of the first profile."""
+    width, height = size
     settings = {p: settings_for(p, engine) for p in PROFILES}
     by_style = {p: {s: {"typo": Tally(), "clean": Tally()} for s in STYLES} for p in PROFILES}
     text_free = {p: Tally() for p in PROFILES}
@@ -166,19 +133,20 @@ def evaluate_large(engine: str, n: int, seed0: int = 0) -> dict:
     for style in STYLES:
         for i in range(n):
             for typo in (True, False):
-                case = make_case(seed0 + i, style, typo, width=LARGE_SIDE, height=LARGE_SIDE)
+                case = make_case(seed0 + i, style, typo, width=width, height=height)
                 findings, ms = timed_check(context_from_array(case.image), settings)
                 ms_text.append(ms)
                 for profile in PROFILES:
                     tally = by_style[profile][style]["typo" if typo else "clean"]
                     tally.n += 1
+                    # on a typo image, findings about anything else than the typo are false alarms too
                     hit = [code == "TEXT001" and _matches_typo(issue, case.typo_word) for code, issue in findings[profile]] \
                         if typo else [False] * len(findings[profile])
                     tally.hits += any(hit)
                     tally.alarms += hit.count(False)
                     tally.flagged += not typo and bool(findings[profile])
-    for i in range(n):
-        findings, ms = timed_check(context_from_array(make_text_free(seed0 + i, LARGE_SIDE, LARGE_SIDE)), settings)
+    for i in range(2 * n if text_free_n is None else text_free_n):
+        findings, ms = timed_check(context_from_array(make_text_free(seed0 + i, width, height)), settings)
         ms_free.append(ms)
         for profile in PROFILES:
             text_free[profile].n += 1
@@ -336,7 +304,8 @@ def main(argv=None) -> None:
             print_generated(engine, evaluate_generated(engine, args.n))
             print_packing(engine, evaluate_packing(engine, args.n))
             if args.large_n > 0:
-                print_generated(engine, evaluate_large(engine, args.large_n),
+                print_generated(engine, evaluate_generated(engine, args.large_n, size=(LARGE_SIDE, LARGE_SIDE),
+                                                   text_free_n=args.large_n),
                                 f"generated signs at {LARGE_SIDE}x{LARGE_SIDE}")
         if not args.skip_corpus:
             if (CORPUS / "MANIFEST.tsv").is_file():
