@@ -99,7 +99,7 @@ def check_seam(ctx, settings: SeamSettings):
         min_length, min_pixels: how long the line must run (share of the side, pixels).
         max_flat_share: a brightness step with at least this share of exactly equal
             neighbouring pixels on both sides is a drawn edge between flat fills (UI, vector
-            art), not a tile step (lenient 0.75, strict 0.95; must be above 0, above 1 turns
+            art), not a tile step (lenient 0.75, strict 0.85; must be above 0, above 1 turns
             it off). On a nearest-neighbour upscale only the distinct columns are compared.
         max_findings: single seams reported at most.
         lenient flags steps a viewer sees at normal size; strict also fainter steps and smaller shifts.
@@ -116,7 +116,7 @@ def check_seam(ctx, settings: SeamSettings):
         them in lenient, all in strict) but not along its whole length: only a third to 40% of
         the seam lines are found, those crossing enough texture (a shift over a flat stretch
         leaves no trace). A tile step over a noise-free flat fill (at least max_flat_share
-        identical neighbouring pixels on both sides: 75% in lenient, 95% in strict) is taken
+        identical neighbouring pixels on both sides: 75% in lenient, 85% in strict) is taken
         as a drawn edge and not reported in either profile.
     """
     gray = ctx.shared(_gray32)
@@ -154,7 +154,7 @@ ALIGN001 = Rule(
     profiles={
         "lenient": {},
         "strict": {"min_step_z": 8.0, "min_step_levels": 1.5, "min_shift_ratio": 1.5, "min_length": 0.2,
-                   "max_flat_share": 0.95},
+                   "max_flat_share": 0.85},
     },
 )
 
