@@ -302,7 +302,7 @@ def analyse_rgb(rgb: np.ndarray, plan: DetectionPlan = DetectionPlan()) -> HandA
     for hand in detect_hands(rgb, plan):
         box = hand_box(hand, w, h)
         extended = geo.extended_digits(hand.world)
-        signals = hand_signals(rgb, hand, extended, run_tta=False)  # see augment_hand
+        signals = hand_signals(rgb, hand, extended)
         signals["hand_share"] = round(hand.size / max(1, min(w, h)), 4)
         reports.append(HandReport(hand, box, extended, signals))
     return HandAnalysis(tuple(reports), (time.perf_counter() - start) * 1000)

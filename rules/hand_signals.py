@@ -344,8 +344,9 @@ def plausibility(points: np.ndarray, world: np.ndarray, extended: tuple[bool, ..
 
 # ---------------------------------------------------------------- all signals of one hand
 
-def hand_signals(rgb: np.ndarray, hand, extended: tuple[bool, ...], run_tta: bool = True) -> dict:
-    """Every signal for one detected hand (a `DetectedHand`), as plain numbers and lists."""
+def hand_signals(rgb: np.ndarray, hand, extended: tuple[bool, ...]) -> dict:
+    """Every pixel and skeleton signal for one detected hand (a `DetectedHand`), as plain
+    numbers and lists; the augmentation signals come from `hand_analysis.augment_hand`."""
     import cv2
 
     crop = crop_hand(rgb, hand.points)
@@ -363,8 +364,5 @@ def hand_signals(rgb: np.ndarray, hand, extended: tuple[bool, ...], run_tta: boo
         "mask_share": round(float(mask.mean()), 3),
         "finger_width_px": round(fw / crop.scale, 1),
     }
-    if run_tta:
-        runs = tta_runs(crop.image, crop.points)
-        out.update(tta_summary(runs, int(sum(extended)), hand.handedness))
     out.update(plausibility(hand.points, hand.world, extended))
     return out
