@@ -301,6 +301,34 @@ def _recording_detector(monkeypatch) -> list[tuple[int, int]]:
     return shapes
 
 
+def test_gate_stops_before_its_finest_scale_once_the_bands_are_wide(monkeypatch):
+    """With ``enough``, the gate stops as soon as its bands are wider than that (the caller
+    will run the quick pass anyway): the finest scale, the dearest, is not computed and the
+    result says it is a part. Bands it gives lie within the whole gate's bands, and when
+    they never get that wide the result is the whole gate's."""
+    rgb = _big_sign("OPEN MARKET", 200)
+    rgb = _big_sign("FRESH BREAD", 540, rgb=rgb)
+    rgb = _big_sign("SUMMER SALE", 880, rgb=rgb)
+    gray = rgb[:, :, 1]
+    whole = text_presence(gray)
+    assert whole.passed and whole.complete
+    sides = []
+    real_mask = text_ocr.lettering_mask
+
+    def recording(gray, side, **kwargs):
+        sides.append(side)
+        return real_mask(gray, side, **kwargs)
+
+    monkeypatch.setattr(text_ocr, "lettering_mask", recording)
+    part = text_presence(gray, enough=100.0)
+    assert part.passed and not part.complete
+    assert 512 not in sides
+    assert all(any(a <= y0 and y1 <= b for a, b in whole.bands) for y0, y1 in part.bands)
+    sides.clear()
+    assert text_presence(gray, enough=2000.0) == whole
+    assert sorted(sides) == [128, 256, 512]
+
+
 def test_detector_looks_only_in_the_gates_bands(monkeypatch):
     """One sign line on a large image: the gate's band holds the line and little else, so
     the detector sees only that strip (no quick pass), and the line is still read."""
@@ -317,15 +345,38 @@ def test_detector_looks_only_in_the_gates_bands(monkeypatch):
 
 
 def test_wide_bands_on_a_large_image_get_the_quick_pass_first(monkeypatch):
-    """Lines all over the image: the gate's bands are wide, so a 320-px quick detection
-    decides first, and then the whole image is searched."""
+    """Lines all over the image: the gate's bands are wide, so a 192-px quick look at the
+    detection network's map decides first, and then the whole image is searched."""
     rgb = _big_sign("OPEN MARKET", 200)
     rgb = _big_sign("FRESH BREAD", 540, rgb=rgb)
     rgb = _big_sign("SUMMER SALE", 880, rgb=rgb)
     shapes = _recording_detector(monkeypatch)
+    quick_sides = []
+    real_quick = text_ocr.quick_text_rows
+
+    def recording_quick(image, side):
+        quick_sides.append(side)
+        return real_quick(image, side)
+
+    monkeypatch.setattr(text_ocr, "quick_text_rows", recording_quick)
     result = text_ocr.ocr_image(rgb, rgb[:, :, 1], OcrParams(det_side=736))
     assert result.text.upper().split("\n") == ["OPEN MARKET", "FRESH BREAD", "SUMMER SALE"]
-    assert shapes == [(320, 320), (736, 736)]
+    assert quick_sides == [192]
+    assert shapes == [(736, 736)]
+
+
+def test_quick_look_finds_the_rows_of_a_line_and_nothing_on_a_smooth_image():
+    """The quick pass's bands hold the line's rows (with a margin), in original pixels; a
+    smooth image gives none, so it counts as text-free."""
+    rgb = _big_sign("OPEN MARKET", 540)
+    rows = text_ocr.quick_text_rows(rgb, 192)
+    assert len(rows) == 1
+    (y0, y1), = rows
+    assert y0 < 515 and y1 > 545 and y1 - y0 < 300
+    smooth = np.zeros((1024, 1024, 3), np.uint8)
+    smooth[:, :, 0] = np.linspace(30, 220, 1024, dtype=np.uint8)[:, None]
+    smooth[:, :, 2] = np.linspace(200, 60, 1024, dtype=np.uint8)[None, :]
+    assert text_ocr.quick_text_rows(smooth, 192) == ()
 
 
 def test_line_cut_by_a_strip_edge_is_read_whole_not_half():
@@ -387,7 +438,7 @@ def test_large_image_without_lines_stops_at_the_quick_detector(monkeypatch):
     def fail(rgb, params, bands=()):
         raise AssertionError("the full-size pass must not run when the quick detector finds no line")
 
-    monkeypatch.setattr(text_ocr, "text_presence", lambda gray: text_ocr.GateResult(True, ()))
+    monkeypatch.setattr(text_ocr, "text_presence", lambda gray, enough=None: text_ocr.GateResult(True))
     monkeypatch.setitem(text_ocr.READERS, "rapidocr", fail)
     big = np.zeros((768, 1024, 3), np.uint8)
     big[:, :, 1] = np.linspace(40, 220, 1024, dtype=np.uint8)[None, :]
