@@ -307,6 +307,9 @@ def main(argv=None) -> None:
     parser.add_argument("--skip-corpus", action="store_true")
     parser.add_argument("--verbose", action="store_true", help="name missed and falsely flagged corpus files")
     args = parser.parse_args(argv)
+    import cv2
+
+    cv2.setNumThreads(1)  # as in noticer's workers (one per core): the figures are for one core
     for engine in [e.strip() for e in args.engines.split(",") if e.strip()]:
         if not args.skip_generated:
             print_generated(engine, evaluate_generated(engine, args.n))
