@@ -5,9 +5,9 @@ so the gate and the engine run once per image whichever TEXT rules ask. The gate
 few-millisecond test for strokes side by side (``text_presence``) that also says in which
 horizontal bands it saw them. The detector, whose cost is in proportion to the pixels it
 sees, then looks at full resolution only in those bands when they are narrow; when they
-are wide (texture, or much text), images of 640 px and more first get RapidOCR's detector
-on a 320-px copy, which calls the image text-free when it finds nothing and adds bands
-around the large lettering it finds (see ``ocr_image``). Engines sit behind
+are wide (texture, or much text), RapidOCR's detection network first looks at a 192-px
+copy: its map calls the image text-free when it shows nothing, and adds bands around the
+large lettering it shows (see ``ocr_image``). Engines sit behind
 one small interface (``image -> tuple[OcrLine, ...]``) and are loaded once per process:
 
 - ``rapidocr``: RapidOCR's PP-OCRv4 detector and recogniser (ONNX models in its wheel);
