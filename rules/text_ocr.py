@@ -5,9 +5,9 @@ so the gate and the engine run once per image whichever TEXT rules ask. The gate
 few-millisecond test for strokes side by side (``text_presence``) that also says in which
 horizontal bands it saw them. The detector, whose cost is in proportion to the pixels it
 sees, then looks at full resolution only in those bands when they are narrow; when they
-are wide (texture, or much text), RapidOCR's detection network first looks at a 192-px
-copy: its map calls the image text-free when it shows nothing, and adds bands around the
-large lettering it shows (see ``ocr_image``). Engines sit behind
+are wide (texture, or much text), images of 640 px and more first get RapidOCR's detector
+on a 320-px copy, which calls the image text-free when it finds nothing and adds bands
+around the large lettering it finds (see ``ocr_image``). Engines sit behind
 one small interface (``image -> tuple[OcrLine, ...]``) and are loaded once per process:
 
 - ``rapidocr``: RapidOCR's PP-OCRv4 detector and recogniser (ONNX models in its wheel);
@@ -121,11 +121,9 @@ class OcrParams:
     gate: bool = True
     det_side: int = 960  # longest side the detector sees (larger images are shrunk to this)
     min_det_side: int = 640  # smaller images are enlarged to this for the detector
-    # second gate: RapidOCR's detection network on a copy this size (0: off); an image
-    # where its map shows no text is taken as text-free without the full-size pass.
-    # 192 px sees what 320 px saw on the corpus and the generated signs (bench.text gave
-    # the same figures) at a third of the cost (~6 ms)
-    quick_det_side: int = 192
+    # second gate for large images: RapidOCR's detector on a copy this size (0: off); an
+    # image where it finds no line is taken as text-free without the full-size pass
+    quick_det_side: int = 320
     # detect only in horizontal bands around the lettering the gate (and the quick pass) saw
     # when they cover at most this share of the image's height (0: always everywhere)
     band_share: float = 0.6
@@ -368,45 +366,6 @@ def detect_lines_rapid(rgb: np.ndarray, params: OcrParams,
         return np.zeros((0, 4, 2), np.float32), scale
     boxes = np.asarray(engine.sorted_boxes(np.asarray(found, dtype=np.float32)), dtype=np.float32) / scale
     return boxes, scale
-
-
-# RapidOCR's detector marks text pixels with probabilities near 1. At 192 px its map stays
-# under 0.0005 everywhere on each of the corpus's 14 text-free pictures, while the faintest
-# text it shows (white script on a postcard, 1024 px) peaks at 0.70 with 5 pixels over 0.1:
-# a couple of pixels over 0.1 is enough to count.
-QUICK_MAP_THRESHOLD = 0.1
-QUICK_MIN_PIXELS = 2
-
-
-def quick_text_rows(rgb: np.ndarray, side: int) -> tuple[tuple[float, float], ...]:
-    """Where RapidOCR's detection network, run on a copy whose longest side is ``side``,
-    sees text: horizontal bands (y0, y1 in original pixels), each the rows of a patch of
-    its probability map above QUICK_MAP_THRESHOLD, widened by the patch's own height above
-    and below (at least 16 px of the original). Empty when fewer than QUICK_MIN_PIXELS
-    pixels pass: the image is taken as text-free. The map is used, not the boxes the
-    detector draws from it: a short word at low resolution shows in the map but is too
-    small for a box."""
-    import cv2
-
-    engine = rapidocr_engine()
-    h, w = rgb.shape[:2]
-    scale = min(1.0, side / float(max(h, w)))
-    new_h, new_w = (max(32, int(round(h * scale / 32)) * 32), max(32, int(round(w * scale / 32)) * 32))
-    small = shrink(rgb, (new_w, new_h))
-    # the network's input: BGR, scaled to [-1, 1] (RapidOCR's mean and std of 0.5)
-    net_in = (small[:, :, ::-1].astype(np.float32) * (2.0 / 255.0) - 1.0).transpose(2, 0, 1)[None]
-    prob = engine.text_det.infer(np.ascontiguousarray(net_in))[0][0, 0]
-    text = (prob > QUICK_MAP_THRESHOLD).astype(np.uint8)
-    if int(text.sum()) < QUICK_MIN_PIXELS:
-        return ()
-    row_scale = h / float(new_h)
-    count, _, stats, _ = cv2.connectedComponentsWithStats(text, connectivity=8)
-    spans = []
-    for _x, y, _bw, bh, _area in stats[1:count]:
-        y0, y1 = y * row_scale, (y + bh) * row_scale
-        margin = max(y1 - y0, 16.0)
-        spans.append((max(0.0, y0 - margin), min(float(h), y1 + margin)))
-    return merge_spans(spans)
 
 
 # A line cut by a strip's edge still gets a box from the detector, short of the edge:
@@ -806,12 +765,14 @@ def ocr_image(rgb: np.ndarray, gray: np.ndarray, params: OcrParams) -> OcrResult
     resolution only in horizontal bands around lettering when it can:
     - the gate's bands are narrow (at most half of ``band_share`` of the image's height,
       a sign or a caption): the detector looks there only;
-    - else a quick low-resolution look at the detection network's map decides
-      (``quick_text_rows``; images smaller than ``quick_det_side`` are looked at as they
-      are): when it sees nothing the image counts as text-free; otherwise the bands around
-      what it and the gate saw are searched if they cover at most ``band_share`` of the
-      image, the whole image if not (the quick pass sees large lettering the gate's
-      windows can miss).
+    - else, for images of 640 px and more, a quick low-resolution detection runs: when it
+      sees nothing the image counts as text-free; otherwise the bands around what it and
+      the gate saw are searched if they cover at most ``band_share`` of the image, the
+      whole image if not (the quick pass sees large lettering the gate's windows can miss);
+    - smaller images with wide bands are searched whole.
+    The gate is asked to stop once its bands are too wide to be searched without the quick
+    pass; when the quick pass then finds lines, the whole gate is computed, so the bands
+    searched are those of the whole gate.
     ``gate_passed`` is False when the gates said no text."""
     start = time.perf_counter()
     height = rgb.shape[0]
@@ -825,14 +786,20 @@ def ocr_image(rgb: np.ndarray, gray: np.ndarray, params: OcrParams) -> OcrResult
     quick_possible = params.engine != "tesseract" or rapidocr_available()  # the quick pass is RapidOCR's
     if params.band_share > 0 and gate.bands and _covered(gate.bands) <= narrow:
         bands = gate.bands
-    elif params.quick_det_side and quick_possible:
-        seen = quick_text_rows(rgb, params.quick_det_side)
-        if not seen:
+    elif params.quick_det_side and quick_possible and max(rgb.shape[:2]) >= 2 * params.quick_det_side:
+        quick = OcrParams(params.engine, params.gate, params.quick_det_side, params.quick_det_side, 0, 0.0)
+        found, _ = detect_lines_rapid(rgb, quick)
+        if len(found) == 0:
             return OcrResult(params.engine, False, (), gate_ms=gate_ms + (time.perf_counter() - start) * 1000)
         if params.band_share > 0 and gate.bands:
-            if not gate.complete:  # the quick pass saw text: now the gate's finest bands count too
+            if not gate.complete:  # the quick pass found lines: now the gate's finest bands count too
                 gate = text_presence(gray)
-            bands = merge_spans(list(gate.bands) + list(seen))
+            spans = list(gate.bands)
+            for quad in found:
+                y0, y1 = float(quad[:, 1].min()), float(quad[:, 1].max())
+                margin = max(y1 - y0, 16.0)
+                spans.append((max(0.0, y0 - margin), min(float(height), y1 + margin)))
+            bands = merge_spans(spans)
             if _covered(bands) > params.band_share * height:
                 bands = ()
     lines, candidates = READERS[params.engine](rgb, params, bands)

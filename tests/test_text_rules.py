@@ -345,38 +345,77 @@ def test_detector_looks_only_in_the_gates_bands(monkeypatch):
 
 
 def test_wide_bands_on_a_large_image_get_the_quick_pass_first(monkeypatch):
-    """Lines all over the image: the gate's bands are wide, so a 192-px quick look at the
-    detection network's map decides first, and then the whole image is searched."""
+    """Lines all over the image: the gate's bands are wide, so a 320-px quick detection
+    decides first, and then the whole image is searched."""
     rgb = _big_sign("OPEN MARKET", 200)
     rgb = _big_sign("FRESH BREAD", 540, rgb=rgb)
     rgb = _big_sign("SUMMER SALE", 880, rgb=rgb)
     shapes = _recording_detector(monkeypatch)
-    quick_sides = []
-    real_quick = text_ocr.quick_text_rows
-
-    def recording_quick(image, side):
-        quick_sides.append(side)
-        return real_quick(image, side)
-
-    monkeypatch.setattr(text_ocr, "quick_text_rows", recording_quick)
     result = text_ocr.ocr_image(rgb, rgb[:, :, 1], OcrParams(det_side=736))
     assert result.text.upper().split("\n") == ["OPEN MARKET", "FRESH BREAD", "SUMMER SALE"]
-    assert quick_sides == [192]
-    assert shapes == [(736, 736)]
+    assert shapes == [(320, 320), (736, 736)]
 
 
-def test_quick_look_finds_the_rows_of_a_line_and_nothing_on_a_smooth_image():
-    """The quick pass's bands hold the line's rows (with a margin), in original pixels; a
-    smooth image gives none, so it counts as text-free."""
-    rgb = _big_sign("OPEN MARKET", 540)
-    rows = text_ocr.quick_text_rows(rgb, 192)
-    assert len(rows) == 1
-    (y0, y1), = rows
-    assert y0 < 515 and y1 > 545 and y1 - y0 < 300
-    smooth = np.zeros((1024, 1024, 3), np.uint8)
-    smooth[:, :, 0] = np.linspace(30, 220, 1024, dtype=np.uint8)[:, None]
-    smooth[:, :, 2] = np.linspace(200, 60, 1024, dtype=np.uint8)[None, :]
-    assert text_ocr.quick_text_rows(smooth, 192) == ()
+def test_a_small_label_on_a_busy_picture_is_still_read(monkeypatch):
+    """A label with 22-px capitals on a 1024-px picture whose texture the gate takes for
+    lettering everywhere (its bands cover the whole height, as on most photos): the quick
+    pass must still see the label. A 192-px look did not, and took the picture as text-free."""
+    import cv2
+
+    rgb = np.full((1024, 1024, 3), 120, np.uint8)
+    cv2.rectangle(rgb, (300, 600), (720, 650), (245, 245, 245), -1)
+    cv2.putText(rgb, "FRESH BREAD", (312, 636), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (20, 20, 20), 2, cv2.LINE_AA)
+    monkeypatch.setattr(text_ocr, "text_presence", lambda gray, enough=None: text_ocr.GateResult(True, ((0.0, 1024.0),)))
+    result = text_ocr.ocr_image(rgb, cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), OcrParams(det_side=736))
+    assert result.gate_passed
+    assert "FRESH BREAD" in result.text.upper()
+
+
+def test_a_small_page_of_small_text_is_searched_whole():
+    """A 600-px page full of 8-px capitals: the bands are wide and the image is too small
+    for the quick pass, so it is searched whole and its lines are read (a 192-px look
+    missed them all and took the page as text-free)."""
+    import cv2
+
+    rgb = np.full((600, 600, 3), 240, np.uint8)
+    words = "the quick brown fox jumps over the lazy dog pack my box with five dozen jugs".split()
+    for k, y in enumerate(range(20, 590, 20)):
+        line = " ".join(words[(3 * k + i) % len(words)] for i in range(6))
+        cv2.putText(rgb, line, (8, y), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (20, 20, 20), 1, cv2.LINE_AA)
+    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    assert sum(y1 - y0 for y0, y1 in text_presence(gray).bands) > 0.3 * 600
+    result = text_ocr.ocr_image(rgb, gray, OcrParams(det_side=736))
+    assert result.gate_passed
+    assert len(result.lines) >= 20
+
+
+def test_after_an_early_stop_the_whole_gate_gives_the_bands(monkeypatch):
+    """Large lettering at the top makes the coarse scales' bands wide enough to stop the
+    gate; small text at the bottom only the finest scale sees. Once the quick pass has found
+    lines, the bands searched must include the finest scale's band at the bottom."""
+    import cv2
+
+    rgb = np.full((1024, 1024, 3), 236, np.uint8)
+    cv2.putText(rgb, "SALE", (60, 330), cv2.FONT_HERSHEY_SIMPLEX, 5, (20, 20, 30), 18)
+    cv2.putText(rgb, "open daily from nine to five", (60, 960), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (20, 20, 30), 1,
+                cv2.LINE_AA)
+    gray = rgb[:, :, 1]
+    narrow = 0.3 * 1024
+    part, whole = text_presence(gray, narrow), text_presence(gray)
+    assert not part.complete and not any(y1 > 940 for _, y1 in part.bands)
+    assert any(y0 < 950 and y1 > 960 for y0, y1 in whole.bands)
+    searched = []
+    real = text_ocr.READERS["rapidocr"]
+
+    def recording(image, params, bands=()):
+        searched.append(bands)
+        return real(image, params, bands)
+
+    monkeypatch.setitem(text_ocr.READERS, "rapidocr", recording)
+    result = text_ocr.ocr_image(rgb, gray, OcrParams(det_side=736))
+    assert "SALE" in result.text.upper() and "OPEN DAILY" in result.text.upper()
+    (bands,) = searched  # the bands (together under 0.6 of the height) are searched, not the whole image
+    assert any(y0 < 950 and y1 > 960 for y0, y1 in bands)
 
 
 def test_line_cut_by_a_strip_edge_is_read_whole_not_half():
