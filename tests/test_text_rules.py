@@ -62,15 +62,21 @@ def test_unknown_engine_is_rejected():
         OcrParams(engine="papyrus")
 
 
-def test_ocr_runs_once_per_image_for_all_rules(monkeypatch):
+def _recording_reader(monkeypatch) -> list[tuple[OcrParams, tuple]]:
+    """(params, bands) of each call of the RapidOCR reader, in call order."""
     calls = []
     real = text_ocr.READERS["rapidocr"]
 
-    def counting(rgb, params, bands=()):
-        calls.append(params)
+    def recording(rgb, params, bands=()):
+        calls.append((params, bands))
         return real(rgb, params, bands)
 
-    monkeypatch.setitem(text_ocr.READERS, "rapidocr", counting)
+    monkeypatch.setitem(text_ocr.READERS, "rapidocr", recording)
+    return calls
+
+
+def test_ocr_runs_once_per_image_for_all_rules(monkeypatch):
+    calls = _recording_reader(monkeypatch)
     ctx = context_from_array(_sign("OPEN"), expected_text=("OPEN",))
     for rule in RULES:
         run_rule(rule, ctx)
@@ -404,17 +410,10 @@ def test_after_an_early_stop_the_whole_gate_gives_the_bands(monkeypatch):
     part, whole = text_presence(gray, narrow), text_presence(gray)
     assert not part.complete and not any(y1 > 940 for _, y1 in part.bands)
     assert any(y0 < 950 and y1 > 960 for y0, y1 in whole.bands)
-    searched = []
-    real = text_ocr.READERS["rapidocr"]
-
-    def recording(image, params, bands=()):
-        searched.append(bands)
-        return real(image, params, bands)
-
-    monkeypatch.setitem(text_ocr.READERS, "rapidocr", recording)
+    calls = _recording_reader(monkeypatch)
     result = text_ocr.ocr_image(rgb, gray, OcrParams(det_side=736))
     assert "SALE" in result.text.upper() and "OPEN DAILY" in result.text.upper()
-    (bands,) = searched  # the bands (together under 0.6 of the height) are searched, not the whole image
+    ((_, bands),) = calls  # the bands (together under 0.6 of the height) are searched, not the whole image
     assert any(y0 < 950 and y1 > 960 for y0, y1 in bands)
 
 
