@@ -71,7 +71,7 @@ def test_corpus_labels_give_defects_and_correct_samples(corpus):
 @pytest.mark.corpus
 def test_lenient_flags_at_most_one_in_ten_correct_corpus_samples(corpus_result):
     correct = corpus_result["profiles"]["lenient"]["correct"]
-    # measured: 2 of 40 (PARTI, and VERNM, a word cut by the picture's edge)
+    # measured: 3 of 40 (PARTI, a misread script word, VERNM, a word cut by the picture's edge)
     assert correct.flagged / correct.n <= 0.1, correct.names
     assert corpus_result["profiles"]["lenient"]["clean"].flagged == 0
 
