@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -622,6 +623,28 @@ def detect_segments(gray_u8: np.ndarray, min_length: int, canny: float = 50.0, m
     return lines.reshape(-1, 4).astype(np.float64)
 
 
+class SegmentFrame(NamedTuple):
+    """Segments (N x 4) as end points, vector, length, unit direction, unit normal (-dy, dx)
+    and midpoint, each N rows."""
+
+    p0: np.ndarray
+    p1: np.ndarray
+    vec: np.ndarray
+    length: np.ndarray
+    direction: np.ndarray
+    normal: np.ndarray
+    mid: np.ndarray
+
+
+def segment_frame(segments: np.ndarray) -> SegmentFrame:
+    p0, p1 = segments[:, :2], segments[:, 2:]
+    vec = p1 - p0
+    length = np.hypot(vec[:, 0], vec[:, 1]) + 1e-9
+    direction = vec / length[:, None]
+    normal = np.stack([-direction[:, 1], direction[:, 0]], axis=1)
+    return SegmentFrame(p0, p1, vec, length, direction, normal, 0.5 * (p0 + p1))
+
+
 def refine_segments(gray: np.ndarray, segments: np.ndarray, samples: int = 9,
                     reach: int = 3, polarity: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Move each segment across itself onto the full-resolution edge (sub-pixel), and measure
@@ -641,11 +664,8 @@ def refine_segments(gray: np.ndarray, segments: np.ndarray, samples: int = 9,
 
     if len(segments) == 0:
         return segments, np.zeros((0, 2))
-    p0, p1 = segments[:, :2], segments[:, 2:]
-    vec = p1 - p0
-    length = np.hypot(vec[:, 0], vec[:, 1]) + 1e-9
-    u = vec / length[:, None]
-    n = np.stack([-u[:, 1], u[:, 0]], axis=1)
+    frame = segment_frame(segments)
+    p0, vec, n = frame.p0, frame.vec, frame.normal
     t = np.linspace(0.15, 0.85, samples)
     offsets = np.arange(-reach, reach + 1, dtype=np.float64)
     pts = p0[:, None, None, :] + t[None, :, None, None] * vec[:, None, None, :] \
@@ -756,12 +776,9 @@ def chain_collinear(segments: np.ndarray, sides: np.ndarray | None = None, max_o
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
-    p0, p1 = segments[:, :2], segments[:, 2:]
-    vec = p1 - p0
-    length = np.hypot(vec[:, 0], vec[:, 1]) + 1e-9
-    direction = vec / length[:, None]
-    normal = np.stack([-direction[:, 1], direction[:, 0]], axis=1)
-    mid = 0.5 * (p0 + p1)
+    frame = segment_frame(segments)
+    p0, p1, length, direction, normal, mid = (frame.p0, frame.p1, frame.length, frame.direction, frame.normal,
+                                              frame.mid)
     # only pairs with the same direction (a cheap, very selective test, done by angle order in
     # bounded chunks, not on an n x n matrix) are measured further
     linked_rows, linked_cols = [], []
@@ -831,12 +848,9 @@ def pair_broken_segments(segments: np.ndarray, min_offset: float, max_offset: fl
     n = len(segments)
     if n < 2:
         return out
-    p0, p1 = segments[:, :2], segments[:, 2:]
-    vec = p1 - p0
-    length = np.hypot(vec[:, 0], vec[:, 1]) + 1e-9
-    direction = vec / length[:, None]
-    mid = 0.5 * (p0 + p1)
-    normal = np.stack([-direction[:, 1], direction[:, 0]], axis=1)
+    frame = segment_frame(segments)
+    p0, p1, length, direction, normal, mid = (frame.p0, frame.p1, frame.length, frame.direction, frame.normal,
+                                              frame.mid)
     found_rows, found_cols = [], []
     # pairs within the angle (by angle order, in bounded chunks: no n x n matrices)
     for rows, cols in similar_direction_pairs(direction, max_angle):
