@@ -243,8 +243,10 @@ def text_presence(gray: np.ndarray, enough: float | None = None) -> GateResult:
     seen = False
     copies = gate_copies(gray, tuple(side for side, _, _ in GATE_SCALES))
     for (side, min_run, contrast), copy in reversed(list(zip(GATE_SCALES, copies))):
-        if seen and enough is not None and _covered(merge_spans(spans)) > enough:
-            return GateResult(True, merge_spans(spans), complete=False)
+        if seen and enough is not None:
+            merged = merge_spans(spans)
+            if _covered(merged) > enough:
+                return GateResult(True, merged, complete=False)
         # the finest copy keeps thin strokes: small letters on a large image
         mask = lettering_mask(gray, side, contrast=contrast, min_run=min_run,
                               keep_thin=side == GATE_SCALES[0][0], shrunk=copy)
@@ -344,8 +346,7 @@ def detect_lines_rapid(rgb: np.ndarray, params: OcrParams,
     engine.text_det.limit_type = "max"
     engine.text_det.limit_side_len = max(bgr.shape[:2])
     if not bands:
-        boxes, _ = engine.text_det(bgr)
-        found = [] if boxes is None else list(boxes)
+        found = _detect_whole(engine, bgr)
     else:
         found = []
         rows = bgr.shape[0]
@@ -358,8 +359,7 @@ def detect_lines_rapid(rgb: np.ndarray, params: OcrParams,
                 # this band are other bands' business; one of this band still cut is not
                 # dropped: the whole copy is searched instead
                 if any(q[:, 1].max() > r0 and q[:, 1].min() < r1 for q in cut):
-                    boxes, _ = engine.text_det(bgr)
-                    found = [] if boxes is None else list(boxes)
+                    found = _detect_whole(engine, bgr)
                     break
             for quad in quads:
                 if not any(_same_line(quad, other) for other in found):
@@ -379,6 +379,12 @@ def detect_lines_rapid(rgb: np.ndarray, params: OcrParams,
 # the taller strip's edge, a search of the whole copy): nothing is dropped.
 STRIP_EDGE_PX = 3.0
 STRIP_EDGE_SHARE = 0.35
+
+
+def _detect_whole(engine, bgr: np.ndarray) -> list[np.ndarray]:
+    """The quads the detector finds in the whole copy."""
+    boxes, _ = engine.text_det(bgr)
+    return [] if boxes is None else list(boxes)
 
 
 def _cut_edges(quad: np.ndarray, r0: int, r1: int, rows: int) -> tuple[bool, bool]:
