@@ -297,7 +297,24 @@ def rapidocr_engine():
     except ImportError:
         raise RuntimeError(RAPIDOCR_MISSING) from None
 
-    return RapidOCR(intra_op_num_threads=1, inter_op_num_threads=1, use_cls=False)
+    engine = RapidOCR(intra_op_num_threads=1, inter_op_num_threads=1, use_cls=False)
+    # the same networks on graphs ONNX Runtime runs about 30% faster (rules/text_model.py)
+    from rules.text_model import optimised_session
+
+    det_path, rec_path = rapidocr_model_paths()
+    engine.text_det.infer.session = optimised_session(det_path, engine.text_det.infer.session)
+    engine.text_rec.session.session = optimised_session(rec_path, engine.text_rec.session.session)
+    return engine
+
+
+def rapidocr_model_paths() -> tuple[str, str]:
+    """The detector's and recogniser's model files, as RapidOCR's own config names them."""
+    import rapidocr_onnxruntime
+    import yaml
+
+    root = Path(rapidocr_onnxruntime.__file__).parent
+    config = yaml.safe_load((root / "config.yaml").read_text(encoding="utf-8"))
+    return str(root / config["Det"]["model_path"]), str(root / config["Rec"]["model_path"])
 
 
 def tessdata_path() -> str:

@@ -1,0 +1,264 @@
+"""Faster ONNX graphs for RapidOCR's PP-OCRv4 detector and recogniser, with the same outputs.
+
+Both networks (PP-LCNetV3 backbones, exported from Paddle) follow most convolutions with a
+"learnable affine block" and a hard-swish written out as five element-wise operators:
+
+    z = s * conv(x) + t                       (Mul and Add by scalar constants)
+    y = z * clip(z + 3, 0, 6) / 6              (Add, Clip, Mul, Div)
+    out = a * y + b                            (Mul and Add by scalar constants)
+
+ONNX Runtime does not fold these itself: the scalars are ``Constant`` nodes given as the
+*first* input of each ``Mul``, which its Conv-Mul fusion does not look for. Each of these
+operators is a full pass over a feature map; on this machine they took 35-40% of the
+detector's time at 320 px (profiled: Conv 43%, Mul 15%, Add 15%, Div 4%, Clip 2%).
+
+``fold_affine_activations`` rewrites the graph, exactly up to float rounding:
+- ``s * conv(x) + t`` becomes one convolution with weights ``s*W`` and bias ``s*B + t``;
+- the hard-swish becomes ``z * HardSigmoid(z)`` (alpha 1/6, beta 1/2: ``clip(z/6 + 1/2, 0, 1)``
+  is ``clip(z + 3, 0, 6) / 6``), two operators instead of four, in the model's own opset;
+- ``a * y + b`` feeding only 1x1 convolutions without padding becomes part of their weights
+  (``W*a``, bias ``B + b * sum(W)``); before a padded convolution it stays, since the padding's
+  zeros are not shifted by ``b``.
+
+Measured on one core (1024-px corpus images): the 320-px detection went from 20 to 14 ms
+median, and the OCR of images with text from 320 to about 205 ms median, reading the same
+text on every corpus image. ``optimised_session`` checks the rewritten graph against the
+original on a probe input and keeps the original when they differ or the rewrite fails.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+# largest difference allowed between the original and the rewritten graph's outputs on the
+# probe (outputs are probabilities; measured differences are about 1e-5)
+PROBE_TOLERANCE = 1e-3
+
+
+@dataclass(frozen=True)
+class FoldCounts:
+    affine_into_conv: int  # s*conv+t folded into the convolution
+    hard_swish: int  # five-operator hard-swish chains shortened
+    affine_into_next_conv: int  # a*y+b folded into the 1x1 convolutions it feeds
+
+    @property
+    def total(self) -> int:
+        return self.affine_into_conv + self.hard_swish + self.affine_into_next_conv
+
+
+class _Graph:
+    """The nodes of one ONNX graph, with its Constant values and who reads each tensor."""
+
+    def __init__(self, graph) -> None:
+        from onnx import numpy_helper
+
+        self.graph = graph
+        self.constants = {n.output[0]: numpy_helper.to_array(n.attribute[0].t)
+                          for n in graph.node if n.op_type == "Constant" and n.attribute
+                          and n.attribute[0].name == "value"}
+        self.nodes = [n for n in graph.node if n.op_type != "Constant"]
+        self.outputs = {o.name for o in graph.output}
+        self.weights: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # id(conv) -> (W, B) in float64
+        self.removed: set[int] = set()
+        self.index_readers()
+
+    def index_readers(self) -> None:
+        """Who reads each tensor; each pass calls this first, since the one before it
+        rewired inputs (a pass's own changes never touch the tensors it looks up later)."""
+        self._readers: dict[str, list] = {}
+        for node in self.nodes:
+            for name in node.input:
+                self._readers.setdefault(name, []).append(node)
+
+    def readers(self, name: str) -> list:
+        return [n for n in self._readers.get(name, ()) if id(n) not in self.removed]
+
+    def only_reader(self, name: str, op_type: str):
+        """The one node reading ``name`` when it is an ``op_type`` and ``name`` is not a graph
+        output; else None."""
+        readers = self.readers(name)
+        if name in self.outputs or len(readers) != 1 or readers[0].op_type != op_type:
+            return None
+        return readers[0]
+
+    def scalar_operand(self, node) -> tuple[float | None, str | None]:
+        """(constant, other input) for a binary node with one scalar constant input."""
+        if len(node.input) != 2:
+            return None, None
+        constant = [i for i in node.input if i in self.constants]
+        tensor = [i for i in node.input if i not in self.constants]
+        if len(constant) != 1 or len(tensor) != 1 or self.constants[constant[0]].size != 1:
+            return None, None
+        return float(self.constants[constant[0]].reshape(-1)[0]), tensor[0]
+
+    def conv_weights(self, conv) -> tuple[np.ndarray, np.ndarray] | None:
+        if id(conv) not in self.weights:
+            if conv.input[1] not in self.constants or (len(conv.input) > 2 and conv.input[2] not in self.constants):
+                return None
+            w = self.constants[conv.input[1]].astype(np.float64)
+            b = (self.constants[conv.input[2]].astype(np.float64) if len(conv.input) > 2
+                 else np.zeros(w.shape[0]))
+            self.weights[id(conv)] = (w, b)
+        return self.weights[id(conv)]
+
+    def remove(self, *nodes) -> None:
+        self.removed.update(id(n) for n in nodes)
+
+
+def _fold_affine_into_conv(g: _Graph) -> int:
+    count = 0
+    for conv in [n for n in g.nodes if n.op_type == "Conv"]:
+        mul = g.only_reader(conv.output[0], "Mul")
+        scale, _ = g.scalar_operand(mul) if mul is not None else (None, None)
+        add = g.only_reader(mul.output[0], "Add") if scale is not None else None
+        shift, _ = g.scalar_operand(add) if add is not None else (None, None)
+        weights = g.conv_weights(conv) if shift is not None else None
+        if weights is None:
+            continue
+        w, b = weights
+        w *= scale
+        b[:] = b * scale + shift
+        conv.output[0] = add.output[0]
+        g.remove(mul, add)
+        count += 1
+    return count
+
+
+def _shorten_hard_swish(g: _Graph) -> int:
+    from onnx import helper
+
+    count = 0
+    for add in [n for n in g.nodes if n.op_type == "Add"]:
+        three, z = g.scalar_operand(add)
+        if three != 3.0:
+            continue
+        clip = g.only_reader(add.output[0], "Clip")
+        if clip is None or len(clip.input) != 3 or not all(i in g.constants for i in clip.input[1:]):
+            continue
+        if [float(g.constants[i]) for i in clip.input[1:]] != [0.0, 6.0]:
+            continue
+        mul = g.only_reader(clip.output[0], "Mul")
+        if mul is None or sorted(mul.input) != sorted([z, clip.output[0]]):
+            continue
+        div = g.only_reader(mul.output[0], "Div")
+        if div is None or div.input[0] != mul.output[0] or g.scalar_operand(div)[0] != 6.0:
+            continue
+        gate = f"{div.output[0]}__hard_sigmoid"
+        sigmoid = helper.make_node("HardSigmoid", [z], [gate], name=gate, alpha=1.0 / 6.0, beta=0.5)
+        product = helper.make_node("Mul", [z, gate], [div.output[0]], name=f"{div.output[0]}__hard_swish")
+        at = g.nodes.index(div)
+        g.nodes[at:at + 1] = [sigmoid, product]
+        g.remove(add, clip, mul)
+        count += 1
+    return count
+
+
+def _is_plain_pointwise(g: _Graph, conv, tensor: str) -> bool:
+    """A 1x1 convolution of ``tensor`` with no padding, stride-agnostic, group 1."""
+    from onnx import helper
+
+    if conv.op_type != "Conv" or conv.input[0] != tensor or conv.input[1] not in g.constants:
+        return False
+    attrs = {a.name: helper.get_attribute_value(a) for a in conv.attribute}
+    padded = any(attrs.get("pads", [0])) or attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", b"VALID")
+    return g.constants[conv.input[1]].shape[2:] == (1, 1) and not padded and attrs.get("group", 1) == 1
+
+
+def _fold_affine_into_next_conv(g: _Graph) -> int:
+    count = 0
+    for mul in [n for n in g.nodes if n.op_type == "Mul"]:
+        scale, source = g.scalar_operand(mul)
+        add = g.only_reader(mul.output[0], "Add") if scale is not None else None
+        shift, _ = g.scalar_operand(add) if add is not None else (None, None)
+        if shift is None or add.output[0] in g.outputs:
+            continue
+        convs = g.readers(add.output[0])
+        if not convs or not all(_is_plain_pointwise(g, c, add.output[0]) for c in convs):
+            continue
+        if any(g.conv_weights(c) is None for c in convs):
+            continue
+        for conv in convs:
+            w, b = g.conv_weights(conv)
+            b[:] = b + shift * w.sum(axis=(1, 2, 3))
+            w *= scale
+            conv.input[0] = source
+        g.remove(mul, add)
+        count += 1
+    return count
+
+
+def fold_affine_activations(model):
+    """Rewrite ``model`` (an onnx.ModelProto, changed in place and returned) as described in
+    the module's docstring; returns (model, FoldCounts)."""
+    from onnx import numpy_helper
+
+    g = _Graph(model.graph)
+    passes = (_fold_affine_into_conv, _shorten_hard_swish, _fold_affine_into_next_conv)
+    found = []
+    for fold in passes:
+        g.index_readers()
+        found.append(fold(g))
+    counts = FoldCounts(*found)
+    kept = [n for n in g.nodes if id(n) not in g.removed]
+    initializers = []
+    for conv in kept:
+        if id(conv) in g.weights:
+            w, b = g.weights[id(conv)]
+            names = (f"{conv.output[0]}__folded_W", f"{conv.output[0]}__folded_B")
+            initializers += [numpy_helper.from_array(w.astype(np.float32), names[0]),
+                             numpy_helper.from_array(b.astype(np.float32), names[1])]
+            del conv.input[1:]
+            conv.input.extend(names)
+    read = {i for n in kept for i in n.input} | g.outputs
+    constants = [n for n in model.graph.node if n.op_type == "Constant" and n.output[0] in read]
+    del model.graph.node[:]
+    model.graph.node.extend(constants + kept)
+    model.graph.initializer.extend(initializers)
+    return model, counts
+
+
+def _session(model_bytes_or_path, threads: int):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = threads
+    return ort.InferenceSession(model_bytes_or_path, options, providers=["CPUExecutionProvider"])
+
+
+def probe_input(session) -> np.ndarray:
+    """A fixed, textured input for the session's (N, 3, H, W) image input: stripes and
+    blocks in [-1, 1], as the OCR's normalised images are. H is taken from the model when
+    fixed (48 for the recogniser), W is 96."""
+    shape = session.get_inputs()[0].shape
+    height = shape[2] if isinstance(shape[2], int) else 64
+    yy, xx = np.mgrid[0:height, 0:96].astype(np.float32)
+    channels = [np.sin(xx / 3.0 + c) * np.cos(yy / 5.0) for c in range(3)]
+    return np.stack(channels)[None].astype(np.float32)
+
+
+def optimised_session(model_path: str, original, threads: int = 1):
+    """A session on the rewritten graph of ``model_path`` when its outputs match the
+    ``original`` session's on a probe input; else ``original`` (the reason is logged)."""
+    try:
+        import onnx
+
+        model, counts = fold_affine_activations(onnx.load(model_path))
+        if counts.total == 0:
+            return original
+        rewritten = _session(model.SerializeToString(), threads)
+        probe = probe_input(original)
+        name = original.get_inputs()[0].name
+        expected = original.run(None, {name: probe})[0]
+        got = rewritten.run(None, {rewritten.get_inputs()[0].name: probe})[0]
+        if expected.shape != got.shape or float(np.abs(expected - got).max()) > PROBE_TOLERANCE:
+            log.warning("rewritten %s differs from the original on the probe; using the original", model_path)
+            return original
+        return rewritten
+    except Exception as exc:  # the original model still works: a failed speed-up is not an error
+        log.warning("could not rewrite %s (%s); using the original", model_path, exc)
+        return original
