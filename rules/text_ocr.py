@@ -304,7 +304,29 @@ def rapidocr_engine():
     det_path, rec_path = rapidocr_model_paths()
     engine.text_det.infer.session = optimised_session(det_path, engine.text_det.infer.session)
     engine.text_rec.session.session = optimised_session(rec_path, engine.text_rec.session.session)
+    detector = engine.text_det
+    if np.allclose(detector.mean, 0.5) and np.allclose(detector.std, 0.5):
+        own_preprocess = detector.get_preprocess
+        detector.get_preprocess = lambda longest: DetectorInput(own_preprocess(longest).resize)
     return engine
+
+
+class DetectorInput:
+    """RapidOCR's detector input, normalised by OpenCV in one pass: its own resize (to
+    multiples of 32), then ``(pixel/255 - 0.5) / 0.5`` as (N, 3, H, W) float32. RapidOCR
+    computes the same in float64 NumPy, 13 ms of the 736-px detection's preprocessing
+    (measured on the corpus); ``cv2.dnn.blobFromImage`` takes well under 1 ms."""
+
+    def __init__(self, resize: Callable[[np.ndarray], np.ndarray | None]) -> None:
+        self.resize = resize
+
+    def __call__(self, bgr: np.ndarray) -> np.ndarray | None:
+        import cv2
+
+        resized = self.resize(bgr)
+        if resized is None:
+            return None
+        return cv2.dnn.blobFromImage(resized, 1 / 127.5, mean=(127.5, 127.5, 127.5))
 
 
 def rapidocr_model_paths() -> tuple[str, str]:

@@ -1,5 +1,6 @@
-"""The RapidOCR graph rewrite (rules/text_model.py): same outputs, fewer operators, and the
-original graph kept whenever the rewrite cannot be trusted."""
+"""RapidOCR made faster with the same outputs: the graph rewrite (rules/text_model.py), with
+fewer operators and the original graph kept whenever the rewrite cannot be trusted, and the
+detector input normalised by OpenCV."""
 from __future__ import annotations
 
 import numpy as np
@@ -125,3 +126,18 @@ def test_the_original_graph_is_kept_when_the_rewrite_fails_or_differs(monkeypatc
     monkeypatch.setattr(text_model, "fold_affine_activations", broken)
     assert optimised_session(det_path, original) is original
     assert "unexpected graph" in caplog.text
+
+
+def test_the_detector_input_is_rapidocrs_own_to_float_rounding():
+    pytest.importorskip("rapidocr_onnxruntime", reason="RapidOCR is not installed")
+    from rapidocr_onnxruntime.ch_ppocr_det.utils import DetPreProcess
+
+    from rules import text_ocr
+
+    image = (np.random.default_rng(3).random((300, 470, 3)) * 255).astype(np.uint8)
+    theirs = DetPreProcess(470, "max", [0.5] * 3, [0.5] * 3)
+    ours = text_ocr.DetectorInput(theirs.resize)(image)
+    expected = theirs(image)
+    assert ours.shape == expected.shape == (1, 3, 288, 480)
+    np.testing.assert_allclose(ours, expected, atol=1e-6)
+    assert isinstance(text_ocr.rapidocr_engine().text_det.get_preprocess(470), text_ocr.DetectorInput)
