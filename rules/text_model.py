@@ -24,11 +24,21 @@ Measured on one core (1024-px corpus images): the 320-px detection went from 20 
 median, and the OCR of images with text from 320 to about 205 ms median, reading the same
 text on every corpus image. ``optimised_session`` checks the rewritten graph against the
 original on a probe input and keeps the original when they differ or the rewrite fails.
+
+The rewritten graphs are kept in the user's cache folder (``$XDG_CACHE_HOME/noticer/models``,
+else ``~/.cache/noticer/models``; ``NOTICER_MODEL_CACHE`` overrides it), keyed by the source
+model file and this module's code: the rewrite and its ``onnx`` import cost about 0.2 s of
+each worker's start-up, which matters to a pre-commit hook checking one image. When the
+folder cannot be written the rewrite is done in memory each time.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -241,23 +251,73 @@ def probe_input(session) -> np.ndarray:
     return np.stack(channels)[None].astype(np.float32)
 
 
+def model_cache_dir() -> Path:
+    chosen = os.environ.get("NOTICER_MODEL_CACHE")
+    if chosen:
+        return Path(chosen).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "noticer" / "models"
+
+
+def cached_model_path(model_path: str) -> Path:
+    """Where the rewrite of ``model_path`` is kept: named by the source file (path, size,
+    modification time) and by this module's code, so a new model or a new rewrite never
+    reads an old entry."""
+    stat = os.stat(model_path)
+    key = hashlib.sha256()
+    key.update(f"{os.path.abspath(model_path)}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
+    key.update(Path(__file__).read_bytes())
+    return model_cache_dir() / f"{Path(model_path).stem}-{key.hexdigest()[:20]}.onnx"
+
+
+def _rewritten_bytes(model_path: str) -> bytes | None:
+    """The rewritten graph, serialised; None when nothing in it could be rewritten."""
+    import onnx
+
+    model, counts = fold_affine_activations(onnx.load(model_path))
+    return model.SerializeToString() if counts.total else None
+
+
+def _store(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file renamed into place (two workers
+    starting together never read a half-written file); an unwritable folder is no error."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as handle:
+            handle.write(data)
+        os.replace(handle.name, path)
+    except OSError as exc:
+        log.info("could not keep the rewritten model in %s (%s)", path.parent, exc)
+
+
+def _matches(original, rewritten) -> bool:
+    probe = probe_input(original)
+    expected = original.run(None, {original.get_inputs()[0].name: probe})[0]
+    got = rewritten.run(None, {rewritten.get_inputs()[0].name: probe})[0]
+    return expected.shape == got.shape and float(np.abs(expected - got).max()) <= PROBE_TOLERANCE
+
+
 def optimised_session(model_path: str, original, threads: int = 1):
     """A session on the rewritten graph of ``model_path`` when its outputs match the
-    ``original`` session's on a probe input; else ``original`` (the reason is logged)."""
+    ``original`` session's on a probe input; else ``original`` (the reason is logged).
+    The rewrite is read from the model cache when there, else made and stored there."""
     try:
-        import onnx
-
-        model, counts = fold_affine_activations(onnx.load(model_path))
-        if counts.total == 0:
+        cached = cached_model_path(model_path)
+        if cached.is_file():
+            try:
+                rewritten = _session(cached.read_bytes(), threads)
+                if _matches(original, rewritten):
+                    return rewritten
+            except Exception as exc:  # a damaged entry: made again below
+                log.info("ignoring the cached model %s (%s)", cached, exc)
+        data = _rewritten_bytes(model_path)
+        if data is None:
             return original
-        rewritten = _session(model.SerializeToString(), threads)
-        probe = probe_input(original)
-        name = original.get_inputs()[0].name
-        expected = original.run(None, {name: probe})[0]
-        got = rewritten.run(None, {rewritten.get_inputs()[0].name: probe})[0]
-        if expected.shape != got.shape or float(np.abs(expected - got).max()) > PROBE_TOLERANCE:
+        rewritten = _session(data, threads)
+        if not _matches(original, rewritten):
             log.warning("rewritten %s differs from the original on the probe; using the original", model_path)
             return original
+        _store(cached, data)
         return rewritten
     except Exception as exc:  # the original model still works: a failed speed-up is not an error
         log.warning("could not rewrite %s (%s); using the original", model_path, exc)

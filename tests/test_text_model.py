@@ -109,12 +109,19 @@ def test_the_engine_reads_the_same_text_with_the_rewritten_graphs(monkeypatch):
     assert np.allclose(corners(new), corners(old), atol=0.5)
 
 
-def test_the_original_graph_is_kept_when_the_rewrite_fails_or_differs(monkeypatch, caplog):
+@pytest.fixture
+def detector(monkeypatch, tmp_path):
+    """(model path, original session) of RapidOCR's detector, with an empty model cache."""
     from rules import text_ocr
 
     pytest.importorskip("rapidocr_onnxruntime", reason="RapidOCR is not installed")
+    monkeypatch.setenv("NOTICER_MODEL_CACHE", str(tmp_path / "models"))
     det_path, _ = text_ocr.rapidocr_model_paths()
-    original = text_model._session(det_path, 1)
+    return det_path, text_model._session(det_path, 1)
+
+
+def test_the_original_graph_is_kept_when_the_rewrite_fails_or_differs(detector, monkeypatch, caplog):
+    det_path, original = detector
     assert optimised_session(det_path, original) is not original
     monkeypatch.setattr(text_model, "PROBE_TOLERANCE", -1.0)  # every output now "differs"
     assert optimised_session(det_path, original) is original
@@ -141,3 +148,30 @@ def test_the_detector_input_is_rapidocrs_own_to_float_rounding():
     assert ours.shape == expected.shape == (1, 3, 288, 480)
     np.testing.assert_allclose(ours, expected, atol=1e-6)
     assert isinstance(text_ocr.rapidocr_engine().text_det.get_preprocess(470), text_ocr.DetectorInput)
+
+
+def test_the_rewrite_is_kept_in_the_model_cache_and_read_back(detector, monkeypatch, tmp_path):
+    det_path, original = detector
+    first = optimised_session(det_path, original)
+    cached = text_model.cached_model_path(det_path)
+    assert first is not original and cached.parent == tmp_path / "models" and cached.is_file()
+    assert [p.name for p in cached.parent.iterdir()] == [cached.name]  # no temporary file left
+
+    def no_rewrite(model):
+        raise AssertionError("the cached graph should have been used")
+
+    rewrite = text_model.fold_affine_activations
+    monkeypatch.setattr(text_model, "fold_affine_activations", no_rewrite)
+    assert optimised_session(det_path, original) is not original
+    monkeypatch.setattr(text_model, "fold_affine_activations", rewrite)
+    cached.write_bytes(b"not a model")  # a damaged entry is made again
+    assert optimised_session(det_path, original) is not original
+    assert cached.stat().st_size > 100_000
+
+
+def test_an_unwritable_model_cache_only_costs_the_rewrite(detector, monkeypatch, tmp_path):
+    det_path, original = detector
+    (tmp_path / "a-file").write_text("x")
+    monkeypatch.setenv("NOTICER_MODEL_CACHE", str(tmp_path / "a-file" / "models"))
+    assert optimised_session(det_path, original) is not original
+    assert (tmp_path / "a-file").read_text() == "x"
