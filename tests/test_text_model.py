@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-onnx = pytest.importorskip("onnx", reason="onnx is a noticer dependency; reinstall with `make setup`")
-from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+import onnx
+from onnx import TensorProto, helper, numpy_helper
 
-from rules import text_model  # noqa: E402
-from rules.text_model import fold_affine_activations, optimised_session  # noqa: E402
+from rules import text_model
+from rules.text_model import DETECTOR_PROBE, RECOGNISER_PROBE, fold_affine_activations, optimised_session
 
 
 def _const(name: str, value) -> onnx.NodeProto:
@@ -54,7 +54,7 @@ def _model(extra_reader: bool = False) -> onnx.ModelProto:
 
 
 def _run(model: onnx.ModelProto, x: np.ndarray) -> list[np.ndarray]:
-    return text_model._session(model.SerializeToString(), 1).run(None, {"x": x})
+    return text_model._session(model.SerializeToString()).run(None, {"x": x})
 
 
 def _ops(model: onnx.ModelProto) -> list[str]:
@@ -84,55 +84,104 @@ def test_a_convolution_output_read_elsewhere_is_not_folded():
         np.testing.assert_allclose(g, e, rtol=1e-4, atol=1e-4)
 
 
-def test_the_engine_reads_the_same_text_with_the_rewritten_graphs(monkeypatch):
+def test_a_constant_of_more_dimensions_is_not_taken_for_a_scalar():
+    """conv * c + t with c of shape (1, 1, 1, 1, 1): the product has five dimensions, so
+    folding c into the convolution would change the output's shape."""
+    rng = np.random.default_rng(4)
+    nodes = [_const("W", rng.normal(size=(2, 3, 1, 1))),
+             helper.make_node("Conv", ["x", "W"], ["c"]),
+             _const("s", np.full((1, 1, 1, 1, 1), 2.0)), helper.make_node("Mul", ["s", "c"], ["m"]),
+             _const("t", [0.5]), helper.make_node("Add", ["m", "t"], ["y"])]
+    graph = helper.make_graph(nodes, "five", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 16, 16])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, 2, 16, 16])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 12)], ir_version=8)
+    x = rng.normal(size=(1, 3, 16, 16)).astype(np.float32)
+    expected = _run(model, x)[0]
+    rewritten, counts = fold_affine_activations(model)
+    assert counts.total == 0
+    assert _run(rewritten, x)[0].shape == expected.shape == (1, 1, 2, 16, 16)
+
+
+@pytest.fixture
+def rapidocr_models(monkeypatch, tmp_path):
+    """{"det"/"rec": (model path, original session, probe size)} for RapidOCR's two
+    networks, with an empty model cache."""
+    pytest.importorskip("rapidocr_onnxruntime", reason="RapidOCR is not installed")
+    from rules import text_ocr
+
+    monkeypatch.setenv("NOTICER_MODEL_CACHE", str(tmp_path / "models"))
+    det_path, rec_path = text_ocr.rapidocr_model_paths()
+    return {"det": (det_path, text_model._session(det_path), DETECTOR_PROBE),
+            "rec": (rec_path, text_model._session(rec_path), RECOGNISER_PROBE)}
+
+
+@pytest.fixture
+def detector(rapidocr_models):
+    return rapidocr_models["det"]
+
+
+@pytest.mark.parametrize("network", ["det", "rec"])
+def test_both_rapidocr_graphs_are_rewritten_and_pass_the_probe(rapidocr_models, network):
+    path, original, probe = rapidocr_models[network]
+    _, counts = fold_affine_activations(onnx.load(path))
+    assert counts.affine_into_conv > 0 and counts.hard_swish > 0 and counts.affine_into_next_conv > 0
+    assert optimised_session(path, original, probe) is not original
+
+
+def test_the_engine_reads_the_same_text_with_the_rewritten_graphs(monkeypatch, tmp_path):
     """End to end on a generated sign: the rewritten detector and recogniser read exactly
     what the original graphs read, with the same boxes."""
+    pytest.importorskip("rapidocr_onnxruntime", reason="RapidOCR is not installed")
     from bench.text_gen import make_case
     from rules import text_ocr
 
-    pytest.importorskip("rapidocr_onnxruntime", reason="RapidOCR is not installed")
+    monkeypatch.setenv("NOTICER_MODEL_CACHE", str(tmp_path / "models"))
     image = make_case(5, "photo", False, width=640, height=480).image
     params = text_ocr.OcrParams(engine="rapidocr")
     results = {}
     for mode in ("rewritten", "original"):
         text_ocr.rapidocr_engine.cache_clear()
         if mode == "original":
-            monkeypatch.setattr(text_model, "optimised_session", lambda path, original, threads=1: original)
-        engine = text_ocr.rapidocr_engine()
-        sessions = (engine.text_det.infer.session, engine.text_rec.session.session)
-        results[mode] = (text_ocr.ocr_image(image, image[:, :, 1], params), sessions)
+            monkeypatch.setattr(text_model, "optimised_session", lambda path, original, probe: original)
+        results[mode] = text_ocr.ocr_image(image, image[:, :, 1], params)
     text_ocr.rapidocr_engine.cache_clear()
-    (new, new_sessions), (old, old_sessions) = results["rewritten"], results["original"]
-    assert all(a is not b for a, b in zip(new_sessions, old_sessions))
+    assert len(list((tmp_path / "models").glob("*.onnx"))) == 2  # the first run did rewrite both
+    new, old = results["rewritten"], results["original"]
     assert new.text and new.text == old.text
     corners = lambda result: [(w.box.x0, w.box.y0, w.box.x1, w.box.y1) for w in result.words]  # noqa: E731
     assert np.allclose(corners(new), corners(old), atol=0.5)
 
 
-@pytest.fixture
-def detector(monkeypatch, tmp_path):
-    """(model path, original session) of RapidOCR's detector, with an empty model cache."""
-    from rules import text_ocr
-
-    pytest.importorskip("rapidocr_onnxruntime", reason="RapidOCR is not installed")
-    monkeypatch.setenv("NOTICER_MODEL_CACHE", str(tmp_path / "models"))
-    det_path, _ = text_ocr.rapidocr_model_paths()
-    return det_path, text_model._session(det_path, 1)
-
-
 def test_the_original_graph_is_kept_when_the_rewrite_fails_or_differs(detector, monkeypatch, caplog):
-    det_path, original = detector
-    assert optimised_session(det_path, original) is not original
+    det_path, original, probe = detector
+    assert optimised_session(det_path, original, probe) is not original
     monkeypatch.setattr(text_model, "PROBE_TOLERANCE", -1.0)  # every output now "differs"
-    assert optimised_session(det_path, original) is original
+    assert optimised_session(det_path, original, probe) is original
     assert "differs from the original" in caplog.text
 
     def broken(model):
         raise ValueError("unexpected graph")
 
     monkeypatch.setattr(text_model, "fold_affine_activations", broken)
-    assert optimised_session(det_path, original) is original
+    assert optimised_session(det_path, original, probe) is original
     assert "unexpected graph" in caplog.text
+
+
+@pytest.mark.parametrize("network", ["det", "rec"])
+def test_the_probe_catches_a_slightly_wrong_rewrite(rapidocr_models, monkeypatch, network):
+    """A rewrite whose one folded bias is off by 0.05 (as when a folding term is dropped)
+    is refused, for each network."""
+    path, original, probe = rapidocr_models[network]
+    rewrite = text_model.fold_affine_activations
+
+    def slightly_wrong(model):
+        model, counts = rewrite(model)
+        bias = next(t for t in model.graph.initializer if t.name.endswith("__folded_B"))
+        bias.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(bias) + 0.05, bias.name))
+        return model, counts
+
+    monkeypatch.setattr(text_model, "fold_affine_activations", slightly_wrong)
+    assert optimised_session(path, original, probe) is original
 
 
 def test_the_detector_input_is_rapidocrs_own_to_float_rounding():
@@ -151,27 +200,48 @@ def test_the_detector_input_is_rapidocrs_own_to_float_rounding():
 
 
 def test_the_rewrite_is_kept_in_the_model_cache_and_read_back(detector, monkeypatch, tmp_path):
-    det_path, original = detector
-    first = optimised_session(det_path, original)
+    det_path, original, probe = detector
     cached = text_model.cached_model_path(det_path)
+    cached.parent.mkdir(parents=True)
+    older = cached.parent / f"{cached.name.rsplit('-', 1)[0]}-0000.onnx"  # from an older rewrite
+    older.write_bytes(b"old")
+    first = optimised_session(det_path, original, probe)
     assert first is not original and cached.parent == tmp_path / "models" and cached.is_file()
-    assert [p.name for p in cached.parent.iterdir()] == [cached.name]  # no temporary file left
+    assert [p.name for p in cached.parent.iterdir()] == [cached.name]  # no old entry, no temporary file
+    assert cached.stat().st_mode & 0o777 == 0o644
 
     def no_rewrite(model):
         raise AssertionError("the cached graph should have been used")
 
     rewrite = text_model.fold_affine_activations
     monkeypatch.setattr(text_model, "fold_affine_activations", no_rewrite)
-    assert optimised_session(det_path, original) is not original
+    assert optimised_session(det_path, original, probe) is not original
     monkeypatch.setattr(text_model, "fold_affine_activations", rewrite)
     cached.write_bytes(b"not a model")  # a damaged entry is made again
-    assert optimised_session(det_path, original) is not original
+    assert optimised_session(det_path, original, probe) is not original
     assert cached.stat().st_size > 100_000
 
 
 def test_an_unwritable_model_cache_only_costs_the_rewrite(detector, monkeypatch, tmp_path):
-    det_path, original = detector
+    det_path, original, probe = detector
     (tmp_path / "a-file").write_text("x")
     monkeypatch.setenv("NOTICER_MODEL_CACHE", str(tmp_path / "a-file" / "models"))
-    assert optimised_session(det_path, original) is not original
+    assert optimised_session(det_path, original, probe) is not original
     assert (tmp_path / "a-file").read_text() == "x"
+
+
+def test_a_failed_rename_leaves_no_temporary_file(detector, monkeypatch, tmp_path):
+    det_path, original, probe = detector
+
+    def refuse(source, target):
+        raise PermissionError("read-only")
+
+    monkeypatch.setattr(text_model.os, "replace", refuse)
+    assert optimised_session(det_path, original, probe) is not original
+    assert list((tmp_path / "models").iterdir()) == []
+
+
+def test_a_cache_path_that_cannot_be_looked_up_only_costs_the_rewrite(detector, monkeypatch):
+    det_path, original, probe = detector
+    monkeypatch.setenv("NOTICER_MODEL_CACHE", "/" + "x" * 300)  # a name too long for the file system
+    assert optimised_session(det_path, original, probe) is not original
