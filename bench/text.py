@@ -6,6 +6,9 @@ Per engine and profile it prints
 - on the same kind of signs at 1024x1024 (the size of most generated images, where the
   OCR stage detects in bands around what its gates saw): typo recall, false alarms and
   median ms, so the cheaper path for large images is measured too;
+- on small labels (font 16-40 px, one or two words, on a plate or not) placed anywhere on
+  1024x1024 pictures: how often the gate lets the picture through and every word is read,
+  by font size, which shows how far down the gate and the banded detection reach;
 - on the corpus (../shared/corpus, evaluation only): recall on defective samples
   (GARBLED/ERROR labels) with the rules alone and with the intended text given to TEXT003,
   false alarms on correct samples and on text-free `clean/` images, the normalized edit
@@ -30,7 +33,7 @@ from rules.text import RULES, expected_text_match
 from rules.text_ocr import ENGINES, read_text, OcrParams
 from rules.text_words import normalized_edit_similarity
 
-from bench.text_gen import STYLES, make_case, make_packing_case, make_text_free
+from bench.text_gen import LABEL_SIZES, STYLES, make_case, make_label_case, make_packing_case, make_text_free
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 PROFILES = ("lenient", "strict")
@@ -181,6 +184,30 @@ def evaluate_packing(engine: str, n: int) -> dict:
     return out
 
 
+def evaluate_labels(engine: str, n: int) -> dict:
+    """Small labels on 1024-px pictures (``make_label_case``): per font size, how often the
+    gate lets the image through, and how often the OCR reads every word of the label
+    (normalized edit similarity at least 0.8 to a word read)."""
+    out = {}
+    for size in LABEL_SIZES:
+        passed = read = 0
+        for seed in range(n):
+            case = make_label_case(seed, size)
+            result = context_from_array(case.image).shared(read_text, OcrParams(engine=engine))
+            passed += result.gate_passed
+            seen = [w.text.lower() for w in result.words]
+            read += all(any(normalized_edit_similarity(word.lower(), s) >= 0.8 for s in seen)
+                        for word in case.text.split())
+        out[size] = (passed, read, n)
+    return out
+
+
+def print_labels(engine: str, result: dict) -> None:
+    print(f"\n== small labels on 1024x1024 pictures, engine={engine} (gate passed; every word read)")
+    for size, (passed, read, n) in result.items():
+        print(f"font {size:3d} px  gate passed {_ratio(passed, n)}  read {_ratio(read, n)}")
+
+
 def evaluate_corpus(engine: str, root: Path = CORPUS) -> dict:
     settings = {p: settings_for(p, engine) for p in PROFILES}
     out = {p: {"defect": Tally(), "defect_with_expected": Tally(), "correct": Tally(),
@@ -318,6 +345,7 @@ def main(argv=None) -> None:
                 print_generated(engine, evaluate_generated(engine, args.large_n, size=(LARGE_SIDE, LARGE_SIDE),
                                                    text_free_n=args.large_n),
                                 f"generated signs at {LARGE_SIDE}x{LARGE_SIDE}")
+                print_labels(engine, evaluate_labels(engine, args.large_n * 2))
         if not args.skip_corpus:
             if (CORPUS / "MANIFEST.tsv").is_file():
                 print_corpus(engine, evaluate_corpus(engine), args.verbose)

@@ -3,8 +3,9 @@
 ``make_case(seed, style, typo)`` renders one sign-like image: one to three common words
 in a DejaVu or Liberation font at 16-120 px, on a plain, gradient, noisy, photo-like or
 outlined style, sometimes rotated or in perspective, with one injected typo (a letter
-swapped, dropped, doubled or replaced) when ``typo`` is true. ``make_text_free(seed)``
-draws clutter without letters. Everything is seeded, so cases are reproducible.
+swapped, dropped, doubled or replaced) when ``typo`` is true. ``make_label_case(seed, size)``
+puts a small label anywhere on a large picture. ``make_text_free(seed)`` draws clutter
+without letters. Everything is seeded, so cases are reproducible.
 """
 from __future__ import annotations
 
@@ -243,6 +244,55 @@ def make_packing_case(seed: int, defect: str | None, width: int = 512, height: i
         draw.text((x, y + (shift if i == index else 0.0)), letter, font=font, fill=ink)
         x += advance
     return PackingCase(np.asarray(image), word, defect, index, size)
+
+
+LABEL_SIZES = (16, 20, 24, 28, 32, 40)
+
+
+@dataclass(frozen=True)
+class LabelCase:
+    image: np.ndarray
+    text: str
+    size: int  # font size in pixels
+    plate: bool
+
+
+def _luma(rgb) -> float:
+    r, g, b = rgb
+    return 0.299 * r + 0.587 * g + 0.114 * b
+
+
+def make_label_case(seed: int, size: int, width: int = 1024, height: int = 1024) -> LabelCase:
+    """A small label somewhere on a large picture (a price tag, a shop sign far away, a
+    caption): one or two words at font ``size``, in half the cases on a plate, on a plain,
+    gradient, noisy or photo-like background. Ink and ground differ by at least 80 levels of
+    luminance, so every label is plainly legible; its colours are otherwise random."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    rng_py = random.Random(70_000 + seed * 13 + size)
+    rng = np.random.default_rng(rng_py.randrange(1 << 30))
+    style = rng_py.choice(("plain", "gradient", "noisy", "photo"))
+    image = Image.fromarray(np.ascontiguousarray(_background(style, height, width, rng)))
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.truetype(rng_py.choice(font_paths()), size)
+    words = [rng_py.choice(WORDS) for _ in range(rng_py.choice((1, 2)))]
+    text = " ".join(w.upper() for w in words) if rng_py.random() < 0.4 else " ".join(words).capitalize()
+    x0, y0, x1, y1 = draw.textbbox((0, 0), text, font=font)
+    x = rng_py.randrange(size, max(size + 1, width - (x1 - x0) - size))
+    y = rng_py.randrange(size, max(size + 1, height - (y1 - y0) - size))
+    plate = rng_py.random() < 0.5
+    if plate:
+        ground = tuple(rng_py.randrange(256) for _ in range(3))
+        pad = max(3, size // 3)
+        draw.rectangle((x - pad, y - pad, x + (x1 - x0) + pad, y + (y1 - y0) + pad), fill=ground)
+    else:
+        ground = tuple(int(v) for v in np.asarray(image)[y:y + (y1 - y0) + 1, x:x + (x1 - x0) + 1].reshape(-1, 3).mean(0))
+    while True:
+        ink = tuple(rng_py.randrange(256) for _ in range(3))
+        if abs(_luma(ink) - _luma(ground)) >= 80:
+            break
+    draw.text((x - x0, y - y0), text, font=font, fill=ink)
+    return LabelCase(np.asarray(image), text, size, plate)
 
 
 def make_text_free(seed: int, width: int = 512, height: int = 384) -> np.ndarray:
