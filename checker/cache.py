@@ -46,7 +46,7 @@ CACHE_DIRNAME = ".noticer_cache"
 ENTRY_FORMAT = 1
 # the libraries whose versions can change what a rule finds
 RESULT_LIBRARIES = ("numpy", "opencv-contrib-python", "mediapipe", "pillow", "scipy", "pytesseract",
-                    "tesserocr", "rapidocr-onnxruntime", "onnxruntime", "pyspellchecker", "rapidfuzz")
+                    "tesserocr", "rapidocr-onnxruntime", "onnxruntime", "onnx", "pyspellchecker", "rapidfuzz")
 RUN_DIR_CHARS = 16
 KEEP_RUNS = 8  # run folders (code and settings combinations) kept in a cache
 CACHEDIR_TAG = ("Signature: 8a477f597d28d172789f06886806bc55\n"
