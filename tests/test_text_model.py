@@ -245,3 +245,24 @@ def test_a_cache_path_that_cannot_be_looked_up_only_costs_the_rewrite(detector, 
     det_path, original, probe = detector
     monkeypatch.setenv("NOTICER_MODEL_CACHE", "/" + "x" * 300)  # a name too long for the file system
     assert optimised_session(det_path, original, probe) is not original
+
+
+def test_a_rapidocr_without_the_expected_config_keeps_its_graphs(monkeypatch, caplog):
+    pytest.importorskip("rapidocr_onnxruntime", reason="RapidOCR is not installed")
+    import cv2
+
+    from rules import text_ocr
+
+    def no_config():
+        raise KeyError("Det")
+
+    monkeypatch.setattr(text_ocr, "rapidocr_model_paths", no_config)
+    image = np.full((200, 480, 3), 235, np.uint8)
+    cv2.putText(image, "OPEN", (120, 130), cv2.FONT_HERSHEY_SIMPLEX, 3.0, (20, 20, 20), 8, cv2.LINE_AA)
+    text_ocr.rapidocr_engine.cache_clear()
+    try:
+        result = text_ocr.ocr_image(image, image[:, :, 1], text_ocr.OcrParams())
+    finally:
+        text_ocr.rapidocr_engine.cache_clear()
+    assert "graphs stay as they are" in caplog.text
+    assert result.text.upper() == "OPEN"
