@@ -769,36 +769,57 @@ def read_tesseract(rgb: np.ndarray, params: OcrParams,
 def read_hybrid(rgb: np.ndarray, params: OcrParams,
                 bands: tuple[tuple[float, float], ...] = ()) -> tuple[tuple[OcrLine, ...], tuple[Box, ...]]:
     """RapidOCR finds the lines; Tesseract reads each (deskewed) line crop as one line."""
-    import cv2
-
-    engine = rapidocr_engine()
     quads, _ = detect_lines_rapid(rgb, params, bands)
     if len(quads) == 0:
         return (), ()
-    crops = line_crops(rgb, quads)
-    lines = []
-    for quad, crop in zip(quads, crops):
-        gray = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
-        factor = 48.0 / max(1, gray.shape[0])
-        gray = cv2.resize(gray, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
-        gray = cv2.copyMakeBorder(binarize_for_tesseract(gray), 12, 12, 12, 12, cv2.BORDER_CONSTANT, value=255)
-        words = _tesseract_words(gray, psm=7)
-        if not words:
-            continue
-        # Map crop coordinates back (approximately: axis-aligned lines) to the image.
-        qbox = Box.around(quad)
-        back = 1.0 / factor
-        mapped = []
-        for wd in words:
-            def to_image(b: Box) -> Box:
-                return Box(qbox.x0 + (b.x0 - 12) * back, qbox.y0 + (b.y0 - 12) * back,
-                           qbox.x0 + (b.x1 - 12) * back, qbox.y0 + (b.y1 - 12) * back)
-            mapped.append(OcrWord(wd.text, to_image(wd.box), wd.confidence,
-                                  tuple(OcrChar(c.text, to_image(c.box), c.confidence) for c in wd.chars)))
-        lines.append(OcrLine(" ".join(wd.text for wd in mapped), qbox,
-                             float(np.mean([wd.confidence for wd in mapped])), tuple(mapped),
-                             text_height=_quad_height(quad), angle=_quad_angle(quad)))
-    return tuple(lines), tuple(Box.around(q) for q in quads)
+    lines = [tesseract_line(crop, quad) for quad, crop in zip(quads, line_crops(rgb, quads))]
+    return tuple(line for line in lines if line is not None), tuple(Box.around(q) for q in quads)
+
+
+def tesseract_line(crop: np.ndarray, quad: np.ndarray) -> OcrLine | None:
+    """Tesseract's reading of one line crop (BGR, cut along ``quad`` by ``line_crops``) as a
+    single line, in image coordinates; None when it reads nothing."""
+    import cv2
+
+    gray = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
+    factor = 48.0 / max(1, gray.shape[0])
+    gray = cv2.resize(gray, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
+    gray = cv2.copyMakeBorder(binarize_for_tesseract(gray), 12, 12, 12, 12, cv2.BORDER_CONSTANT, value=255)
+    words = _tesseract_words(gray, psm=7)
+    if not words:
+        return None
+    # Map crop coordinates back (approximately: axis-aligned lines) to the image.
+    qbox = Box.around(quad)
+    back = 1.0 / factor
+
+    def to_image(b: Box) -> Box:
+        return Box(qbox.x0 + (b.x0 - 12) * back, qbox.y0 + (b.y0 - 12) * back,
+                   qbox.x0 + (b.x1 - 12) * back, qbox.y0 + (b.y1 - 12) * back)
+
+    mapped = [OcrWord(wd.text, to_image(wd.box), wd.confidence,
+                      tuple(OcrChar(c.text, to_image(c.box), c.confidence) for c in wd.chars)) for wd in words]
+    return OcrLine(" ".join(wd.text for wd in mapped), qbox, float(np.mean([wd.confidence for wd in mapped])),
+                   tuple(mapped), text_height=_quad_height(quad), angle=_quad_angle(quad))
+
+
+# lines tilted more than this are not read a second time: their axis-aligned box would hold
+# parts of the lines around them
+SECOND_READING_MAX_ANGLE = 3.0
+
+
+def second_reading(ctx, params: OcrParams) -> tuple[OcrLine | None, ...]:
+    """Tesseract's reading of each line of ``ctx.shared(read_text, params)``, one entry per
+    line, in order: None where Tesseract reads nothing or the line is tilted. Two readers that
+    work differently (RapidOCR's network reads a line as a whole; Tesseract segments glyphs)
+    disagree where the lettering is ambiguous. Call as ``ctx.shared(second_reading, params)``."""
+    lines = ctx.shared(read_text, params).lines
+    readable = [line for line in lines if abs(line.angle) <= SECOND_READING_MAX_ANGLE]
+    if not readable:
+        return tuple(None for _ in lines)
+    quads = np.array([[[b.x0, b.y0], [b.x1, b.y0], [b.x1, b.y1], [b.x0, b.y1]] for b in (line.box for line in readable)],
+                     dtype=np.float32)
+    read = {id(line): tesseract_line(crop, quad) for line, quad, crop in zip(readable, quads, line_crops(ctx.rgb, quads))}
+    return tuple(read.get(id(line)) for line in lines)
 
 
 # reader(rgb, params, bands): bands are the gate's strips to detect in (empty: everywhere);

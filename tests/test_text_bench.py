@@ -93,10 +93,12 @@ def test_lenient_flags_at_most_one_in_ten_correct_corpus_samples(corpus_result):
 def test_defect_recall_on_the_corpus(corpus_result):
     lenient = corpus_result["profiles"]["lenient"]
     strict = corpus_result["profiles"]["strict"]
-    # measured: lenient 7/13 alone, 9/13 with the intended text; strict 9/13 and 11/13
+    # measured: lenient 7/13 alone, 9/13 with the intended text; strict 10/13 and 12/13 (its
+    # second reading catches SENT ENCE)
     assert lenient["defect"].hits >= 6, lenient["defect"].names
-    assert strict["defect"].hits >= 8, strict["defect"].names
-    assert strict["defect_with_expected"].hits >= 10, strict["defect_with_expected"].names
+    assert strict["defect"].hits >= 9, strict["defect"].names
+    assert strict["defect_with_expected"].hits >= 11, strict["defect_with_expected"].names
+    assert "textdiffuser_template_dress_SENT_ENCE.png" not in strict["defect"].names
     assert strict["defect"].hits >= lenient["defect"].hits
 
 

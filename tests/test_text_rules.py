@@ -23,6 +23,7 @@ from rules.text import (
     expected_text_match,
     ExpectedSettings,
     gap_jumps,
+    split_in_second_reading,
 )
 from rules.text_ocr import OcrParams, binarize_for_tesseract, text_presence
 
@@ -228,6 +229,56 @@ def test_text004_flags_a_split_word_on_a_sign():
     findings = run_rule(TEXT004, spaced, profile="strict")
     assert findings and findings[0].measurements["kind"] in ("gap", "split")
     assert run_rule(TEXT004, _sign("SENTENCE", size=48), profile="strict") == []
+
+
+def test_a_second_reading_splitting_a_word_into_a_non_word_is_a_gap():
+    from rules.text_words import load_dictionary
+
+    english = load_dictionary(("en",))
+    assert split_in_second_reading("SENTENCE", ["THE", "SENT", "ENCE."], english) == ("SENT", "ENCE")
+    assert split_in_second_reading("SENTENCE", ["SENTENCE."], english) is None  # read whole twice
+    assert split_in_second_reading("SUNSET", ["SUN", "SET"], english) is None  # two words: a word gap
+    assert split_in_second_reading("THENEXT", ["THE", "NEXT"], english) is None  # not a word read whole
+    assert split_in_second_reading("CATS", ["CA", "TS"], english) is None  # too short to judge
+    assert split_in_second_reading("SENTENCE", ["SENT", "ORBIT"], english) is None  # pieces of another word
+
+
+def _tight_sentence(gap: int) -> np.ndarray:
+    """SENTENCE in 16-px capitals, as on a small shirt print, with ``gap`` extra pixels
+    after SENT: RapidOCR reads it whole from 3 px to 6 px, Tesseract sees the gap."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    from bench.text_gen import font_paths
+
+    image = Image.new("RGB", (200, 60), (240, 236, 228))
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.truetype([p for p in font_paths() if p.endswith("LiberationSans-Bold.ttf")
+                               or p.endswith("DejaVuSans-Bold.ttf")][0], 16)
+    draw.text((20, 20), "SENT", font=font, fill=(30, 30, 30))
+    draw.text((20 + font.getlength("SENT") + gap, 20), "ENCE", font=font, fill=(30, 30, 30))
+    return np.asarray(image)
+
+
+def test_strict_text004_reads_small_lettering_twice_to_see_a_gap():
+    spaced = _tight_sentence(4)
+    (finding,) = run_rule(TEXT004, spaced, profile="strict")
+    assert finding.measurements["kind"] == "second-reading"
+    assert finding.measurements["second_reading"] == "SENT ENCE"
+    assert run_rule(TEXT004, spaced, profile="lenient") == []  # lenient has no second reader
+    assert run_rule(TEXT004, _tight_sentence(0), profile="strict") == []
+
+
+def test_a_missing_second_reader_leaves_the_rest_of_text004(monkeypatch):
+    import rules.text as text_rules
+
+    def no_tesseract(ctx, params):
+        raise RuntimeError("Tesseract language data (eng.traineddata) not found")
+
+    monkeypatch.setattr(text_rules, "second_reading", no_tesseract)
+    ctx = context_from_array(_tight_sentence(4))
+    assert run_rule(TEXT004, ctx, profile="strict") == []
+    assert "eng.traineddata" in ctx.observations["text.second_reader"]
+    assert run_rule(TEXT004, _sign("SENT  ENCE", size=48), profile="strict")  # the gap measure still runs
 
 
 # ---------------------------------------------------------------- profiles
