@@ -651,10 +651,11 @@ def check_packing(ctx, settings: PackingSettings) -> Iterator[Issue]:
         curved, wavy and script lettering made most of its reports.
         min_confidence / min_text_height: skip doubtful and small words.
         languages: dictionaries that decide where a space may belong.
-        second_reader: (strict) Tesseract re-reads each line RapidOCR read (about 5 ms a line,
-        a median 13 ms per corpus image with text); a known word of 5+ letters that it reads as two pieces, one of them no word
-        (`SENT ENCE`), is reported. Tesseract sees gaps of a few pixels in small lettering
-        that RapidOCR's letter positions are too coarse to show.
+        second_reader: (strict) Tesseract re-reads each line RapidOCR read (about 5 ms a
+        line, a median 13 ms per corpus image with text); a known word of 5+ letters that
+        it reads as two pieces, one of them no word (`SENT ENCE`), is reported. Tesseract
+        sees gaps of a few pixels in small lettering that RapidOCR's letter positions are
+        too coarse to show.
 
     Known limits
         RapidOCR only knows roughly where each letter is (its recogniser's time steps);
