@@ -268,6 +268,25 @@ def test_strict_text004_reads_small_lettering_twice_to_see_a_gap():
     assert run_rule(TEXT004, _tight_sentence(0), profile="strict") == []
 
 
+def test_the_second_reading_skips_tilted_lines():
+    """A line tilted more than 3 degrees is not read again: its axis-aligned box would hold
+    parts of the lines around it."""
+    import cv2
+
+    level = _sign("FRESH BREAD", size=40, width=480, height=240)
+    rotation = cv2.getRotationMatrix2D((240, 120), 10.0, 1.0)
+    tilted = cv2.warpAffine(level, rotation, (480, 240), borderMode=cv2.BORDER_REPLICATE)
+    for image, expected in ((level, True), (tilted, False)):
+        ctx = context_from_array(image)
+        params = OcrParams(det_side=960)
+        lines = ctx.shared(text_ocr.read_text, params).lines
+        assert len(lines) == 1 and (abs(lines[0].angle) > text_ocr.SECOND_READING_MAX_ANGLE) != expected
+        (second,) = ctx.shared(text_ocr.second_reading, params)
+        assert (second is not None) == expected
+        if expected:
+            assert second.text.upper() == "FRESH BREAD"
+
+
 def test_a_missing_second_reader_leaves_the_rest_of_text004(monkeypatch):
     import rules.text as text_rules
 
