@@ -326,15 +326,15 @@ def _matches(original, rewritten, probe_size: tuple[int, int]) -> bool:
     return informative and expected.shape == got.shape and float(np.abs(expected - got).max()) <= PROBE_TOLERANCE
 
 
-def _cached(model_path: str) -> tuple[Path | None, bytes | None]:
-    """(where the rewrite of ``model_path`` is kept, its bytes when there); any error reading
-    the cache counts as not cached, with nowhere to keep it."""
+def _cached(model_path: str) -> tuple[Path | None, bool]:
+    """(where the rewrite of ``model_path`` is kept, whether it is there); any error looking
+    it up counts as not cached, with nowhere to keep it."""
     try:
         path = cached_model_path(model_path)
-        return path, (path.read_bytes() if path.is_file() else None)
+        return path, path.is_file()
     except OSError as exc:
         log.info("cannot use the model cache (%s)", exc)
-        return None, None
+        return None, False
 
 
 def optimised_session(model_path: str, original, probe_size: tuple[int, int]):
@@ -344,10 +344,10 @@ def optimised_session(model_path: str, original, probe_size: tuple[int, int]):
     there, else made and stored there."""
     try:
         options = original.get_session_options()
-        where, data = _cached(model_path)
-        if data is not None:
-            try:
-                rewritten = _session(data, options)
+        where, found = _cached(model_path)
+        if found:
+            try:  # from the file: ONNX Runtime then holds less memory than when given the bytes
+                rewritten = _session(str(where), options)
                 if _matches(original, rewritten, probe_size):
                     return rewritten
             except Exception as exc:  # a damaged entry: made again below
