@@ -29,7 +29,7 @@ from pathlib import Path
 
 from checker.config import resolve
 from checker.testing import context_from_array, context_from_path
-from rules.text import RULES, expected_text_match
+from rules.text import RULES, expected_text_match, ocr_params
 from rules.text_ocr import ENGINES, OcrParams, read_text, second_reading
 from rules.text_words import normalized_edit_similarity
 
@@ -72,8 +72,7 @@ def timed_check(ctx, settings_by_profile: dict[str, dict[str, object]], codes=CO
 def second_reading_ms(path: Path, engine: str) -> float:
     """CPU ms of strict TEXT004's second reading (Tesseract re-reading each line), on its own:
     measured on a fresh context whose OCR is done first."""
-    settings = settings_for("strict", engine)["TEXT004"]
-    params = OcrParams(engine=engine, det_side=settings.detection_side)
+    params = ocr_params(settings_for("strict", engine)["TEXT004"])
     ctx = context_from_path(path)
     ctx.shared(read_text, params)
     start = time.process_time()

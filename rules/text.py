@@ -33,10 +33,15 @@ from rules.text_words import (
 DEFAULT_ENGINE = "rapidocr"
 
 
+def ocr_params(settings) -> OcrParams:
+    """The OCR parameters of a TEXT rule's settings: the engine and detection size are family
+    settings (`rules.text.engine`, `rules.text.detection_side`), the same for every TEXT rule."""
+    return OcrParams(engine=settings.engine, det_side=settings.detection_side)
+
+
 def ocr(ctx, settings) -> OcrResult:
-    """The shared OCR stage; every TEXT rule passes the same engine and detection size (they
-    are family settings: `rules.text.engine`, `rules.text.detection_side`), so it runs once."""
-    return ctx.shared(read_text, OcrParams(engine=settings.engine, det_side=settings.detection_side))
+    """The shared OCR stage; every TEXT rule passes the same parameters, so it runs once."""
+    return ctx.shared(read_text, ocr_params(settings))
 
 
 def _region(box) -> Region:
@@ -604,7 +609,7 @@ def second_reading_gaps(ctx, result: OcrResult, settings: PackingSettings, dicti
     """Words RapidOCR read whole that Tesseract, reading the same line, splits (see
     ``split_in_second_reading``); words in ``already`` were reported by the gap measure."""
     try:
-        second = ctx.shared(second_reading, OcrParams(engine=settings.engine, det_side=settings.detection_side))
+        second = ctx.shared(second_reading, ocr_params(settings))
     except (RuntimeError, ImportError, OSError) as exc:  # Tesseract missing: the rest of the rule stands
         ctx.observe("text.second_reader", f"skipped: {exc}")
         return

@@ -70,7 +70,6 @@ class _Graph:
     def __init__(self, graph) -> None:
         from onnx import numpy_helper
 
-        self.graph = graph
         self.constants = {n.output[0]: numpy_helper.to_array(n.attribute[0].t)
                           for n in graph.node if n.op_type == "Constant" and n.attribute
                           and n.attribute[0].name == "value"}
@@ -240,15 +239,10 @@ def fold_affine_activations(model):
     return model, counts
 
 
-def _session(model_bytes_or_path, options=None):
-    """An ONNX Runtime CPU session; without ``options``, RapidOCR's own on one thread."""
+def _session(model_bytes_or_path, options):
+    """An ONNX Runtime CPU session with ``options`` (those of the session it replaces)."""
     import onnxruntime as ort
 
-    if options is None:
-        options = ort.SessionOptions()
-        options.log_severity_level = 4
-        options.enable_cpu_mem_arena = False
-        options.intra_op_num_threads = options.inter_op_num_threads = 1
     return ort.InferenceSession(model_bytes_or_path, options, providers=["CPUExecutionProvider"])
 
 

@@ -813,13 +813,13 @@ def second_reading(ctx, params: OcrParams) -> tuple[OcrLine | None, ...]:
     work differently (RapidOCR's network reads a line as a whole; Tesseract segments glyphs)
     disagree where the lettering is ambiguous. Call as ``ctx.shared(second_reading, params)``."""
     lines = ctx.shared(read_text, params).lines
-    readable = [line for line in lines if abs(line.angle) <= SECOND_READING_MAX_ANGLE]
-    if not readable:
+    level = [abs(line.angle) <= SECOND_READING_MAX_ANGLE for line in lines]
+    if not any(level):
         return tuple(None for _ in lines)
-    quads = np.array([[[b.x0, b.y0], [b.x1, b.y0], [b.x1, b.y1], [b.x0, b.y1]] for b in (line.box for line in readable)],
-                     dtype=np.float32)
-    read = {id(line): tesseract_line(crop, quad) for line, quad, crop in zip(readable, quads, line_crops(ctx.rgb, quads))}
-    return tuple(read.get(id(line)) for line in lines)
+    quads = np.array([[[b.x0, b.y0], [b.x1, b.y0], [b.x1, b.y1], [b.x0, b.y1]]
+                      for b, keep in zip((line.box for line in lines), level) if keep], dtype=np.float32)
+    readings = iter([tesseract_line(crop, quad) for quad, crop in zip(quads, line_crops(ctx.rgb, quads))])
+    return tuple(next(readings) if keep else None for keep in level)
 
 
 # reader(rgb, params, bands): bands are the gate's strips to detect in (empty: everywhere);

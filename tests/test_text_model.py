@@ -53,8 +53,19 @@ def _model(extra_reader: bool = False) -> onnx.ModelProto:
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 12)], ir_version=8)
 
 
+def _rapidocr_like_session(model):
+    """A session with RapidOCR's own options, on one thread."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 4
+    options.enable_cpu_mem_arena = False
+    options.intra_op_num_threads = options.inter_op_num_threads = 1
+    return text_model._session(model, options)
+
+
 def _run(model: onnx.ModelProto, x: np.ndarray) -> list[np.ndarray]:
-    return text_model._session(model.SerializeToString()).run(None, {"x": x})
+    return _rapidocr_like_session(model.SerializeToString()).run(None, {"x": x})
 
 
 def _ops(model: onnx.ModelProto) -> list[str]:
@@ -111,8 +122,8 @@ def rapidocr_models(monkeypatch, tmp_path):
 
     monkeypatch.setenv("NOTICER_MODEL_CACHE", str(tmp_path / "models"))
     det_path, rec_path = text_ocr.rapidocr_model_paths()
-    return {"det": (det_path, text_model._session(det_path), DETECTOR_PROBE),
-            "rec": (rec_path, text_model._session(rec_path), RECOGNISER_PROBE)}
+    return {"det": (det_path, _rapidocr_like_session(det_path), DETECTOR_PROBE),
+            "rec": (rec_path, _rapidocr_like_session(rec_path), RECOGNISER_PROBE)}
 
 
 @pytest.fixture
