@@ -78,10 +78,15 @@ def test_folding_keeps_the_outputs_and_drops_the_elementwise_passes():
     model, counts = fold_affine_activations(_model())
     onnx.checker.check_model(model)
     # both blocks lose s*conv+t; both hard-swishes shrink to two operators; a*y+b folds into
-    # the 1x1 convolution after block 1, not into the padded 3x3 one after block 2
-    assert (counts.affine_into_conv, counts.hard_swish, counts.affine_into_next_conv) == (2, 2, 1)
+    # the 1x1 convolution after block 1; before the padded 3x3 one after block 2 it becomes a
+    # 1x1 convolution per channel
+    assert (counts.affine_into_conv, counts.hard_swish, counts.affine_into_next_conv,
+            counts.affine_as_depthwise) == (2, 2, 1, 1)
     assert _ops(model).count("Clip") == 0 and _ops(model).count("Div") == 0
-    assert len(_ops(model)) == len(_ops(_model())) - 2 * 2 - 2 * 2 - 2
+    assert len(_ops(model)) == len(_ops(_model())) - 2 * 2 - 2 * 2 - 2 - 1
+    groups = [{a.name: helper.get_attribute_value(a) for a in n.attribute}.get("group", 1)
+              for n in model.graph.node if n.op_type == "Conv"]
+    assert sorted(groups) == [1, 1, 1, 5]  # block 2's 5 channels, one filter each
     np.testing.assert_allclose(_run(model, x)[0], expected[0], rtol=1e-4, atol=1e-4)
 
 
@@ -136,6 +141,7 @@ def test_both_rapidocr_graphs_are_rewritten_and_pass_the_probe(rapidocr_models, 
     path, original, probe = rapidocr_models[network]
     _, counts = fold_affine_activations(onnx.load(path))
     assert counts.affine_into_conv > 0 and counts.hard_swish > 0 and counts.affine_into_next_conv > 0
+    assert counts.affine_as_depthwise > 0
     assert optimised_session(path, original, probe) is not original
 
 
