@@ -15,6 +15,9 @@ from typing import Iterable, Sequence
 # Characters OCR engines put around words that say nothing about spelling.
 _EDGE_PUNCTUATION = "\"'`\u2018\u2019\u201c\u201d.,;:!?()[]{}<>-_\u2014\u2013*#~|/\\"
 _LETTERS = re.compile(r"[^\W\d_]+(?:['\u2019][^\W\d_]+)*", re.UNICODE)
+# Pieces of a run-together token this long need only be known words, however rare:
+# "NASHVILLETENNESSEE" (Nashville is counted 90 times, Tennessee 281).
+LONG_PIECE = 7
 # Short words a run-together token may be split into when no gap shows where the space was
 # (longer pieces only need to be known): "MYOLD", "DONOT", "Iam", but not "BA KEY".
 SHORT_WORDS = frozenset("a i am an as at be by do go he if in is it me my no of oh on or so to up us we".split())
@@ -166,7 +169,9 @@ class Dictionary:
         ``"BearInfested"``), cutting only at ``allowed_cuts`` (positions between letters)
         when given. Returns the pieces, or None when no split into known words exists.
         Pieces shorter than three letters must be common short words (``SHORT_WORDS``)
-        when no cuts are given."""
+        when no cuts are given. ``min_frequency`` applies to pieces shorter than
+        ``LONG_PIECE``; a longer piece needs only to be known (place names and other
+        long words are rare in the list, and pseudo-text does not split into them)."""
         w = word.lower()
         cuts = set(range(1, len(w))) if allowed_cuts is None else {c for c in allowed_cuts if 0 < c < len(w)}
         ends = sorted(cuts | {len(w)})
@@ -180,7 +185,7 @@ class Dictionary:
                     continue
                 if allowed_cuts is None and len(piece) < 3 and piece not in SHORT_WORDS:
                     continue
-                if not self.knows(piece, min_frequency):
+                if not self.knows(piece, min_frequency if len(piece) < LONG_PIECE else 1):
                     continue
                 candidate = best[start] + [piece]
                 if best.get(end) is None or len(candidate) < len(best[end]):
@@ -247,11 +252,36 @@ def known_within_two_edits(word: str, language: str) -> set[str]:
     return found
 
 
+# How often pyspellchecker's list is taken to hold each of noticer's own everyday words
+# (rules/data/words_<language>.txt): enough to be split out of run-together words (which
+# asks for 500) and to be offered as a correction, still far below common words ("online"
+# is counted about 23000 times).
+EXTRA_WORD_FREQUENCY = 1000
+EXTRA_WORDS_DIR = Path(__file__).with_name("data")
+
+
+@functools.lru_cache(maxsize=None)
+def extra_words(language: str) -> frozenset[str]:
+    """noticer's own everyday words for ``language`` that pyspellchecker's list lacks
+    (empty when it ships none for that language)."""
+    path = EXTRA_WORDS_DIR / f"words_{language}.txt"
+    if not path.is_file():
+        return frozenset()
+    return frozenset(word.lower() for line in path.read_text(encoding="utf-8").splitlines()
+                     for word in line.split("#", 1)[0].split())
+
+
 @functools.lru_cache(maxsize=None)
 def _checker(language: str):
     from spellchecker import SpellChecker
 
-    return SpellChecker(language=language, distance=1)
+    checker = SpellChecker(language=language, distance=1)
+    counts = checker.word_frequency.dictionary
+    missing = {w: EXTRA_WORD_FREQUENCY - counts.get(w, 0) for w in extra_words(language)
+               if counts.get(w, 0) < EXTRA_WORD_FREQUENCY}
+    if missing:
+        checker.word_frequency.load_json(missing)  # adds to the counts, in one pass
+    return checker
 
 
 @functools.lru_cache(maxsize=32)

@@ -71,6 +71,42 @@ def test_dictionary_suggestion_and_user_words(tmp_path):
     assert not EN.knows("parti")
 
 
+def test_everyday_words_missing_from_pyspellchecker_are_known_and_offered():
+    """pyspellchecker's English list lacks LOCKDOWN, MATCHA, HOODIE, APP...; noticer's own list
+    (rules/data/words_en.txt) adds them: known, offered as corrections, split out of
+    run-together words, and still less common than common words."""
+    for word in ("LOCKDOWN", "Matcha", "hoodie", "apps", "selfie"):
+        assert EN.knows(word), word
+    assert EN.suggestion("hodie") == "hoodie"
+    assert EN.segments("matchalatte", None, min_frequency=500) == ["matcha", "latte"]
+    assert EN.frequency("matcha") < EN.frequency("online")
+    assert not EN.knows("matchq")
+
+
+def test_every_extra_word_is_one_pyspellchecker_lacks():
+    """The list holds only what is missing (or counted under 100 times) in the installed
+    pyspellchecker: a word the list no longer needs fails here, to be removed."""
+    from spellchecker import SpellChecker
+
+    from rules.text_words import extra_words
+
+    counts = SpellChecker(language="en").word_frequency.dictionary
+    words = extra_words("en")
+    assert len(words) > 50
+    assert sorted(w for w in words if counts.get(w, 0) >= 100) == []
+    assert extra_words("xx") == frozenset()
+
+
+def test_long_rare_words_split_out_of_a_run_but_short_rare_ones_do_not():
+    """Place names are rare in the frequency list (Nashville 90, Tennessee 281): a piece of 7+
+    letters needs only to be known, a shorter one must be common (``min_frequency``), or
+    pseudo-text would split into rare short words."""
+    assert EN.segments("nashvilletennessee", None, min_frequency=500) == ["nashville", "tennessee"]
+    assert EN.frequency("nashville") < 500
+    rare_short = next(w for w in ("sags", "ila", "yer") if 0 < EN.frequency(w) < 500)
+    assert EN.segments(rare_short + "open", None, min_frequency=500) is None
+
+
 def test_segments_split_run_together_words_only_at_allowed_cuts():
     assert EN.segments("thenext") == ["the", "next"]
     assert EN.segments("thenext", [3]) == ["the", "next"]
