@@ -222,7 +222,8 @@ def print_labels(engine: str, result: dict) -> None:
 def evaluate_corpus(engine: str, root: Path = CORPUS) -> dict:
     settings = {p: settings_for(p, engine) for p in PROFILES}
     out = {p: {"defect": Tally(), "defect_with_expected": Tally(), "correct": Tally(),
-               "borderline": Tally(), "clean": Tally(), "metadata": Tally()} for p in PROFILES}
+               "correct_with_expected": Tally(), "borderline": Tally(), "clean": Tally(), "metadata": Tally()}
+           for p in PROFILES}
     similarities, exact, ms_text, ms_free, second_ms = [], [], [], [], []
     for sample in corpus_samples(root):
         ctx = context_from_path(sample.path)
@@ -239,7 +240,10 @@ def evaluate_corpus(engine: str, root: Path = CORPUS) -> dict:
         if sample.intended and sample.category == "text_ai":
             ctx_expected = context_from_path(sample.path, expected_text=sample.intended)
             ctx_expected._memo = ctx._memo  # same image, same OCR: reuse it
-            with_expected = {p: run_all(ctx_expected, settings[p], ("TEXT003",)) for p in PROFILES}
+            # all four rules, as when the prompt or a sidecar gives the intended text: TEXT003
+            # checks it is shown, and TEXT001/2 accept its words
+            with_expected = {p: run_all(ctx_expected, settings[p], ("TEXT001", "TEXT002", "TEXT003", "TEXT004"))
+                             for p in PROFILES}
         for profile in PROFILES:
             got = findings[profile]
             names = sorted({f"{code}:{issue.measurements.get('word') or issue.measurements.get('text') or ''}"[:40]
@@ -263,6 +267,13 @@ def evaluate_corpus(engine: str, root: Path = CORPUS) -> dict:
                 tally.flagged += bool(got)
                 if got:
                     tally.names.append(f"{sample.path.name} {names}")
+                if with_expected is not None and sample.category == "text_ai":
+                    known = out[profile]["correct_with_expected"]
+                    known.n += 1
+                    known.alarms += len(with_expected[profile])
+                    known.flagged += bool(with_expected[profile])
+                    if with_expected[profile]:
+                        known.names.append(sample.path.name)
     return {"profiles": out, "similarity": similarities, "exact": exact, "ms_text": ms_text, "ms_free": ms_free,
             "second_reading_ms": second_ms}
 
@@ -324,11 +335,15 @@ def print_corpus(engine: str, result: dict, verbose: bool) -> None:
               f"findings {r['correct'].alarms}; borderline flagged {_ratio(r['borderline'].flagged, r['borderline'].n)}; "
               f"clean (text-free) flagged {_ratio(r['clean'].flagged, r['clean'].n)}; "
               f"metadata flagged {_ratio(r['metadata'].flagged, r['metadata'].n)}")
+        known = r["correct_with_expected"]
+        print(f"{profile:8} correct samples flagged when their intended text is known (TEXT001-004): "
+              f"{_ratio(known.flagged, known.n)}, findings {known.alarms}")
         if verbose:
             print(f"   missed defects: {r['defect'].names}")
             print(f"   missed even with intended text: {r['defect_with_expected'].names}")
             for name in r["correct"].names + r["clean"].names + r["metadata"].names:
                 print(f"   false alarm: {name}")
+            print(f"   flagged with intended text known: {known.names}")
     sims = result["similarity"]
     if sims:
         print(f"normalized edit similarity read vs intended (text_ai, n={len(sims)}): mean {statistics.mean(sims):.3f}, "

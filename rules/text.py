@@ -7,7 +7,7 @@ in rules/text_words.py.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterator
 
 import numpy as np
@@ -48,8 +48,20 @@ def _region(box) -> Region:
     return Region.from_bounds(box.x0, box.y0, box.x1, box.y1)
 
 
-def _dictionary(settings) -> Dictionary:
-    return load_dictionary(tuple(settings.languages), tuple(settings.words), settings.words_file)
+def _dictionary(settings, also: frozenset[str] = frozenset()) -> Dictionary:
+    """The rule's dictionary: its languages, ``words`` and ``words_file``, and ``also``."""
+    dictionary = load_dictionary(tuple(settings.languages), tuple(settings.words), settings.words_file)
+    if also - dictionary.user_words:
+        dictionary = replace(dictionary, user_words=dictionary.user_words | also)
+    return dictionary
+
+
+def expected_words(ctx) -> frozenset[str]:
+    """The words of the text this image was asked to show (``expected_text`` in the config,
+    the prompt's quoted strings, the sidecar, as TEXT003 finds them), lower-cased: what the
+    author asked for is no misspelling, even when no dictionary has it (a band's name, a pun)."""
+    return frozenset(run.lower() for _, text in expected_strings(ctx, ExpectedSettings())
+                     for run in letter_runs(text))
 
 
 # ---------------------------------------------------------------- word judgement
@@ -202,6 +214,7 @@ class MisspelledSettings:
     split_anywhere: bool = True  # accept run-together words split anywhere (else only at gaps/case changes)
     skip_mixed_case: bool = True  # ZImage, ComfyUI: mixed-case words are names or brands
     min_char_confidence: float = 0.6  # a word with a letter read below this is not judged
+    accept_expected_words: bool = True  # words of the text the image was asked to show are known
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.min_confidence <= 1.0:
@@ -236,11 +249,14 @@ def check_misspelled(ctx, settings: MisspelledSettings) -> Iterator[Issue]:
         skip_mixed_case: words like ZImage or ComfyUI are taken as names (lenient).
         min_char_confidence: skip words with a letter the OCR is unsure of (lenient 0.6),
         which are more often misreadings of odd fonts than misspellings.
+        accept_expected_words: the words of the text the image was asked to show (see
+        TEXT003: `expected_text` in the config, the prompt's quoted strings, the sidecar)
+        count as known: a prompt that asks for "Rockdown" wants ROCKDOWN. On by default.
 
     Known limits
         Numbers, units, and words with digits are skipped. Names, brands and acronyms one
         edit from a common word (a pun such as PARTI, NASA next to "nasal") are flagged
-        unless listed in `words`. A typo that makes another real word (IMAGES for IMAGINE)
+        unless listed in `words` or asked for by the prompt. A typo that makes another real word (IMAGES for IMAGINE)
         is not a misspelling: TEXT003 catches it when the intended text is known. OCR
         misreadings of unusual fonts can be reported; the engine can misread a malformed
         letter as the right one (FIRL read as FIRE) and miss the typo.
@@ -248,7 +264,7 @@ def check_misspelled(ctx, settings: MisspelledSettings) -> Iterator[Issue]:
     result = ocr(ctx, settings)
     if not result.lines:
         return
-    dictionary = _dictionary(settings)
+    dictionary = _dictionary(settings, expected_words(ctx) if settings.accept_expected_words else frozenset())
     for line in result.lines:
         for word in line.words:
             if not _readable(line, word, settings.min_confidence, settings.min_text_height):
@@ -289,6 +305,7 @@ class GarbledSettings:
     min_text_height: float = 12.0
     flag_unreadable: bool = False  # also report detected lettering that reads as nothing
     min_nonwords: int = 2  # non-word runs a line needs to be garbled by its share
+    accept_expected_words: bool = True  # words of the text the image was asked to show are known
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.min_nonword_share <= 1.0:
@@ -334,7 +351,7 @@ def check_garbled(ctx, settings: GarbledSettings) -> Iterator[Issue]:
         word is a name, several are pseudo-text.
         min_text_height: smaller lettering is ignored (lenient 12 px, strict 0).
         flag_unreadable: report detected text regions with no readable string (strict).
-        languages / words / words_file: as for TEXT001.
+        languages / words / words_file / accept_expected_words: as for TEXT001.
 
     Known limits
         Script and decorative fonts can read badly and look garbled; foreign words count as
@@ -343,7 +360,7 @@ def check_garbled(ctx, settings: GarbledSettings) -> Iterator[Issue]:
     result = ocr(ctx, settings)
     if not result.gate_passed:
         return
-    dictionary = _dictionary(settings)
+    dictionary = _dictionary(settings, expected_words(ctx) if settings.accept_expected_words else frozenset())
     read_boxes = []
     for line in result.lines:
         read_boxes.append(line.box)

@@ -152,6 +152,24 @@ def test_text001_user_words_silence_a_brand():
     assert run_rule(TEXT001, _sign("PARTI NOW"), profile="strict", settings={"words": ("Parti",)}) == []
 
 
+def test_text001_and_text002_accept_the_words_the_image_was_asked_to_show():
+    """A band's made-up name one edit from a word (ROCKDOWN, LOCKDOWN) is a typo to the
+    dictionary, but not when the config, the prompt or the sidecar asks for it."""
+    image = _sign("ROCKDOWN")
+    (finding,) = run_rule(TEXT001, image)
+    assert finding.measurements["suggestion"] == "LOCKDOWN"
+    assert run_rule(TEXT001, context_from_array(image, expected_text=("Rockdown",))) == []
+    assert run_rule(TEXT001, context_from_array(image, sidecar_text='a band poster that says "Rockdown"')) == []
+    prompt = {"parameters": 'a gig poster, large letters "ROCKDOWN"\nSteps: 20, Sampler: Euler, Seed: 1'}
+    assert run_rule(TEXT001, context_from_array(image, info=prompt)) == []
+    asked_but_off = context_from_array(image, expected_text=("Rockdown",))
+    assert run_rule(TEXT001, asked_but_off, settings={"accept_expected_words": False})
+    # words asked for make a line of no dictionary words no garbage either
+    names = _sign("XQRTV BLZNKW", size=48)
+    assert run_rule(TEXT002, names, profile="strict")
+    assert run_rule(TEXT002, context_from_array(names, expected_text=("Xqrtv Blznkw",)), profile="strict") == []
+
+
 def test_text001_lenient_ignores_small_text_that_strict_reads():
     image = _sign("Diffuson", size=14, width=200, height=60)
     lenient = run_rule(TEXT001, image, settings={"min_text_height": 40.0})
