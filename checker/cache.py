@@ -4,8 +4,10 @@ A result is reused only when everything that went into it is the same:
 
 * the image bytes (SHA-256 of the file content, so a renamed or copied image still hits);
 * the *run fingerprint*: noticer's version, the source of the engine and of every rule
-  module that runs, the versions of the libraries that shape results (OpenCV, MediaPipe,
-  Tesseract, ...), each rule's code, name, resolved severity and settings, and fail-on;
+  module that runs (with its package's ``data/`` files), the versions of the libraries that
+  shape results (OpenCV, MediaPipe, Tesseract, ...), each rule's code, name, resolved
+  severity and settings, the content of the files its settings name (``words_file``), and
+  fail-on;
 * what depends on where the image lives: the rules left after per-file ignores, the
   expected text for its path, its sidecar ``.txt`` and its ALIGN004 reference image.
 
@@ -103,9 +105,20 @@ def _module_sources(module_name: str) -> list[str]:
     folder = Path(path).parent
     if (folder / "__init__.py").is_file():
         siblings = sorted(str(p) for p in folder.glob("*.py"))
+        # and the package's data files (word lists and the like read by its modules)
+        siblings += sorted(str(p) for p in folder.glob("data/**/*") if p.is_file())
         if len(siblings) <= 200:
             return siblings
     return [path]
+
+
+def _setting_files(settings: Mapping[str, Any]) -> dict[str, str]:
+    """Digests of the files a rule's settings name (``*_file`` settings, such as TEXT001's
+    ``words_file``): editing the file changes the results as much as editing the setting."""
+    # read afresh each run (not through _file_digest's per-process memo): a long-lived
+    # process using the API sees the file its user just edited
+    return {key: _file_digest.__wrapped__(str(value)) for key, value in sorted(settings.items())
+            if key.endswith("_file") and isinstance(value, str) and value}
 
 
 @functools.lru_cache(maxsize=1)
@@ -136,7 +149,8 @@ def run_fingerprint(plan: Plan) -> str:
         if check is not None:
             sources.update(_module_sources(check.__module__))
         rules.append([rp.rule.code, rp.rule.name, rp.severity.value, rp.settings_dict,
-                      getattr(check, "__module__", None), getattr(check, "__qualname__", None)])
+                      getattr(check, "__module__", None), getattr(check, "__qualname__", None),
+                      _setting_files(rp.settings_dict)])
     return _hash_json({
         "noticer": __version__,
         "entry_format": ENTRY_FORMAT,

@@ -21,6 +21,7 @@ from rules.text_words import (
     case_cuts,
     compact_text,
     edit_distance,
+    file_stamp,
     gap_cuts,
     is_acronym,
     is_number_or_unit,
@@ -50,7 +51,8 @@ def _region(box) -> Region:
 
 def _dictionary(settings, also: frozenset[str] = frozenset()) -> Dictionary:
     """The rule's dictionary: its languages, ``words`` and ``words_file``, and ``also``."""
-    dictionary = load_dictionary(tuple(settings.languages), tuple(settings.words), settings.words_file)
+    dictionary = load_dictionary(tuple(settings.languages), tuple(settings.words), settings.words_file,
+                                 file_stamp(settings.words_file))
     if also - dictionary.user_words:
         dictionary = replace(dictionary, user_words=dictionary.user_words | also)
     return dictionary

@@ -6,6 +6,7 @@ in its wheel, nothing downloaded), loaded once per process and language set.
 from __future__ import annotations
 
 import functools
+import os
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -284,10 +285,22 @@ def _checker(language: str):
     return checker
 
 
+def file_stamp(path: str) -> tuple[int, int]:
+    """(size, modification time) of ``path``, (0, 0) when there is none: passed to
+    ``load_dictionary`` so that an edited words file is read again."""
+    try:
+        stat = os.stat(path) if path else None
+    except OSError:
+        stat = None
+    return (stat.st_size, stat.st_mtime_ns) if stat else (0, 0)
+
+
 @functools.lru_cache(maxsize=32)
-def load_dictionary(languages: tuple[str, ...], words: tuple[str, ...] = (), words_file: str = "") -> Dictionary:
+def load_dictionary(languages: tuple[str, ...], words: tuple[str, ...] = (), words_file: str = "",
+                    stamp: tuple[int, int] = (0, 0)) -> Dictionary:
     """A Dictionary for the languages, the user's ``words`` and the words in ``words_file``
-    (one or more per line, ``#`` starts a comment). Cached per process."""
+    (one or more per line, ``#`` starts a comment). Cached per process, by ``stamp`` too
+    (``file_stamp(words_file)``)."""
     user = {w.lower() for w in words if w}
     if words_file:
         for line in Path(words_file).expanduser().read_text(encoding="utf-8").splitlines():

@@ -125,6 +125,27 @@ def test_changed_content_settings_or_profile_miss(tmp_path, images):
     assert {f.severity for r in strict for f in r.findings} == {Severity.ERROR}
 
 
+def test_editing_a_file_a_setting_names_changes_the_run_fingerprint(tmp_path):
+    """TEXT001's words file: adding a word to it must not leave the old findings cached."""
+    from rules.text import TEXT001
+
+    words = tmp_path / "words.txt"
+    words.write_text("noticer\n", encoding="utf-8")
+    plan = resolve([TEXT001], {}, sets=[("text.misspelled", "words_file", str(words))])
+    before = result_cache.run_fingerprint(plan)
+    assert result_cache.run_fingerprint(plan) == before
+    words.write_text("noticer\nzimage\n", encoding="utf-8")
+    assert result_cache.run_fingerprint(plan) != before
+
+
+def test_a_rule_packages_data_files_are_part_of_its_sources():
+    import rules.text  # noqa: F401  (the module must be loaded for its sources to be found)
+
+    sources = result_cache._module_sources("rules.text")
+    assert any(s.endswith("rules/text.py") for s in sources)
+    assert any(s.endswith("rules/data/words_en.txt") for s in sources)
+
+
 def test_severity_and_rule_set_are_part_of_the_key(tmp_path, images):
     run_paths(images, plan_for(tmp_path), jobs=0)
     CALLS.clear()

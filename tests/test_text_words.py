@@ -71,6 +71,22 @@ def test_dictionary_suggestion_and_user_words(tmp_path):
     assert not EN.knows("parti")
 
 
+def test_an_edited_words_file_is_read_again(tmp_path):
+    import os
+
+    from rules.text_words import file_stamp
+
+    words_file = tmp_path / "words.txt"
+    words_file.write_text("zimage\n", encoding="utf-8")
+    first = load_dictionary(("en",), (), str(words_file), file_stamp(str(words_file)))
+    assert first.knows("ZImage") and not first.knows("comfyui")
+    words_file.write_text("zimage comfyui\n", encoding="utf-8")
+    os.utime(words_file, ns=(1, 10**18))  # a new stamp even within the clock's resolution
+    again = load_dictionary(("en",), (), str(words_file), file_stamp(str(words_file)))
+    assert again.knows("ComfyUI")
+    assert file_stamp(str(tmp_path / "none.txt")) == file_stamp("") == (0, 0)
+
+
 def test_everyday_words_missing_from_pyspellchecker_are_known_and_offered():
     """pyspellchecker's English list lacks LOCKDOWN, MATCHA, HOODIE, APP...; noticer's own list
     (rules/data/words_en.txt) adds them: known, offered as corrections, split out of
