@@ -92,25 +92,40 @@ class Plan:
     def settings(self) -> dict[str, dict[str, Any]]:
         return {rp.rule.name: rp.settings_dict for rp in self.rules}
 
+    def _matches(self, path: str, pattern: str) -> bool:
+        return path_matches(path, pattern, Path(self.config_path).parent if self.config_path else None)
+
     def rules_for(self, path: str) -> tuple[RulePlan, ...]:
         ignored: list[str] = []
-        posix = Path(path).as_posix()
         for pattern, selectors in self.per_file_ignores:
-            if fnmatch.fnmatch(posix, pattern) or fnmatch.fnmatch(posix, f"*/{pattern}") \
-                    or fnmatch.fnmatch(Path(path).name, pattern):
+            if self._matches(path, pattern):
                 ignored.extend(selectors)
         if not ignored:
             return self.rules
         return tuple(rp for rp in self.rules if not any(matches(rp.rule, s) for s in ignored))
 
     def expected_text_for(self, path: str) -> tuple[str, ...]:
-        posix = Path(path).as_posix()
         out: list[str] = []
         for pattern, texts in self.expected_text:
-            if fnmatch.fnmatch(posix, pattern) or fnmatch.fnmatch(posix, f"*/{pattern}") \
-                    or fnmatch.fnmatch(Path(path).name, pattern):
+            if self._matches(path, pattern):
                 out.extend(texts)
         return tuple(out)
+
+
+def path_matches(path: str, pattern: str, base: Path | None = None) -> bool:
+    """Whether a per-file glob (``per-file-ignores``, ``expected-text``) matches ``path``: as
+    given, as its end (``posters/*.png`` matches ``site/posters/a.png``), by file name, or,
+    with ``base`` (the config file's folder), relative to it, so that the config's globs
+    mean the same files wherever noticer is started."""
+    posix = Path(path).as_posix()
+    candidates = [posix]
+    if base is not None:
+        try:
+            candidates.append(Path(os.path.abspath(path)).relative_to(os.path.abspath(base)).as_posix())
+        except ValueError:
+            pass  # outside the config's folder
+    return (any(fnmatch.fnmatch(c, pattern) or fnmatch.fnmatch(c, f"*/{pattern}") for c in candidates)
+            or fnmatch.fnmatch(Path(path).name, pattern))
 
 
 def _jsonable(value: Any) -> Any:
@@ -311,7 +326,18 @@ def _sections_for(rule: Rule, sections: Mapping[str, Any]) -> list[tuple[str, Ma
     return out
 
 
-def _apply(values: dict[str, Any], rule: Rule, overrides: Mapping[str, Any], where: str) -> None:
+def _anchored(value: Any, base: Path | None) -> Any:
+    """A relative path of a ``*_file`` setting, taken from ``base`` (the config file's
+    folder for values written there, the current folder for ``--set``) and made absolute,
+    so it names the same file wherever noticer is started (a hook, a CI job)."""
+    if not isinstance(value, str) or not value or base is None:
+        return value
+    path = Path(value).expanduser()
+    return str(path if path.is_absolute() else (base / path).absolute())
+
+
+def _apply(values: dict[str, Any], rule: Rule, overrides: Mapping[str, Any], where: str,
+           base: Path | None = None) -> None:
     if not isinstance(overrides, Mapping):
         raise ConfigError(f"{where}: expected a table of settings, got {overrides!r}")
     fields = setting_fields(rule.settings)
@@ -324,6 +350,8 @@ def _apply(values: dict[str, Any], rule: Rule, overrides: Mapping[str, Any], whe
             values["severity"] = coerce(raw_value, Severity, f"{where}.severity")
         elif key in fields:
             values[key] = coerce(raw_value, hints[key], f"{where}.{raw_key}")
+            if key.endswith("_file"):
+                values[key] = _anchored(values[key], base)
         else:
             valid = ", ".join([*fields, *PROFILE_KEYS]) or "(this rule has no settings)"
             raise ConfigError(f"{where}: unknown setting {raw_key!r} for {rule.code} {rule.name}; "
@@ -395,17 +423,19 @@ def resolve(rules: Sequence[Rule], config: Mapping[str, Any] | None = None, *, p
         _check_key(rules, rule_key, {setting: value}, "--set")
         cli_sets.setdefault(rule_key, {})[setting] = value
 
+    # relative file settings: from the config file's folder, or the current one for --set
+    config_base = Path(config_path).parent if config_path else Path.cwd()
     plans = []
     for rule in rules:
         values: dict[str, Any] = {"enabled": rule.enabled_by_default, "severity": rule.severity}
         _apply(values, rule, rule.profiles.get(builtin, {}), f"profile {builtin}")
         for name, section_rules in custom_rule_sections:
             for key, overrides in _sections_for(rule, section_rules):
-                _apply(values, rule, overrides, f"profiles.{name}.rules.{key}")
+                _apply(values, rule, overrides, f"profiles.{name}.rules.{key}", config_base)
         for key, overrides in _sections_for(rule, config_rules):
-            _apply(values, rule, overrides, f"rules.{key}")
+            _apply(values, rule, overrides, f"rules.{key}", config_base)
         for key, overrides in _sections_for(rule, cli_sets):
-            _apply(values, rule, overrides, f"--set {key}")
+            _apply(values, rule, overrides, f"--set {key}", Path.cwd())
         enabled = values.pop("enabled")
         severity = values.pop("severity")
         try:
@@ -437,18 +467,12 @@ def resolve(rules: Sequence[Rule], config: Mapping[str, Any] | None = None, *, p
     except ValueError as exc:
         raise ConfigError(f"fail-on: {exc}") from None
 
-    pfi = config.get("per-file-ignores", {}) or {}
-    if not isinstance(pfi, Mapping):
-        raise ConfigError("per-file-ignores must map globs to lists of codes")
-    per_file = []
-    for pattern, selectors in pfi.items():
-        selectors = [selectors] if isinstance(selectors, str) else list(selectors)
+    per_file = [(pattern, tuple(selectors)) for pattern, selectors in
+                _glob_table(config, "per-file-ignores", "codes, prefixes or names of rules", '["TEXT002"]')]
+    for pattern, selectors in per_file:
         check_selectors(selectors, rules, f"per-file-ignores[{pattern!r}]")
-        per_file.append((pattern, tuple(selectors)))
-    expected = []
-    for pattern, texts in (config.get("expected-text", {}) or {}).items():
-        texts = [texts] if isinstance(texts, str) else list(texts)
-        expected.append((pattern, tuple(str(t) for t in texts)))
+    expected = [(pattern, tuple(texts)) for pattern, texts in
+                _glob_table(config, "expected-text", "the text the images must show", '["OPEN"]')]
 
     def opt(key: str, default: Any, kind: Any) -> Any:
         value = options.get(key.replace("-", "_"))
@@ -479,6 +503,21 @@ def resolve(rules: Sequence[Rule], config: Mapping[str, Any] | None = None, *, p
         batch_size=opt("batch-size", 16, int),
         all_rules=tuple(rules),
     )
+
+
+def _glob_table(config: Mapping[str, Any], key: str, what: str, example: str) -> list[tuple[str, list[str]]]:
+    """A config table mapping globs to a string or a list of strings, checked."""
+    table = config.get(key, {}) or {}
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{key} must be a table mapping globs to {what}, e.g. \"posters/*.png\" = {example}")
+    out = []
+    for pattern, values in table.items():
+        values = [values] if isinstance(values, str) else values
+        if not isinstance(values, (list, tuple)) or not all(isinstance(v, str) for v in values):
+            raise ConfigError(f"{key}[{pattern!r}]: expected a string or a list of strings ({what}), "
+                              f"got {values!r}")
+        out.append((pattern, list(values)))
+    return out
 
 
 def _profile_fail_on(chain: list[tuple[str, Mapping[str, Any]]]) -> str | None:

@@ -8,6 +8,7 @@ in rules/text_words.py.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Iterator
 
 import numpy as np
@@ -43,6 +44,45 @@ def ocr_params(settings) -> OcrParams:
 def ocr(ctx, settings) -> OcrResult:
     """The shared OCR stage; every TEXT rule passes the same parameters, so it runs once."""
     return ctx.shared(read_text, ocr_params(settings))
+
+
+# settings that are shares or OCR confidences (0..1), and counts that cannot be negative
+_UNIT_INTERVAL = ("min_confidence", "min_char_confidence", "max_confidence", "min_nonword_share", "min_similarity")
+_AT_LEAST = {"min_letters": 1, "min_chars": 2, "min_nonwords": 1, "acronym_letters": 0, "sidecar_max_chars": 0,
+             "min_text_height": 0.0, "detection_side": 64}
+
+
+def validate_text_settings(settings) -> None:
+    """Called by every TEXT settings class once it is made (the config is resolved): a value
+    that would make a rule crash on every image, or quietly switch it off (``detection_side
+    = 0``, ``min_char_confidence = 7``, no language, a words file that is not there), is a
+    configuration error naming the setting."""
+    from dataclasses import fields
+
+    from rules.text_ocr import ENGINES
+
+    names = {f.name for f in fields(settings)}
+    if settings.engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {settings.engine!r}")
+    for name in names & set(_UNIT_INTERVAL):
+        if not 0.0 <= getattr(settings, name) <= 1.0:
+            raise ValueError(f"{name} must be within 0..1, not {getattr(settings, name)!r}")
+    for name in names & set(_AT_LEAST):
+        if getattr(settings, name) < _AT_LEAST[name]:
+            raise ValueError(f"{name} must be at least {_AT_LEAST[name]}, not {getattr(settings, name)!r}")
+    if "languages" in names:
+        from spellchecker import SpellChecker
+
+        available = SpellChecker.languages()
+        if not settings.languages:
+            raise ValueError(f"languages must name at least one of {', '.join(available)}")
+        unknown = [lang for lang in settings.languages if lang not in available]
+        if unknown:
+            raise ValueError(f"no dictionary for language(s) {', '.join(unknown)}; available: {', '.join(available)}")
+    if "words_file" in names and settings.words_file:
+        path = Path(settings.words_file).expanduser()
+        if not path.is_file():
+            raise ValueError(f"words_file {settings.words_file!r} is not a file")
 
 
 def _region(box) -> Region:
@@ -219,10 +259,7 @@ class MisspelledSettings:
     accept_expected_words: bool = True  # words of the text the image was asked to show are known
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.min_confidence <= 1.0:
-            raise ValueError("min_confidence must be within 0..1")
-        if self.min_letters < 1:
-            raise ValueError("min_letters must be at least 1")
+        validate_text_settings(self)
 
 
 def check_misspelled(ctx, settings: MisspelledSettings) -> Iterator[Issue]:
@@ -310,8 +347,7 @@ class GarbledSettings:
     accept_expected_words: bool = True  # words of the text the image was asked to show are known
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.min_nonword_share <= 1.0:
-            raise ValueError("min_nonword_share must be within 0..1")
+        validate_text_settings(self)
 
 
 def nonword_share(line: OcrLine, dictionary: Dictionary) -> tuple[float, int, int]:
@@ -410,8 +446,7 @@ class ExpectedSettings:
     sidecar_max_chars: int = 80  # an unquoted sidecar longer than this is a caption, not text to render
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.min_similarity <= 1.0:
-            raise ValueError("min_similarity must be within 0..1")
+        validate_text_settings(self)
 
 
 def expected_strings(ctx, settings: ExpectedSettings) -> tuple[tuple[str, str], ...]:
@@ -503,6 +538,7 @@ class PackingSettings:
     second_reader: bool = False
 
     def __post_init__(self) -> None:
+        validate_text_settings(self)
         if self.gap_jump <= 0 or self.baseline_jump <= 0:
             raise ValueError("gap_jump and baseline_jump must be positive")
 

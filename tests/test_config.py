@@ -108,6 +108,59 @@ def test_per_file_ignores():
     assert len(plan.rules_for("art/x.png")) == 2
 
 
+@pytest.mark.parametrize("setting,value,fragment", [
+    ("detection_side", 0, "detection_side must be at least 64"),
+    ("min_char_confidence", 7, "min_char_confidence must be within 0..1"),
+    ("languages", [], "languages must name at least one of en"),
+    ("languages", ["xx"], "no dictionary for language(s) xx; available: en"),
+    ("engine", "foo", "engine must be one of rapidocr, tesseract, hybrid"),
+    ("acronym_letters", -1, "acronym_letters must be at least 0"),
+    ("words_file", "/nonexistent/words.txt", "words_file '/nonexistent/words.txt' is not a file"),
+])
+def test_text_settings_that_would_break_or_silence_the_rules_are_config_errors(setting, value, fragment):
+    """Found by a review: these crashed TEXT001 on every image (IMG001) or switched it off."""
+    from rules.text import RULES as TEXT_RULES
+
+    with pytest.raises(ConfigError) as info:
+        resolve(list(TEXT_RULES), {"rules": {"text": {setting: value}}})
+    assert fragment in str(info.value) and "TEXT001" in str(info.value)
+
+
+def test_a_relative_words_file_is_taken_from_the_config_files_folder(tmp_path, monkeypatch):
+    from rules.text import RULES as TEXT_RULES
+
+    (tmp_path / "project").mkdir()
+    (tmp_path / "project" / "mywords.txt").write_text("zimage\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)  # started elsewhere, as a hook or a CI job may be
+    plan = resolve(list(TEXT_RULES), {"rules": {"text": {"words-file": "mywords.txt"}}},
+                   config_path=str(tmp_path / "project" / "noticer.toml"))
+    assert plan.settings["text.misspelled"]["words_file"] == str(tmp_path / "project" / "mywords.txt")
+    (tmp_path / "here.txt").write_text("x\n", encoding="utf-8")
+    cli = resolve(list(TEXT_RULES), {}, sets=[("text", "words_file", "here.txt")])
+    assert cli.settings["text.garbled"]["words_file"] == str(tmp_path / "here.txt")
+
+
+@pytest.mark.parametrize("table", [["OPEN"], {"posters/*.png": 5}, {"posters/*.png": ["OPEN", 3]}])
+def test_a_malformed_expected_text_table_is_a_config_error(table):
+    with pytest.raises(ConfigError) as info:
+        resolve(RULES, {"expected-text": table})
+    assert "expected-text" in str(info.value) and ("string" in str(info.value) or "table" in str(info.value))
+
+
+def test_globs_are_taken_from_the_config_files_folder_wherever_noticer_starts(tmp_path, monkeypatch):
+    posters = tmp_path / "site" / "posters"
+    posters.mkdir(parents=True)
+    plan = resolve(RULES, {"expected-text": {"posters/open-*.png": ["OPEN"]},
+                           "per-file-ignores": {"posters/*": ["HAND"]}},
+                   config_path=str(tmp_path / "site" / "noticer.toml"))
+    monkeypatch.chdir(posters)  # `noticer check .` from inside the folder
+    assert plan.expected_text_for("open-1.png") == ("OPEN",)
+    assert [rp.rule.code for rp in plan.rules_for("./open-1.png")] == ["TEXT001"]
+    assert plan.expected_text_for(str(tmp_path / "other" / "posters" / "open-1.png")) == ("OPEN",)  # its end
+    assert plan.expected_text_for(str(tmp_path / "other" / "open-1.png")) == ()
+    assert plan.expected_text_for("closed-1.png") == ()
+
+
 def test_find_config_walks_up_and_prefers_noticer_toml(tmp_path):
     deep = tmp_path / "a" / "b"
     deep.mkdir(parents=True)
