@@ -21,10 +21,14 @@ EXIF_USER_COMMENT = 0x9286
 EXIF_IMAGE_DESCRIPTION = 0x010E
 EXIF_IFD = 0x8769
 
-_QUOTED = re.compile(r'"([^"\n]{1,200})"|\u201c([^\u201d\n]{1,200})\u201d')
-# words that, placed before a quoted string, say it is text to render
-_TEXT_CUE = re.compile(r"(says?|saying|reads?|reading|text|written|writing|words?|title|caption|"
-                       r"logo|sign|label|lettering|inscription|spelling|spells?)\W*$", re.IGNORECASE)
+# double, curly and single quotes; a single quote only where no letter touches it from
+# outside, so that the apostrophes of "the dog's 'SALE' sign" are not taken for quotes
+_QUOTED = re.compile(r'"([^"\n]{1,200})"|\u201c([^\u201d\n]{1,200})\u201d'
+                     r"|(?<!\w)'([^'\n]{1,200})'(?!\w)|(?<!\w)\u2018([^\u2019\n]{1,200})\u2019(?!\w)")
+# words that, placed just before a quoted string, say it names a style, an artist or a
+# model rather than text to render: in the style of "Studio Ghibli", by "Mucha"
+_NOT_TEXT_CUE = re.compile(r"\b(style|styles|styled|by|artists?|inspired|aesthetic|lora|embedding|model|"
+                           r"checkpoint|sampler)\W*(of|after|like)?\W*$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -44,14 +48,14 @@ class GenerationMetadata:
         return quoted_strings(self.positive_prompt or "")
 
 
-def quoted_strings(prompt: str, require_cue: bool = False) -> tuple[str, ...]:
-    """Quoted strings in a prompt (``a sign that says "OPEN"`` gives ``("OPEN",)``)."""
+def quoted_strings(prompt: str) -> tuple[str, ...]:
+    """Quoted strings in a prompt, the text it asks the image to show (``a sign that says
+    "OPEN"`` and ``a sign that says 'OPEN'`` give ``("OPEN",)``), except those right after a
+    style, artist or model cue (``in the style of "Studio Ghibli"``)."""
     out = []
     for match in _QUOTED.finditer(prompt):
-        text = (match.group(1) or match.group(2) or "").strip()
-        if not text:
-            continue
-        if require_cue and not _TEXT_CUE.search(prompt[max(0, match.start() - 40):match.start()]):
+        text = next((g for g in match.groups() if g), "").strip()
+        if not text or _NOT_TEXT_CUE.search(prompt[max(0, match.start() - 30):match.start()]):
             continue
         if text not in out:
             out.append(text)

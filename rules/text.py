@@ -48,7 +48,7 @@ def ocr(ctx, settings) -> OcrResult:
 
 # settings that are shares or OCR confidences (0..1), and counts that cannot be negative
 _UNIT_INTERVAL = ("min_confidence", "min_char_confidence", "max_confidence", "min_nonword_share", "min_similarity")
-_AT_LEAST = {"min_letters": 1, "min_chars": 2, "min_nonwords": 1, "acronym_letters": 0, "sidecar_max_chars": 0,
+_AT_LEAST = {"min_letters": 1, "min_chars": 2, "min_nonwords": 1, "acronym_letters": 0, "sidecar_max_words": 0,
              "min_text_height": 0.0, "detection_side": 64}
 
 
@@ -443,7 +443,9 @@ class ExpectedSettings:
     min_similarity: float = 0.8  # normalized edit similarity below this is reported
     use_prompt: bool = True  # quoted strings of the generation prompt
     use_sidecar: bool = True  # <image>.txt next to the image
-    sidecar_max_chars: int = 80  # an unquoted sidecar longer than this is a caption, not text to render
+    # an unquoted sidecar of one line and at most this many words is the text to show
+    # ("Grand Opening"); a longer one is a caption or a prompt: only its quoted strings count
+    sidecar_max_words: int = 4
 
     def __post_init__(self) -> None:
         validate_text_settings(self)
@@ -451,17 +453,20 @@ class ExpectedSettings:
 
 def expected_strings(ctx, settings: ExpectedSettings) -> tuple[tuple[str, str], ...]:
     """(source, text) pairs of text the image should show: config entry, prompt quotes, sidecar."""
-    from checker.metadata import quoted_strings
+    from checker.metadata import parse_a1111, quoted_strings
 
     found: list[tuple[str, str]] = [("config", t) for t in (ctx.expected_text or ()) if t.strip()]
     if settings.use_prompt:
         found += [("prompt", t) for t in ctx.metadata.quoted_text]
     if settings.use_sidecar and ctx.sidecar_text:
-        quoted = quoted_strings(ctx.sidecar_text)
+        sidecar = ctx.sidecar_text.strip()
+        if "Negative prompt:" in sidecar:  # a copy of A1111's parameters: the positive prompt only
+            sidecar = parse_a1111(sidecar)[0] or ""
+        quoted = quoted_strings(sidecar)
         if quoted:
             found += [("sidecar", t) for t in quoted]
-        elif 0 < len(ctx.sidecar_text.strip()) <= settings.sidecar_max_chars:
-            found.append(("sidecar", ctx.sidecar_text.strip()))
+        elif sidecar and "\n" not in sidecar and len(sidecar.split()) <= settings.sidecar_max_words:
+            found.append(("sidecar", sidecar))
     unique: dict[str, tuple[str, str]] = {}
     for source, text in found:
         unique.setdefault(compact_text(text), (source, text))
@@ -480,9 +485,12 @@ def expected_text_match(expected: str, read: str) -> tuple[float, bool, str]:
 def check_expected(ctx, settings: ExpectedSettings) -> Iterator[Issue]:
     """
     What it detects
-        Text the image was asked to show (a quoted string of the prompt in the file's
-        metadata, `<image>.txt` beside it, or `expected_text` in the config) that the image
-        does not show, or shows misspelled. Measured as normalized edit similarity
+        Text the image was asked to show that the image does not show, or shows
+        misspelled. The text comes from the config's `expected-text` table (globs to text),
+        the quoted strings of the prompt in the file's metadata (A1111, ComfyUI, ...; not the
+        negative prompt, nor quotes after "in the style of" or "by"), and a sidecar beside
+        the image (`poster.txt` or `poster.png.txt`): its quoted strings, or the whole of a
+        short one ("Grand Opening"). Measured as normalized edit similarity
         (1 - edit distance / longer length) and exact match, as AnyText and TextDiffuser do.
 
     Why people notice
@@ -493,7 +501,8 @@ def check_expected(ctx, settings: ExpectedSettings) -> Iterator[Issue]:
         engine: OCR engine for all TEXT rules.
         min_similarity: report below this similarity (lenient 0.8, strict 0.95).
         use_prompt / use_sidecar: where expected text may come from (config always counts).
-        sidecar_max_chars: an unquoted sidecar longer than this is a caption, not text.
+        sidecar_max_words: an unquoted one-line sidecar of at most this many words (4) is
+        the text itself; a longer one is a caption or a prompt, whose quoted strings count.
 
     Known limits
         Case, punctuation and spaces are ignored. OCR misreadings of script or decorative

@@ -59,6 +59,9 @@ def test_plain_description_is_not_generation_metadata():
     ('a sign that says "OPEN" and a cat', ("OPEN",)),
     ("curly \u201cHello World\u201d quotes", ("Hello World",)),
     ("no quotes at all", ()),
+    ("a neon sign that says 'OPEN'", ("OPEN",)),
+    ("the dog's 'SALE' sign, it's the cat's toy", ("SALE",)),  # apostrophes are no quotes
+    ('a poster "OPEN", in the style of "Studio Ghibli", by "Mucha"', ("OPEN",)),
 ])
 def test_quoted_strings(prompt, expected):
     assert quoted_strings(prompt) == expected
