@@ -218,7 +218,10 @@ def _judge_unknown(run: str, dictionary: Dictionary, acronym_letters: int, check
     acronym = is_acronym(run, acronym_letters)
     if acronym and not check_acronyms:
         return [WordVerdict(run, "skipped", reason="acronym")]
-    if acronym and not dictionary.near_words(run):
+    # an acronym is taken for a typo only when a word at least as long is one edit away
+    # (FRE for FIRE, SAEL for SALE): a letter dropped from an acronym leaves some short
+    # word too often (USA -> US, CEO -> CE, NBA -> NA)
+    if acronym and not any(len(w) >= len(run) for w in dictionary.near_words(run)):
         return [WordVerdict(run, "skipped", reason="acronym")]
     suggestion = dictionary.suggestion(run)
     if suggestion is None:
@@ -282,7 +285,9 @@ def check_misspelled(ctx, settings: MisspelledSettings) -> Iterator[Issue]:
         min_letters: shorter words are not judged.
         acronym_letters / check_acronyms: all-caps words up to this length count as
         acronyms (lenient 5, strict 3) and are only flagged, with check_acronyms, when one
-        edit from a word (FRE for FIRE, SAEL for SALE); CVPR passes.
+        edit from a word at least as long (FRE for FIRE, SAEL for SALE; USA is not taken
+        for US). In lenient CVPR passes; strict judges it as a word. Common acronyms (USA,
+        FBI, CEO, DIY, BBQ, ...) are in noticer's own word list.
         split_anywhere: run-together words that split into common words pass (lenient);
         strict only splits at visible gaps and case changes.
         skip_mixed_case: words like ZImage or ComfyUI are taken as names (lenient).

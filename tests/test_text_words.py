@@ -161,6 +161,10 @@ def _statuses(text, **kwargs):
     ("Welcome", "known", "known"),
     ("Diffuson", "typo", "typo"),
     ("FRE", "typo", "typo"),  # an all-caps short word one edit from FIRE is no acronym
+    ("USA", "known", "known"),  # common acronyms are in noticer's own word list
+    ("OPNE", "typo", "typo"),  # one swap from OPEN
+    ("XQJ", "skipped", "skipped"),  # an unknown acronym no word is near
+    ("JXO", "skipped", "skipped"),  # only a shorter word (JO) is one edit away: an acronym
     ("CVPR", "skipped", "typo"),  # acronym far from any word in lenient; strict judges 4+ letters
     ("ZImage", "skipped", "typo"),  # mixed case: a brand name in lenient
     ("Xqzvbnt", "nonword", "nonword"),
