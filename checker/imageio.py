@@ -29,7 +29,7 @@ class ImageLoadError(Exception):
 
 @dataclass(frozen=True)
 class LoadedImage:
-    rgb: np.ndarray  # H x W x 3 uint8, displayed orientation
+    rgb: np.ndarray  # H x W x 3 uint8, displayed orientation; with transparency, see composite_on_contrast
     alpha: np.ndarray | None
     format: str
     mode: str
@@ -202,8 +202,25 @@ def _pil_to_rgb(img) -> tuple[np.ndarray, np.ndarray | None]:
     if mode in ("RGBA", "LA", "La", "RGBa"):
         rgba = np.asarray(img.convert("RGBA"))
         alpha = rgba[:, :, 3].copy()
-        return np.ascontiguousarray(rgba[:, :, :3]), alpha
+        return composite_on_contrast(rgba[:, :, :3], alpha), alpha
     return np.ascontiguousarray(np.asarray(img.convert("RGB"))), None
+
+
+def composite_on_contrast(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """An image with transparency as it shows on a page: blended over a plain ground that
+    contrasts with its opaque pixels (white under dark content, black under light). The
+    colour channels under transparent pixels are often black or leftovers, so taken as they
+    are a black logo or sticker text on a transparent ground becomes black on black."""
+    if alpha.min(initial=255) == 255:
+        return np.ascontiguousarray(rgb)
+    opaque = alpha >= 128
+    if not opaque.any():
+        return np.ascontiguousarray(rgb)
+    luma = rgb[opaque].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    ground = 255.0 if float(luma.mean()) < 128 else 0.0
+    weight = alpha.astype(np.float32)[:, :, None] / 255.0
+    blended = rgb.astype(np.float32) * weight + ground * (1.0 - weight)
+    return np.ascontiguousarray(np.clip(blended + 0.5, 0, 255).astype(np.uint8))
 
 
 def find_images(paths, exclude=(), suffixes=IMAGE_SUFFIXES) -> tuple[list[Path], list[tuple[Path, str]]]:

@@ -127,6 +127,30 @@ def test_palette_transparency_and_cmyk(bad):
     assert np.abs(cmyk.rgb.astype(int) - good.rgb.astype(int)).mean() < 12
 
 
+@pytest.mark.parametrize("ink,ground", [((0, 0, 0), 255), ((255, 255, 255), 0)])
+def test_transparency_is_shown_over_a_ground_that_contrasts_with_the_content(tmp_path, ink, ground):
+    """Dark text on a transparent ground (a sticker, a logo) was black on black: the colour
+    under transparent pixels is often black. It now shows on white; light text on black."""
+    rgba = np.zeros((40, 60, 4), np.uint8)
+    rgba[10:30, 10:50, :3] = ink
+    rgba[10:30, 10:50, 3] = 255
+    rgba[0, 0, 3] = 128  # half transparent: blended
+    path = tmp_path / "sticker.png"
+    Image.fromarray(rgba, "RGBA").save(path)
+    loaded = load_image(path)
+    assert loaded.alpha is not None and loaded.alpha[0, 0] == 128
+    assert (loaded.rgb[20, 20] == ink).all()
+    assert (loaded.rgb[35, 55] == ground).all()
+    assert abs(int(loaded.rgb[0, 0, 0]) - round(ground * (1 - 128 / 255))) <= 1  # its own colour is black
+
+
+def test_an_opaque_rgba_image_keeps_its_pixels(tmp_path):
+    rgb = np.random.default_rng(3).integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    path = tmp_path / "opaque.png"
+    Image.fromarray(np.dstack([rgb, np.full((20, 30), 255, np.uint8)]), "RGBA").save(path)
+    assert (load_image(path).rgb == rgb).all()
+
+
 def test_animated_first_frame_and_frame_count(bad):
     for key in ("animated_gif", "animated_webp"):
         loaded = load_image(bad[key])
