@@ -609,6 +609,9 @@ class BrokenLine:
 DETECTOR_POLARITY = -1.0
 
 
+FLD_MIN_SIDE = 6  # OpenCV 4.11's fast line detector asserts on images under 6 px high or wide
+
+
 def detect_segments(gray_u8: np.ndarray, min_length: int, canny: float = 50.0, merge: bool = True) -> np.ndarray:
     """Straight segments (N x 4: x0, y0, x1, y1) found by OpenCV's fast line detector; with
     ``merge`` it joins nearby segments itself (loosely: across offsets of a pixel or two).
@@ -616,6 +619,8 @@ def detect_segments(gray_u8: np.ndarray, min_length: int, canny: float = 50.0, m
     (``DETECTOR_POLARITY``)."""
     import cv2
 
+    if min(gray_u8.shape[:2]) < FLD_MIN_SIDE:  # the detector fails on such strips (an OpenCV error)
+        return np.zeros((0, 4), np.float32)
     fld = cv2.ximgproc.createFastLineDetector(min_length, 1.414, canny, canny, 3, merge)
     lines = fld.detect(gray_u8)
     if lines is None:

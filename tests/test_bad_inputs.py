@@ -144,6 +144,31 @@ def test_transparency_is_shown_over_a_ground_that_contrasts_with_the_content(tmp
     assert abs(int(loaded.rgb[0, 0, 0]) - round(ground * (1 - 128 / 255))) <= 1  # its own colour is black
 
 
+@pytest.mark.parametrize("shape", [(1, 1), (1, 50), (50, 1), (3, 300), (5, 5)])
+def test_no_rule_crashes_on_a_tiny_image(shape):
+    """A 1x1 PNG made ALIGN003 crash (OpenCV's line detector asserts under 6 px)."""
+    from checker.discovery import discover_rules
+    from checker.testing import run_rule
+
+    image = np.zeros((*shape, 3), np.uint8)
+    image[: shape[0] // 2] = 200
+    checked = [rule for rule in discover_rules().rules if rule.check is not None]  # IMG001 is the runner's
+    assert len(checked) >= 10
+    for rule in checked:
+        run_rule(rule, image, profile="strict")  # raises if the rule crashes
+
+
+def test_a_multi_line_message_stays_on_one_line_of_the_text_report():
+    from checker.formats.text import TextFormat
+    from checker.model import Finding, ImageResult, Report, Severity, Verdict
+
+    finding = Finding(code="IMG001", rule="image.unreadable", severity=Severity.ERROR, confidence=1.0,
+                      message="crashed: error\n  in Mat\n", region=None, measurements={})
+    image = ImageResult("a.png", None, None, None, Verdict.ERROR, (finding,), {})
+    report = Report("0", "lenient", {}, (image,))
+    assert TextFormat().render(report).splitlines()[0] == "a.png:-: IMG001 crashed: error in Mat [error]"
+
+
 def test_an_opaque_rgba_image_keeps_its_pixels(tmp_path):
     rgb = np.random.default_rng(3).integers(0, 256, (20, 30, 3), dtype=np.uint8)
     path = tmp_path / "opaque.png"

@@ -28,7 +28,8 @@ class TextFormat:
                          if f.region else "-")
                 sev = self._c(_COLORS[f.severity], f"[{f.severity.value}]")
                 code = self._c(_BOLD, f.code)
-                lines.append(f"{image.path}:{where}: {code} {f.message} {sev}")
+                message = " ".join(f.message.split())  # one line per finding, even for a multi-line error
+                lines.append(f"{image.path}:{where}: {code} {message} {sev}")
             if not image.findings and self.show_passing:
                 lines.append(f"{image.path}: {self._c(_VERDICT_COLORS['pass'], 'pass')}")
         s = report.summary
