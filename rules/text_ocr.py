@@ -363,6 +363,16 @@ def _to_rgb_bgr(rgb: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(rgb[:, :, ::-1])
 
 
+# the shortest side the detector is given (unless the image is smaller): a wide banner's
+# lettering fills its height, and shrinking its long side to det_side alone made 60-px
+# letters on a 2000x100 banner 22 px and 36-px ones on 4000x50 7 px, too small to find
+MIN_DETECTION_SHORT_SIDE = 96
+# the quick low-resolution pass is skipped when its copy's short side would be smaller
+# than this: such a wide image costs little to search whole, and the quick copy would
+# hold its lettering at a few pixels
+QUICK_MIN_SHORT_SIDE = 96
+
+
 def detect_lines_rapid(rgb: np.ndarray, params: OcrParams,
                        bands: tuple[tuple[float, float], ...] = ()) -> tuple[np.ndarray, float]:
     """RapidOCR's DB detector on a copy sized to [min_det_side, det_side]; returns the
@@ -381,7 +391,9 @@ def detect_lines_rapid(rgb: np.ndarray, params: OcrParams,
     h, w = rgb.shape[:2]
     longest = max(h, w)
     target = min(max(longest, params.min_det_side), params.det_side)
-    scale = target / float(longest)
+    # a banner shrunk by its long side alone would leave its lettering a few pixels high
+    # (2000x100 to 736x37); its short side keeps MIN_DETECTION_SHORT_SIDE (or all it has)
+    scale = max(target / float(longest), min(1.0, MIN_DETECTION_SHORT_SIDE / float(min(h, w))))
     if abs(scale - 1.0) > 1e-3:  # resize first: the channel swap then copies the small image
         bgr = _to_rgb_bgr(cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))),
                                      interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC))
@@ -859,7 +871,8 @@ def ocr_image(rgb: np.ndarray, gray: np.ndarray, params: OcrParams) -> OcrResult
     quick_possible = params.engine != "tesseract" or rapidocr_available()  # the quick pass is RapidOCR's
     if params.band_share > 0 and gate.bands and _covered(gate.bands) <= narrow:
         bands = gate.bands
-    elif params.quick_det_side and quick_possible and max(rgb.shape[:2]) >= 2 * params.quick_det_side:
+    elif (params.quick_det_side and quick_possible and max(rgb.shape[:2]) >= 2 * params.quick_det_side
+          and min(rgb.shape[:2]) * params.quick_det_side / max(rgb.shape[:2]) >= QUICK_MIN_SHORT_SIDE):
         quick = OcrParams(params.engine, params.gate, params.quick_det_side, params.quick_det_side, 0, 0.0)
         found, _ = detect_lines_rapid(rgb, quick)
         if len(found) == 0:

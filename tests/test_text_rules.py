@@ -170,6 +170,14 @@ def test_text001_and_text002_accept_the_words_the_image_was_asked_to_show():
     assert run_rule(TEXT002, context_from_array(names, expected_text=("Xqrtv Blznkw",)), profile="strict") == []
 
 
+@pytest.mark.parametrize("width,height,size", [(2000, 100, 60), (4000, 60, 36)])
+def test_text001_reads_a_wide_banner(width, height, size):
+    """Shrunk by its long side to the detector's size, a banner's lettering was a few pixels
+    high and the typo passed (found by a review); its short side is now kept readable."""
+    findings = run_rule(TEXT001, _sign("OUR RESTAURNAT", size=size, width=width, height=height))
+    assert [f.measurements["suggestion"] for f in findings] == ["RESTAURANT"]
+
+
 def test_text001_lenient_ignores_small_text_that_strict_reads():
     image = _sign("Diffuson", size=14, width=200, height=60)
     lenient = run_rule(TEXT001, image, settings={"min_text_height": 40.0})
