@@ -195,11 +195,12 @@ class Dictionary:
 
 
     def partial_segments(self, word: str, allowed_cuts: Iterable[int] | None = None,
-                         min_unknown: int = 4) -> list[tuple[str, bool]]:
+                         min_unknown: int = 4, min_frequency: int = 1) -> list[tuple[str, bool]]:
         """Split a run of letters into pieces so that as few letters as possible lie in
         unknown pieces (each at least ``min_unknown`` letters): ``"worldoceantrdvel"`` ->
         world, ocean, (trdvel unknown). Returns (piece, known) pairs in order; ties go to
-        fewer pieces. The same piece rules as :meth:`segments` apply to known pieces."""
+        fewer pieces. The same piece rules as :meth:`segments` apply to known pieces,
+        ``min_frequency`` included."""
         w = word.lower()
         n = len(w)
         cuts = set(range(1, n)) if allowed_cuts is None else {c for c in allowed_cuts if 0 < c < n}
@@ -210,7 +211,8 @@ class Dictionary:
                 if start >= end or start not in best:
                     continue
                 piece = w[start:end]
-                known = self.knows(piece) and (len(piece) > 1 or piece in ("a", "i")) and \
+                known = self.knows(piece, min_frequency if len(piece) < LONG_PIECE else 1) and \
+                    (len(piece) > 1 or piece in ("a", "i")) and \
                     (allowed_cuts is not None or len(piece) >= 3 or piece in SHORT_WORDS)
                 if not known and len(piece) < min_unknown and not (start == 0 and end == n):
                     continue

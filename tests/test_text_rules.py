@@ -193,6 +193,18 @@ def test_text002_flags_lettering_that_is_no_language_and_not_real_words():
     assert run_rule(TEXT002, _sign("OPEN DAILY", size=48), profile="strict") == []
 
 
+@pytest.mark.parametrize("text", ["Thr qolwe ebnrt skaljhe mpo", "CIEFLIEEELENIN SAGSILASESS"])
+def test_pseudo_text_is_garbled_not_a_list_of_misspellings(text):
+    """Found by a review: each word of such a line is one or two edits from some short word
+    (qolwe -> owe, mpo -> mo), so TEXT001 listed absurd corrections and TEXT002 stayed
+    silent; and splitting anywhere found rare short words (SAGS, ILA) inside nonsense."""
+    image = _sign(text, size=44, width=1100, height=160)
+    (garbled,) = run_rule(TEXT002, image)
+    assert garbled.measurements["text"].replace(" ", "") == text.replace(" ", "")
+    assert run_rule(TEXT001, image) == []
+    assert run_rule(TEXT002, _sign("FRESH BREAD DAILY", size=44, width=1100, height=160)) == []
+
+
 # ---------------------------------------------------------------- TEXT003
 
 def test_expected_text_sources(tmp_path):
@@ -233,6 +245,30 @@ def test_text003_passes_shown_text_and_reports_missing_text():
     assert finding.measurements["exact_match"] is False
     assert finding.measurements["normalized_edit_similarity"] < 0.8
     assert finding.measurements["source"] == "config"
+
+
+def test_text003_points_at_the_line_it_read_and_quotes_it_as_read():
+    """The finding had no region and quoted the compacted reading ('grandopen'); it now
+    quotes the line as read and marks it, so --annotate shows where it is."""
+    image = np.concatenate([_sign("WELCOME", height=160), _sign("GRAND OPEN", height=160)])
+    (finding,) = run_rule(TEXT003, context_from_array(image, expected_text=("Grand Opening",)))
+    assert "closest reading 'GRAND OPEN'" in finding.message
+    assert finding.region is not None and finding.region.y >= 160  # the second sign, not WELCOME
+    (nothing,) = run_rule(TEXT003, context_from_array(np.full((200, 300, 3), 230, np.uint8), expected_text=("OPEN",)))
+    assert "no text read" in nothing.message and nothing.region is None
+
+
+def test_what_ocr_read_is_in_the_observations():
+    from checker.testing import context_from_array as ctx_of
+
+    ctx = ctx_of(_sign("FRESH BREAD"))
+    run_rule(TEXT001, ctx)
+    seen = ctx.observations["text"]
+    assert seen["engine"] == "rapidocr" and seen["gate_passed"] is True
+    assert [line["text"] for line in seen["lines"]] == ["FRESH BREAD"]
+    blank = ctx_of(np.full((200, 300, 3), 230, np.uint8))
+    run_rule(TEXT001, blank)
+    assert blank.observations["text"] == {"engine": "rapidocr", "gate_passed": False, "lines": []}
 
 
 def test_text003_silent_without_expected_text():
@@ -354,6 +390,32 @@ def test_text004_on_words_set_letter_by_letter():
     found = [bool(run_rule(TEXT004, case.image)) for case in widened]
     assert sum(found) >= 3, [c.word for c in widened]
     assert all(run_rule(TEXT004, make_packing_case(seed, None).image) == [] for seed in range(4))
+
+
+def _spaced(text: str, after: int, spacing: int, size: int = 90) -> np.ndarray:
+    """``text`` set letter by letter, with ``spacing`` px after letter ``after`` (2 elsewhere)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    from bench.text_gen import font_paths
+
+    image = Image.new("RGB", (1200, 300), (235, 230, 220))
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.truetype([p for p in font_paths() if "DejaVuSans-Bold" in p][0], size)
+    x = 40
+    for i, letter in enumerate(text):
+        draw.text((x, 100), letter, font=font, fill=(25, 25, 25))
+        x += draw.textlength(letter, font=font) + (spacing if i == after else 2)
+    return np.asarray(image)
+
+
+def test_text004_strict_finds_a_word_split_over_two_overlapping_line_boxes():
+    """At strict's detection size RapidOCR gave SENT and ENCE two boxes overlapping by a
+    quarter of the line height, which were not taken as neighbours (found by a review)."""
+    image = _spaced("SENTENCE", after=3, spacing=45)
+    for profile in ("lenient", "strict"):
+        findings = run_rule(TEXT004, image, profile=profile)
+        assert any("SENTENCE" in f.message for f in findings), (profile, [f.message for f in findings])
+    assert run_rule(TEXT004, _spaced("SENTENCE", after=3, spacing=2), profile="strict") == []
 
 
 def test_text004_baseline_check_is_opt_in():
