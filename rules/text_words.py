@@ -16,6 +16,9 @@ from typing import Iterable, Sequence
 # Characters OCR engines put around words that say nothing about spelling.
 _EDGE_PUNCTUATION = "\"'`\u2018\u2019\u201c\u201d.,;:!?()[]{}<>-_\u2014\u2013*#~|/\\"
 _LETTERS = re.compile(r"[^\W\d_]+(?:['\u2019][^\W\d_]+)*", re.UNICODE)
+# a suggestion is chosen among candidates at least this many times less frequent than the
+# commonest one (see Dictionary.suggestion)
+SUGGESTION_FREQUENCY_RATIO = 100
 # Pieces of a run-together token this long need only be known words, however rare:
 # "NASHVILLETENNESSEE" (Nashville is counted 90 times, Tennessee 281).
 LONG_PIECE = 7
@@ -31,8 +34,7 @@ _UNITS = frozenset("""
 def normalize_text(text: str) -> str:
     """Lower-case, accents folded, runs of spaces and punctuation collapsed: the form two
     renderings of the same text share (used for expected-text comparison)."""
-    folded = unicodedata.normalize("NFKD", text)
-    folded = "".join(c for c in folded if not unicodedata.combining(c)).lower()
+    folded = fold_accents(text).lower()
     folded = re.sub(r"[^\w\s]", " ", folded)
     return " ".join(folded.split())
 
@@ -122,10 +124,17 @@ class Dictionary:
     user_words: frozenset[str] = frozenset()
 
     def frequency(self, word: str) -> int:
+        """How often the word is counted in the languages' lists (user words: very often).
+        A word written without the accents its listed form has counts as that form (English
+        text writes Zurich and cafe for Zürich and café)."""
         w = word.lower().replace("\u2019", "'")
         if w in self.user_words:
             return 1 << 30
-        return max((_checker(lang).word_frequency.dictionary.get(w, 0) for lang in self.languages), default=0)
+        found = 0
+        for lang in self.languages:
+            counts = _checker(lang).word_frequency.dictionary
+            found = max(found, counts.get(w, 0), counts.get(_accented(lang).get(w, ""), 0))
+        return found
 
     def knows(self, word: str, min_frequency: int = 1) -> bool:
         if self.frequency(word) >= min_frequency:
@@ -147,18 +156,23 @@ class Dictionary:
 
     @functools.lru_cache(maxsize=4096)
     def suggestion(self, word: str) -> str | None:
-        """The most frequent known word within edit distance 2, or None."""
+        """The likeliest known word within edit distance 2, or None. Among the candidates at
+        least a hundredth as frequent as the commonest: the same letters in another order
+        first (OPNE is OPEN, not the commoner ONE), then words that begin with the same
+        letter (a first letter is seldom the one gone wrong: Deight is Delight, not Eight),
+        then the most frequent. The floor keeps rare words (FER for FRE) out of the way."""
         w = word.lower()
-        best, best_freq = None, 0
+        found: dict[str, int] = {}
         for lang in self.languages:
             checker = _checker(lang)
             candidates = checker.known(checker.edit_distance_1(w))
             if not candidates and len(w) <= 15:
                 candidates = known_within_two_edits(w, lang)
-            for cand in candidates:
-                freq = checker.word_frequency.dictionary.get(cand, 0)
-                if freq > best_freq:
-                    best, best_freq = cand, freq
+            for cand in candidates - {w}:
+                found[cand] = max(found.get(cand, 0), checker.word_frequency.dictionary.get(cand, 0))
+        floor = max(found.values(), default=0) / SUGGESTION_FREQUENCY_RATIO
+        likely = [c for c, f in found.items() if f >= floor]
+        best = max(likely, key=lambda c: (sorted(c) == sorted(w), c[:1] == w[:1], found[c], c), default=None)
         for uw in self.user_words:
             if edit_distance(uw, w) <= 1:
                 return uw
@@ -222,6 +236,24 @@ class Dictionary:
                 if end not in best or candidate[:2] < best[end][:2]:
                     best[end] = candidate
         return best[n][2] if n in best else [(word, False)]
+
+
+def fold_accents(text: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+@functools.lru_cache(maxsize=None)
+def _accented(language: str) -> dict[str, str]:
+    """The language's listed words that carry accents, by their unaccented spelling (the
+    commonest one when several fold alike)."""
+    counts = _checker(language).word_frequency.dictionary
+    index: dict[str, str] = {}
+    for word in counts:
+        if not word.isascii():
+            bare = fold_accents(word)
+            if bare != word and bare.isascii() and counts[word] > counts.get(index.get(bare, ""), 0):
+                index[bare] = word
+    return index
 
 
 @functools.lru_cache(maxsize=None)

@@ -71,6 +71,22 @@ def test_dictionary_suggestion_and_user_words(tmp_path):
     assert not EN.knows("parti")
 
 
+@pytest.mark.parametrize("word,suggestion", [
+    ("opne", "open"),  # letters swapped: not the commoner ONE
+    ("deight", "delight"),  # the first letter kept: not EIGHT
+    ("fre", "free"),  # not the rare anagram FER
+    ("braed", "bread"),
+    ("diffuson", "diffusion"),
+])
+def test_suggestions_prefer_swapped_letters_and_the_same_first_letter(word, suggestion):
+    assert EN.suggestion(word) == suggestion
+
+
+def test_a_word_written_without_its_accents_is_known():
+    assert EN.knows("Zurich") and EN.knows("cafe") and EN.knows("Zürich")
+    assert not EN.knows("Zurichs")
+
+
 def test_an_edited_words_file_is_read_again(tmp_path):
     import os
 
