@@ -14,7 +14,7 @@ from typing import Any, Sequence
 import click
 
 from . import __version__
-from .config import BUILTIN_PROFILES, ConfigError, load_config, resolve
+from .config import BUILTIN_PROFILES, ConfigError, load_config, matches, resolve
 from .discovery import discover_formats, discover_rules
 
 FORMAT_NAMES = ("text", "json", "sarif", "html", "junit")
@@ -323,18 +323,24 @@ def rules_command() -> None:
 def explain_command(code: str) -> None:
     """Print a rule's documentation and its settings per profile."""
     discovered = discover_rules()
-    rule = next((r for r in discovered.rules if code.upper() == r.code or code == r.name), None)
-    if rule is None:
-        _fail(f"unknown rule {code!r}; valid codes: {', '.join(r.code for r in discovered.rules)}")
-    click.echo(f"{rule.code} {rule.name} ({rule.stability}, default severity {rule.severity.value})")
-    click.echo(rule.summary)
-    click.echo()
-    click.echo(rule.doc or "(no documentation)")
-    table = _profile_table([rule], {})
-    if table:
+    chosen = [r for r in discovered.rules if code.upper() == r.code or code == r.name]
+    if not chosen and code.upper() != "ALL":  # a code prefix or a family: TEXT, text
+        chosen = [r for r in discovered.rules if matches(r, code) or matches(r, code.upper())]
+    if not chosen:
+        _fail(f"unknown rule {code!r}; valid codes: {', '.join(r.code for r in discovered.rules)} "
+              f"(or a prefix or family such as TEXT or text)")
+    for i, rule in enumerate(chosen):
+        if i:
+            click.echo("\n" + "-" * 72 + "\n")
+        click.echo(f"{rule.code} {rule.name} ({rule.stability}, default severity {rule.severity.value})")
+        click.echo(rule.summary)
         click.echo()
-        click.echo("Resolved per profile:")
-        click.echo(table)
+        click.echo(rule.doc or "(no documentation)")
+        table = _profile_table([rule], {})
+        if table:
+            click.echo()
+            click.echo("Resolved per profile:")
+            click.echo(table)
 
 
 def _profile_table(rules, config: dict[str, Any]) -> str:

@@ -290,9 +290,14 @@ def check_misspelled(ctx, settings: MisspelledSettings) -> Iterator[Issue]:
         and is the best-known tell of a generated image.
 
     Settings
-        engine: OCR engine for all TEXT rules (rapidocr, tesseract, hybrid).
+        engine: OCR engine for all TEXT rules: rapidocr (PP-OCRv4 detection and recognition,
+        the default), tesseract, or hybrid (RapidOCR finds the lines, Tesseract reads them).
+        Set it for the family (`text.engine`) so that OCR runs once per image.
+        detection_side: the longest side the text detector sees (lenient 736, strict 960);
+        smaller is faster and misses more small lettering. A family setting, like engine.
         languages: pyspellchecker dictionaries to use (en, de, fr, es, ...).
-        words / words_file: your own words (names, brands, slogans) to accept.
+        words / words_file: your own words (names, brands, slogans) to accept; a relative
+        words_file is taken from the config file's folder.
         min_confidence: OCR confidence a word needs (lenient 0.85, strict 0.6).
         min_text_height: lettering lower than this many pixels is ignored (lenient 12, strict 0).
         min_letters: shorter words are not judged.

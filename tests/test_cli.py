@@ -49,6 +49,10 @@ def test_explain_prints_docs_and_per_profile_settings():
     assert re.search(r"image\.too-small\.min_side\s+64\s+32", proc.stdout)
     bad = run_cli("explain", "NOPE999")
     assert bad.returncode == 2 and "valid codes" in bad.stderr
+    family = run_cli("explain", "text")  # a family or a code prefix explains each of its rules
+    assert family.returncode == 0
+    assert [line.split()[0] for line in family.stdout.splitlines() if re.match(r"TEXT00\d ", line)] == \
+        ["TEXT001", "TEXT002", "TEXT003", "TEXT004"]
 
 
 def test_profiles_side_by_side():
