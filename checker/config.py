@@ -444,6 +444,8 @@ def resolve(rules: Sequence[Rule], config: Mapping[str, Any] | None = None, *, p
             raise ConfigError(f"{rule.code} {rule.name}: invalid settings: {exc}") from None
         plans.append((rule, enabled, severity, settings))
 
+    _check_shared_settings([(rule, settings) for rule, enabled, _, settings in plans])
+
     selected_by_config = config.get("select")
     select_list = list(select) if select else (list(selected_by_config) if selected_by_config else None)
     ignore_list = [*(config.get("ignore") or []), *ignore]
@@ -503,6 +505,23 @@ def resolve(rules: Sequence[Rule], config: Mapping[str, Any] | None = None, *, p
         batch_size=opt("batch-size", 16, int),
         all_rules=tuple(rules),
     )
+
+
+def _check_shared_settings(resolved: Sequence[tuple[Rule, Any]]) -> None:
+    """A setting the rules of a family share (``Rule.shared_settings``: the TEXT rules'
+    engine, which they run once per image) set differently for one rule would run the
+    shared analysis twice, or give the rules different readings of one image."""
+    seen: dict[tuple[str, str], dict[Any, list[str]]] = {}
+    for rule, settings in resolved:
+        for name in rule.shared_settings:
+            value = getattr(settings, name)
+            seen.setdefault((family_of(rule), name), {}).setdefault(value, []).append(rule.code)
+    for (family, name), values in seen.items():
+        if len(values) > 1:
+            found = "; ".join(f"{', '.join(codes)}: {value!r}" for value, codes in values.items())
+            raise ConfigError(f"{name} is shared by the {family} rules (one analysis per image); set it once "
+                              f"for the family, rules.{family}.{name} or --set {family}.{name}=..., "
+                              f"not per rule ({found})")
 
 
 def _glob_table(config: Mapping[str, Any], key: str, what: str, example: str) -> list[tuple[str, list[str]]]:

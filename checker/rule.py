@@ -46,6 +46,9 @@ class Rule:
     profiles: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     stability: str = "stable"  # or "preview"
     enabled_by_default: bool = True
+    # settings of one analysis the rule's family shares (the TEXT rules' OCR engine): every
+    # rule of the family that runs must have the same value, set for the family
+    shared_settings: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not CODE_PATTERN.match(self.code):

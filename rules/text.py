@@ -867,6 +867,9 @@ def check_packing(ctx, settings: PackingSettings) -> Iterator[Issue]:
 
 # ---------------------------------------------------------------- declarations
 
+# the OCR stage's settings: every TEXT rule must give the same, so that OCR runs once
+SHARED_OCR_SETTINGS = ("engine", "detection_side")
+
 TEXT001 = Rule(
     code="TEXT001",
     name="text.misspelled",
@@ -874,6 +877,7 @@ TEXT001 = Rule(
     check=check_misspelled,
     severity=Severity.WARNING,
     settings=MisspelledSettings,
+    shared_settings=SHARED_OCR_SETTINGS,
     profiles={
         "lenient": {"detection_side": 736, "min_confidence": 0.85, "min_text_height": 12.0, "check_acronyms": True, "acronym_letters": 5,
                     "split_anywhere": True, "skip_mixed_case": True, "min_char_confidence": 0.6},
@@ -890,6 +894,7 @@ TEXT002 = Rule(
     check=check_garbled,
     severity=Severity.WARNING,
     settings=GarbledSettings,
+    shared_settings=SHARED_OCR_SETTINGS,
     profiles={
         "lenient": {"detection_side": 736, "min_letters": 8, "max_confidence": 0.55, "min_nonword_share": 0.6, "min_nonwords": 2,
                     "min_text_height": 12.0, "flag_unreadable": False},
@@ -905,6 +910,7 @@ TEXT003 = Rule(
     check=check_expected,
     severity=Severity.WARNING,
     settings=ExpectedSettings,
+    shared_settings=SHARED_OCR_SETTINGS,
     profiles={"lenient": {"detection_side": 736, "min_similarity": 0.8}, "strict": {"min_similarity": 0.95, "severity": "error"}},
 )
 
@@ -915,6 +921,7 @@ TEXT004 = Rule(
     check=check_packing,
     severity=Severity.INFO,
     settings=PackingSettings,
+    shared_settings=SHARED_OCR_SETTINGS,
     profiles={
         "lenient": {"detection_side": 736, "gap_jump": 0.45, "baseline_jump": 0.3, "min_text_height": 16.0},
         "strict": {"gap_jump": 0.3, "baseline_jump": 0.2, "min_text_height": 0.0, "min_confidence": 0.6,

@@ -140,6 +140,17 @@ def test_a_relative_words_file_is_taken_from_the_config_files_folder(tmp_path, m
     assert cli.settings["text.garbled"]["words_file"] == str(tmp_path / "here.txt")
 
 
+def test_a_shared_setting_set_for_one_rule_of_the_family_is_an_error():
+    """The TEXT rules share one OCR pass: an engine set for TEXT001 alone ran OCR twice."""
+    from rules.text import RULES as TEXT_RULES
+
+    with pytest.raises(ConfigError) as info:
+        resolve(list(TEXT_RULES), {}, sets=[("text.misspelled", "engine", "tesseract")])
+    assert "engine is shared by the text rules" in str(info.value) and "TEXT001: 'tesseract'" in str(info.value)
+    family = resolve(list(TEXT_RULES), {}, sets=[("text", "engine", "tesseract")])
+    assert {rp.settings.engine for rp in family.rules} == {"tesseract"}
+
+
 @pytest.mark.parametrize("table", [["OPEN"], {"posters/*.png": 5}, {"posters/*.png": ["OPEN", 3]}])
 def test_a_malformed_expected_text_table_is_a_config_error(table):
     with pytest.raises(ConfigError) as info:
