@@ -444,7 +444,7 @@ def resolve(rules: Sequence[Rule], config: Mapping[str, Any] | None = None, *, p
             raise ConfigError(f"{rule.code} {rule.name}: invalid settings: {exc}") from None
         plans.append((rule, enabled, severity, settings))
 
-    _check_shared_settings([(rule, settings) for rule, enabled, _, settings in plans])
+    _check_shared_settings([(rule, settings) for rule, _, _, settings in plans])
 
     selected_by_config = config.get("select")
     select_list = list(select) if select else (list(selected_by_config) if selected_by_config else None)

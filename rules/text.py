@@ -108,6 +108,12 @@ def _dictionary(settings, also: frozenset[str] = frozenset()) -> Dictionary:
     return dictionary
 
 
+def _rule_dictionary(ctx, settings) -> Dictionary:
+    """A TEXT rule's dictionary for this image: with ``accept_expected_words``, the words the
+    image was asked to show are known too."""
+    return _dictionary(settings, expected_words(ctx) if settings.accept_expected_words else frozenset())
+
+
 def expected_words(ctx) -> frozenset[str]:
     """The words of the text this image was asked to show (``expected_text`` in the config,
     the prompt's quoted strings, the sidecar, as TEXT003 finds them), lower-cased: what the
@@ -312,7 +318,7 @@ def check_misspelled(ctx, settings: MisspelledSettings) -> Iterator[Issue]:
         min_char_confidence: skip words with a letter the OCR is unsure of (lenient 0.6),
         which are more often misreadings of odd fonts than misspellings.
         accept_expected_words: the words of the text the image was asked to show (see
-        TEXT003: `expected_text` in the config, the prompt's quoted strings, the sidecar)
+        TEXT003: the config's `expected-text`, the prompt's quoted strings, the sidecar)
         count as known: a prompt that asks for "Rockdown" wants ROCKDOWN. On by default.
 
     Known limits
@@ -328,7 +334,7 @@ def check_misspelled(ctx, settings: MisspelledSettings) -> Iterator[Issue]:
     result = ocr(ctx, settings)
     if not result.lines:
         return
-    dictionary = _dictionary(settings, expected_words(ctx) if settings.accept_expected_words else frozenset())
+    dictionary = _rule_dictionary(ctx, settings)
     for line in result.lines:
         if wordless_line(line, dictionary):
             continue  # pseudo-text, not misspelled words: TEXT002 reports it
@@ -420,8 +426,8 @@ def check_garbled(ctx, settings: GarbledSettings) -> Iterator[Issue]:
         Lines that look like lettering but read as no language: OCR reads them with low
         confidence, most of their letters form runs that are not words nor near any word
         (`CIEFLIEEELENIN SAGSILASESS`), or none of their three or more words is a word
-        (`Thr qolwe ebnrt skaljhe mpo`, where each alone is near some short word). In strict mode also detected text regions that
-        yield no readable string at all.
+        (`Thr qolwe ebnrt skaljhe mpo`, where each alone is near some short word). In
+        strict mode also detected text regions that yield no readable string at all.
 
     Why people notice
         The meaningless background lettering of AI images (newspaper columns, labels,
@@ -445,7 +451,7 @@ def check_garbled(ctx, settings: GarbledSettings) -> Iterator[Issue]:
     result = ocr(ctx, settings)
     if not result.gate_passed:
         return
-    dictionary = _dictionary(settings, expected_words(ctx) if settings.accept_expected_words else frozenset())
+    dictionary = _rule_dictionary(ctx, settings)
     read_boxes = []
     for line in result.lines:
         read_boxes.append(line.box)
@@ -826,7 +832,7 @@ def check_packing(ctx, settings: PackingSettings) -> Iterator[Issue]:
     result = ocr(ctx, settings)
     if not result.lines:
         return
-    dictionary = _dictionary(settings, expected_words(ctx) if settings.accept_expected_words else frozenset())
+    dictionary = _rule_dictionary(ctx, settings)
     glyph_boxes = settings.check_baseline  # boxes: Tesseract's glyphs, or measured on RapidOCR's line ink
     yield from split_words(result.lines, dictionary, settings, result.engine)
     reported: set[str] = set()
