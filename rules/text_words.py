@@ -16,8 +16,8 @@ from typing import Iterable, Sequence
 # Characters OCR engines put around words that say nothing about spelling.
 _EDGE_PUNCTUATION = "\"'`\u2018\u2019\u201c\u201d.,;:!?()[]{}<>-_\u2014\u2013*#~|/\\"
 _LETTERS = re.compile(r"[^\W\d_]+(?:['\u2019][^\W\d_]+)*", re.UNICODE)
-# a suggestion is chosen among candidates at least this many times less frequent than the
-# commonest one (see Dictionary.suggestion)
+# a suggestion is chosen among the candidates no more than this many times less frequent
+# than the commonest one (see Dictionary.suggestion)
 SUGGESTION_FREQUENCY_RATIO = 100
 # Pieces of a run-together token this long need only be known words, however rare:
 # "NASHVILLETENNESSEE" (Nashville is counted 90 times, Tennessee 281).
