@@ -72,11 +72,49 @@ def _is_run_dir(name: str) -> bool:
     return len(name) == RUN_DIR_CHARS and all(c in "0123456789abcdef" for c in name)
 
 
+GITIGNORE_TEXT = "# created by noticer\n*\n"
+
+
+class ForeignFolder(OSError):
+    """The cache folder asked for holds files noticer did not make (a folder of images, a
+    project): noticer will not put its files there, nor ever remove the folder."""
+
+
+def foreign_folder(root: Path) -> str | None:
+    """Why ``root`` must not be used as a cache (it exists, is not empty and has no noticer
+    tag), or None when it may."""
+    try:
+        if not root.exists() or (root / "CACHEDIR.TAG").is_file():
+            return None
+        if not root.is_dir():
+            return f"{root} is not a folder"
+        if any(root.iterdir()):
+            return f"{root} is not empty and was not made by noticer"
+    except OSError as exc:
+        return f"{root}: {exc}"
+    return None
+
+
 def clear(root: Path) -> bool:
-    """Remove a cache folder; only one that looks like ours (it has our tag file)."""
+    """Remove what noticer put in a cache folder (its entries, tag and .gitignore), then the
+    folder if that leaves it empty. Only a folder with our tag file is touched, and nothing
+    else in it is removed (a folder a user pointed the cache at keeps its own files)."""
     if not (root / "CACHEDIR.TAG").is_file():
         return False
-    shutil.rmtree(root, ignore_errors=True)
+    for child in root.iterdir():
+        if child.is_dir() and not child.is_symlink() and child.name[:1] == "v" and child.name[1:].isdigit():
+            shutil.rmtree(child, ignore_errors=True)
+    gitignore = root / ".gitignore"
+    try:
+        if gitignore.read_text(encoding="utf-8") == GITIGNORE_TEXT:
+            gitignore.unlink()
+    except OSError:
+        pass
+    (root / "CACHEDIR.TAG").unlink(missing_ok=True)
+    try:
+        root.rmdir()  # only when nothing else is left
+    except OSError:
+        pass
     return True
 
 
@@ -293,8 +331,11 @@ class ResultCache:
     def _prepare(self) -> None:
         if (self.root / "CACHEDIR.TAG").is_file():
             return
+        why = foreign_folder(self.root)
+        if why:
+            raise ForeignFolder(why)
         self.root.mkdir(parents=True, exist_ok=True)
-        for name, text in (("CACHEDIR.TAG", CACHEDIR_TAG), (".gitignore", "# created by noticer\n*\n")):
+        for name, text in (("CACHEDIR.TAG", CACHEDIR_TAG), (".gitignore", GITIGNORE_TEXT)):
             path = self.root / name
             if not path.exists():
                 fd, tmp = tempfile.mkstemp(dir=self.root)

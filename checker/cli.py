@@ -123,6 +123,13 @@ def check_command(paths: tuple[str, ...], profile, select, ignore, fmt, output, 
         _fail(str(exc))
     if plan.reference and not Path(plan.reference).is_dir():
         _fail(f"reference folder not found: {plan.reference}")
+    if plan.cache:
+        from .cache import cache_root, foreign_folder
+
+        why = foreign_folder(cache_root(plan))
+        if why:  # never write into (nor later clean) a folder of the user's
+            click.echo(f"noticer: warning: not using the result cache: {why} (choose another cache-dir)", err=True)
+            plan = dataclasses.replace(plan, cache=False)
     out_is_tty = output is None and sys.stdout.isatty()
     formatter = _get_format(fmt, color if color is not None else (out_is_tty and fmt == "text"))
 

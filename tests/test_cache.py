@@ -241,6 +241,8 @@ def test_cache_folder_is_marked_and_ignored_by_git(tmp_path, images):
 
 def test_only_the_most_recently_used_run_folders_are_kept(tmp_path, images):
     base = tmp_path / "cache" / f"v{result_cache.ENTRY_FORMAT}"
+    base.mkdir(parents=True)
+    (tmp_path / "cache" / "CACHEDIR.TAG").write_text(result_cache.CACHEDIR_TAG)  # a cache of earlier runs
     old_runs = []
     for n in range(result_cache.KEEP_RUNS + 2):
         folder = base / f"{n:016x}"
@@ -292,6 +294,38 @@ def test_cli_cache_beside_config_never_beside_images(tmp_path):
     assert proc.returncode == 0 and not (tmp_path / "unused").exists()
     proc = run_cli("clean", cwd=elsewhere)
     assert proc.returncode == 0 and not (elsewhere / ".noticer_cache").exists()
+
+
+def test_a_cache_dir_holding_the_users_files_is_never_written_to_nor_cleaned(tmp_path):
+    """Found by a review: --cache-dir pointed at the image folder wrote a '*' .gitignore into
+    it (git then ignored new images), and `noticer clean` removed the folder, images and all."""
+    art = tmp_path / "art"
+    art.mkdir()
+    save_png(art / "a.png", scene(96, 64, seed=1))
+    before = sorted(p.name for p in art.iterdir())
+    proc = run_cli("check", str(art), "--no-progress", "--jobs", "0", "--select", "META001",
+                   "--cache-dir", str(art), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "not using the result cache" in proc.stderr and "not empty and was not made by noticer" in proc.stderr
+    assert sorted(p.name for p in art.iterdir()) == before
+    proc = run_cli("clean", "--cache-dir", str(art), cwd=tmp_path)
+    assert proc.returncode == 0 and (art / "a.png").is_file()
+    # through the API too: the entries are simply not stored
+    plan = resolve([COUNTING], {}, cache=True, cache_dir=str(art))
+    run_paths([str(art / "a.png")], plan, jobs=0)
+    assert sorted(p.name for p in art.iterdir()) == before
+
+
+def test_clean_removes_only_what_noticer_put_in_its_folder(tmp_path, images):
+    """A folder adopted as a cache before this was refused keeps the user's own files."""
+    root = tmp_path / "cache"
+    run_paths(images, plan_for(tmp_path), jobs=0)
+    (root / "notes.txt").write_text("mine\n", encoding="utf-8")
+    assert result_cache.clear(root)
+    assert sorted(p.name for p in root.iterdir()) == ["notes.txt"]
+    (root / "notes.txt").unlink()
+    run_paths(images, plan_for(tmp_path), jobs=0)
+    assert result_cache.clear(root) and not root.exists()  # nothing else: the folder goes too
 
 
 def test_cli_warm_run_gives_the_same_report_with_paths_of_this_run(tmp_path):
