@@ -301,7 +301,10 @@ def clean_command(config: str | None, cache_dir: str | None) -> None:
     from .cache import cache_root, clear
     from .config import Plan
 
-    cfg, cfg_path = load_config([Path.cwd()], config)
+    try:
+        cfg, cfg_path = load_config([Path.cwd()], config)
+    except ConfigError as exc:
+        _fail(str(exc))
     plan = Plan(profile="lenient", rules=(), config_path=str(cfg_path) if cfg_path else None,
                 cache_dir=cache_dir or cfg.get("cache-dir"))
     root = cache_root(plan)

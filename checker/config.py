@@ -149,8 +149,16 @@ def find_config(start: Path) -> Path | None:
         pyproject = candidate / "pyproject.toml"
         if pyproject.is_file():
             try:
-                data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-            except (OSError, tomllib.TOMLDecodeError):
+                text = pyproject.read_text(encoding="utf-8")
+            except OSError:
+                continue
+            try:
+                data = tomllib.loads(text)
+            except tomllib.TOMLDecodeError as exc:
+                # someone else's broken file is not ours to judge; one with a noticer table
+                # is: using the defaults instead would quietly turn strict into lenient
+                if "tool.noticer" in text:
+                    raise ConfigError(f"{pyproject}: invalid TOML: {exc}") from None
                 continue
             if "noticer" in data.get("tool", {}):
                 return pyproject
@@ -446,10 +454,10 @@ def resolve(rules: Sequence[Rule], config: Mapping[str, Any] | None = None, *, p
 
     _check_shared_settings([(rule, settings) for rule, _, _, settings in plans])
 
-    selected_by_config = config.get("select")
-    select_list = list(select) if select else (list(selected_by_config) if selected_by_config else None)
-    ignore_list = [*(config.get("ignore") or []), *ignore]
-    extend = list(config.get("extend-select") or [])
+    selected_by_config = _string_list(config, "select", '["HAND", "TEXT"]')
+    select_list = list(select) if select else (selected_by_config or None)
+    ignore_list = [*_string_list(config, "ignore", '["TEXT004"]'), *ignore]
+    extend = _string_list(config, "extend-select", '["ALIGN004"]')
     for where, sel in (("select", select_list or []), ("ignore", ignore_list), ("extend-select", extend)):
         check_selectors(sel, rules, where)
     chosen = []
@@ -482,7 +490,7 @@ def resolve(rules: Sequence[Rule], config: Mapping[str, Any] | None = None, *, p
             value = config.get(key, default)
         return None if value is None else coerce(value, kind, key)
 
-    exclude = tuple(config.get("exclude") or ()) + tuple(options.get("exclude") or ())
+    exclude = tuple(_string_list(config, "exclude", '["drafts/*"]')) + tuple(options.get("exclude") or ())
     executor = opt("executor", "local", str)
     if executor not in ("local", "dask"):
         raise ConfigError(f"executor: unknown executor {executor!r}; valid: local, dask")
@@ -522,6 +530,15 @@ def _check_shared_settings(resolved: Sequence[tuple[Rule, Any]]) -> None:
             raise ConfigError(f"{name} is shared by the {family} rules (one analysis per image); set it once "
                               f"for the family, rules.{family}.{name} or --set {family}.{name}=..., "
                               f"not per rule ({found})")
+
+
+def _string_list(config: Mapping[str, Any], key: str, example: str) -> list[str]:
+    """A config value that must be a list of strings: a lone string is an error, not a list
+    of its characters (`exclude = "drafts/*"` excluded every file through its '*')."""
+    value = config.get(key) or []
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{key} must be a list of strings, e.g. {key} = {example}; got {value!r}")
+    return list(value)
 
 
 def _glob_table(config: Mapping[str, Any], key: str, what: str, example: str) -> list[tuple[str, list[str]]]:

@@ -79,6 +79,10 @@ def test_custom_profile_chain_and_severity_override():
     ({"profiles": {"a": {"extends": "b"}, "b": {"extends": "a"}}, "profile": "a"}, "loops"),
     ({"profiles": {"a": {"extnds": "strict"}}, "profile": "a"}, "unknown key(s) extnds"),
     ({"per-file-ignores": {"*.jpg": ["NOPE1"]}}, "unknown rule selector"),
+    # a string where a list belongs was read letter by letter: "drafts/*" excluded everything
+    ({"exclude": "drafts/*"}, 'exclude must be a list of strings, e.g. exclude = ["drafts/*"]'),
+    ({"select": "HAND"}, "select must be a list of strings"),
+    ({"ignore": [3]}, "ignore must be a list of strings"),
 ])
 def test_mistakes_are_errors_that_name_the_valid_choices(config, fragment):
     with pytest.raises(ConfigError, match=None) as info:
@@ -170,6 +174,15 @@ def test_globs_are_taken_from_the_config_files_folder_wherever_noticer_starts(tm
     assert plan.expected_text_for(str(tmp_path / "other" / "posters" / "open-1.png")) == ("OPEN",)  # its end
     assert plan.expected_text_for(str(tmp_path / "other" / "open-1.png")) == ()
     assert plan.expected_text_for("closed-1.png") == ()
+
+
+def test_a_broken_pyproject_with_a_noticer_table_is_an_error_not_the_defaults(tmp_path):
+    (tmp_path / "pyproject.toml").write_text('[tool.noticer\nprofile = "strict"\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        find_config(tmp_path)
+    assert "pyproject.toml: invalid TOML" in str(info.value)
+    (tmp_path / "pyproject.toml").write_text('[tool.black\nline-length = 1\n', encoding="utf-8")
+    assert find_config(tmp_path) is None  # someone else's broken table is not noticer's business
 
 
 def test_find_config_walks_up_and_prefers_noticer_toml(tmp_path):
