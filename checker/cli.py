@@ -32,6 +32,18 @@ def _fail(message: str) -> None:
     sys.exit(2)
 
 
+def _format_for(output: str | None) -> str:
+    """The format a report file's extension names (report.json: json, .sarif, .html, .xml:
+    junit), else text."""
+    if output:
+        formats, _ = discover_formats()
+        suffix = Path(output).suffix.lower()
+        for name, cls in sorted(formats.items()):
+            if suffix and suffix in (getattr(cls, "extension", None), ".htm" if name == "html" else None):
+                return name
+    return "text"
+
+
 def _get_format(name: str, color: bool):
     formats, warnings = discover_formats()
     for w in warnings:
@@ -52,7 +64,9 @@ def main() -> None:
 @click.option("--profile", help="Tolerance profile: lenient (default), strict, or a custom one.")
 @click.option("--select", multiple=True, help="Only these rules (codes, prefixes or names; comma-separated).")
 @click.option("--ignore", multiple=True, help="Skip these rules (codes, prefixes or names; comma-separated).")
-@click.option("--format", "fmt", default="text", show_default=True, help=f"Output format: {', '.join(FORMAT_NAMES)}.")
+@click.option("--format", "fmt", default=None,
+              help=f"Output format: {', '.join(FORMAT_NAMES)} (default: from the --output file's extension, "
+                   f"else text).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=str), help="Write the report here instead of stdout.")
 @click.option("--jobs", "-j", type=int, help="Worker processes (default: number of cores; 0 = in this process).")
 @click.option("--fail-on", type=click.Choice(["error", "warning", "info"]), help="Lowest severity that fails an image.")
@@ -130,6 +144,13 @@ def check_command(paths: tuple[str, ...], profile, select, ignore, fmt, output, 
         if why:  # never write into (nor later clean) a folder of the user's
             click.echo(f"noticer: warning: not using the result cache: {why} (choose another cache-dir)", err=True)
             plan = dataclasses.replace(plan, cache=False)
+    if fmt is None:
+        fmt = _format_for(output)
+    if output:  # before the run, not after it: a report that cannot be written loses the whole run
+        try:
+            Path(output).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            _fail(f"cannot write the report to {output}: {exc}")
     out_is_tty = output is None and sys.stdout.isatty()
     formatter = _get_format(fmt, color if color is not None else (out_is_tty and fmt == "text"))
 

@@ -142,6 +142,21 @@ def test_output_file_and_schema(folder, tmp_path):
     assert len(leak["sha256"]) == 64 and leak["width"] == 512 and leak["height"] == 384
 
 
+def test_output_into_a_new_folder_in_the_format_its_extension_names(folder, tmp_path):
+    """Found by a review: -o into a missing folder crashed after the whole run (exit 1), and
+    -o report.json without --format wrote the text format into it."""
+    target = tmp_path / "reports" / "today" / "report.json"
+    proc = run_cli("check", folder, "--no-progress", "--jobs", "0", "--select", "META001", "-o", target)
+    assert proc.returncode in (0, 1), proc.stderr
+    validate_report(json.loads(target.read_text(encoding="utf-8")))
+    sarif = tmp_path / "r.sarif"
+    run_cli("check", folder, "--no-progress", "--jobs", "0", "--select", "META001", "-o", sarif)
+    assert json.loads(sarif.read_text(encoding="utf-8"))["version"] == "2.1.0"
+    (tmp_path / "file").write_text("x")
+    bad = run_cli("check", folder, "--no-progress", "--jobs", "0", "-o", tmp_path / "file" / "r.json")
+    assert bad.returncode == 2 and "cannot write the report" in bad.stderr
+
+
 def test_schema_rejects_a_malformed_report(folder):
     import jsonschema
 
