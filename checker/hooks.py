@@ -13,6 +13,7 @@ paths again.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import shlex
 import stat
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from .imageio import IMAGE_SUFFIXES
+from .imageio import IMAGE_SUFFIXES, LFS_POINTER
 
 MARKER = "# noticer-managed-hook: installed by `noticer install-hook`; `noticer uninstall-hook` removes it"
 HOOK_NAMES = ("pre-commit", "pre-push")
@@ -133,15 +134,61 @@ def pushed_images(refs: Iterable[PushedRef], cwd: str | Path | None = None) -> l
 
 # ----------------------------------------------------------------------------- reading blobs
 
+def _entry_modes(source: str, paths: Sequence[str], cwd: str | Path | None) -> dict[str, str]:
+    """{path: git file mode} of ``paths`` in the index (``source`` "") or in a commit."""
+    if not paths:
+        return {}
+    args = ["ls-files", "-s", "-z", "--"] if source == "" else ["ls-tree", "-z", source, "--"]
+    modes = {}
+    for entry in _split_z(git([*args, *paths], cwd)):
+        meta, _, path = entry.partition("\t")
+        modes[path] = meta.split(" ", 1)[0]
+    return modes
+
+
+def _blob_bytes(source: str, path: str, cwd: str | Path | None) -> bytes:
+    """What git records for ``path``. In a Git LFS repository that is a pointer: git's own
+    smudge filter (git-lfs) gives the image; failing that, for the index, the working-tree
+    file when it is the very object the pointer names."""
+    data = git(["cat-file", "blob", f"{source}:{path}"], cwd)
+    if not data.startswith(LFS_POINTER):
+        return data
+    try:
+        smudged = git(["cat-file", "--filters", f"{source}:{path}"], cwd)
+        if not smudged.startswith(LFS_POINTER):
+            return smudged
+    except GitError:
+        pass
+    oid = next((line.split(":", 1)[1] for line in data.decode("ascii", "replace").splitlines()
+                if line.startswith("oid sha256:")), None)
+    if source == "" and oid:
+        try:
+            working = (repo_root(cwd) / path).read_bytes()
+        except OSError:
+            return data
+        if hashlib.sha256(working).hexdigest() == oid:
+            return working
+    return data  # still a pointer: reported as one, with what to do
+
+
 def export_blobs(specs: Sequence[tuple[str, str]], destination: Path, cwd: str | Path | None = None) -> dict[str, str]:
     """Write blobs named like ``:path`` (index) or ``<commit>:path`` into ``destination``
     under their repository paths; return {written file: repository path}. Sidecar ``.txt``
-    files from the same source are exported too, so the checker sees what git records."""
+    files from the same source are exported too, so the checker sees what git records.
+    Symbolic links (and submodules) are left out: git records the link, not an image, and
+    the image it points to is checked where it lives. Git LFS pointers are replaced by
+    their images where git can give them (``_blob_bytes``)."""
     written: dict[str, str] = {}
+    modes: dict[tuple[str, str], str] = {}
+    for source in {s for s, _ in specs}:
+        found = _entry_modes(source, [p for s, p in specs if s == source], cwd)
+        modes.update({(source, p): m for p, m in found.items()})
     for source, path in specs:
+        if modes.get((source, path), "100644") in ("120000", "160000"):
+            continue
         target = destination / path
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(git(["cat-file", "blob", f"{source}:{path}"], cwd))
+        target.write_bytes(_blob_bytes(source, path, cwd))
         written[str(target)] = path
         p = Path(path)
         for sidecar in (p.with_suffix(".txt"), p.with_name(p.name + ".txt")):

@@ -79,6 +79,11 @@ def sha256_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+# the first bytes of a Git LFS pointer file (https://github.com/git-lfs/git-lfs/blob/main/docs/spec.md):
+# what a clone without git-lfs, or a hook reading the index, holds instead of the image
+LFS_POINTER = b"version https://git-lfs.github.com/spec/"
+
+
 def load_image(path: Path, max_pixels: int = 100_000_000, data: bytes | None = None) -> LoadedImage:
     from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -87,6 +92,9 @@ def load_image(path: Path, max_pixels: int = 100_000_000, data: bytes | None = N
     digest = sha256_of(data)
     if not data:
         raise ImageLoadError("empty file (0 bytes)", bytes=0)
+    if data.startswith(LFS_POINTER):
+        raise ImageLoadError("a Git LFS pointer, not the image: fetch the images with `git lfs pull`",
+                             bytes=len(data))
     Image.MAX_IMAGE_PIXELS = None  # we apply our own limit below, with a clear message
     try:
         with warnings.catch_warnings():

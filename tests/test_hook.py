@@ -73,7 +73,13 @@ def test_manifest_is_valid_for_pre_commit():
 
     (hook,) = load_manifest(str(ROOT / ".pre-commit-hooks.yaml"))
     assert hook["id"] == "noticer"
-    assert hook["types"] == ["image"]
+    # exactly the formats noticer reads: an SVG logo or an AVIF must not block a commit
+    from identify.extensions import EXTENSIONS
+
+    from checker.imageio import IMAGE_SUFFIXES
+
+    assert all(EXTENSIONS[suffix[1:]] & set(hook["types_or"]) for suffix in IMAGE_SUFFIXES)
+    assert not EXTENSIONS["svg"] & set(hook["types_or"]) and not EXTENSIONS["avif"] & set(hook["types_or"])
     assert hook["language"] == "python"
     assert hook["pass_filenames"] is True and hook["require_serial"] is True
     assert hook["entry"].split()[:2] == ["noticer", "check"]
@@ -187,6 +193,46 @@ def test_hook_ignores_deleted_and_non_image_files(tmp_path, env):
     run(["git", "add", "notes.txt"], repo, env)
     ok = run(["git", "commit", "-q", "-m", "remove the leak"], repo, env, check=False)
     assert ok.returncode == 0, ok.stdout + ok.stderr
+
+
+def test_hook_skips_a_symlink_and_reads_images_behind_git_lfs_pointers(tmp_path, env):
+    """Found by a review: the hook read a staged symlink's link text, and in a Git LFS
+    repository the pointer text, as images (IMG001 on every commit). A clean filter writing
+    LFS's pointer format stands in for git-lfs, which is not installed here."""
+    repo = new_repo(tmp_path / "repo", env)
+    good_image(repo / "a.png")
+    (repo / "link.png").symlink_to("a.png")
+    run(["git", "add", "."], repo, env)
+    assert noticer("install-hook", *FAST, cwd=repo, env=env).returncode == 0
+    ok = run(["git", "commit", "-q", "-m", "image and a link to it"], repo, env, check=False)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+
+    clean = tmp_path / "lfs-clean"
+    clean.write_text('#!/bin/sh\nf=$(mktemp); cat > "$f"\n'
+                     'printf "version https://git-lfs.github.com/spec/v1\\noid sha256:%s\\nsize %s\\n" '
+                     '"$(sha256sum "$f" | cut -d" " -f1)" "$(wc -c < "$f" | tr -d " ")"; rm "$f"\n')
+    clean.chmod(0o755)
+    run(["git", "config", "filter.lfs.clean", str(clean)], repo, env)
+    (repo / ".gitattributes").write_text("*.png filter=lfs -text\n")
+    good_image(repo / "b.png", seed=3)
+    run(["git", "add", ".gitattributes", "b.png"], repo, env)
+    staged = run(["git", "cat-file", "blob", ":b.png"], repo, env).stdout
+    assert staged.startswith("version https://git-lfs.github.com/spec/v1")  # the index holds a pointer
+    ok = run(["git", "commit", "-q", "-m", "an image behind LFS"], repo, env, check=False)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    defective_image(repo / "c.png")
+    run(["git", "add", "c.png"], repo, env)
+    blocked = run(["git", "commit", "-q", "-m", "a leak behind LFS"], repo, env, check=False)
+    assert blocked.returncode == 1 and "c.png" in blocked.stderr and "META001" in blocked.stderr
+
+
+def test_an_lfs_pointer_is_reported_as_one(tmp_path):
+    from checker.imageio import ImageLoadError, load_image
+
+    pointer = tmp_path / "a.png"
+    pointer.write_text("version https://git-lfs.github.com/spec/v1\noid sha256:" + "0" * 64 + "\nsize 12\n")
+    with pytest.raises(ImageLoadError, match="Git LFS pointer.*git lfs pull"):
+        load_image(pointer)
 
 
 def test_install_hook_refuses_a_foreign_hook_and_uninstall_removes_only_its_own(tmp_path, env):
