@@ -653,6 +653,15 @@ def test_large_image_without_lines_stops_at_the_quick_detector(monkeypatch):
     assert not result.gate_passed and result.lines == ()
 
 
+def test_the_tesseract_engine_reads_the_gallery_signs():
+    """Tesseract's sparse-text mode read nothing on these plain signs, so with
+    text.engine=tesseract (the README's way around a missing RapidOCR) BRAED passed."""
+    gallery = Path(__file__).resolve().parents[1] / "fixtures" / "gallery"
+    (typo,) = run_rule(TEXT001, gallery / "text_sign_misspelled.png", settings={"engine": "tesseract"})
+    assert typo.measurements["word"] == "BRAED" and typo.measurements["engine"] == "tesseract"
+    assert run_rule(TEXT001, gallery / "text_sign_ok.png", settings={"engine": "tesseract"}) == []
+
+
 def test_missing_rapidocr_gives_a_clear_message_and_tesseract_still_works(monkeypatch):
     """Where RapidOCR cannot be installed (a pre-commit environment), the error says how to get
     it or how to switch engine, and the Tesseract engine does not need it."""
