@@ -60,6 +60,23 @@ def test_synthetic_report_is_valid_sarif(validator):
     assert {r["id"] for r in document["runs"][0]["tool"]["driver"]["rules"]} >= {"IMG001", "IMG002", "META001"}
 
 
+def test_artifact_locations_are_uri_references():
+    """Found by a review: paths went into artifactLocation.uri as they were (spaces, '<', '"',
+    absolute paths without file://); the schema check does not test the URI format."""
+    from urllib.parse import unquote
+
+    from checker.formats.sarif import artifact_uri
+
+    assert artifact_uri('t/sub dir/ünï 日本/Six <b>&"x".PNG') == \
+        "t/sub%20dir/%C3%BCn%C3%AF%20%E6%97%A5%E6%9C%AC/Six%20%3Cb%3E%26%22x%22.PNG"
+    assert unquote(artifact_uri("a b/c.png")) == "a b/c.png"
+    assert artifact_uri("/tmp/x y.png") == "file:///tmp/x%20y.png"
+    assert artifact_uri("s3://bucket/a.png") == "s3://bucket/a.png"
+    document = SarifFormat().build(synthetic_report())
+    assert document["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == \
+        "art/a%20b/%C3%BCn%C3%AFcode.png"
+
+
 def test_real_noticer_sarif_output_is_valid(validator, tmp_path):
     save_png(tmp_path / "leak.png", scene(96, 64, seed=1), {"parameters": A1111_PARAMETERS})
     save_png(tmp_path / "small.png", scene(48, 40, seed=2))

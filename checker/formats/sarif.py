@@ -8,11 +8,24 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from ..model import Report, Severity
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
+
+
+def artifact_uri(path: str) -> str:
+    """A SARIF artifact location is a URI reference: an absolute path becomes a ``file://``
+    URI, a relative one a percent-encoded relative reference (spaces, ``<>"#%`` and non-ASCII
+    letters encoded); a URL (``s3://...``) stays as it is."""
+    if "://" in path:
+        return path
+    local = Path(path)
+    if local.is_absolute():
+        return local.as_uri()
+    return quote(local.as_posix(), safe="/")
 
 
 @dataclass
@@ -42,7 +55,7 @@ class SarifFormat:
             })
         results = []
         for image in report.images:
-            uri = Path(image.path).as_posix()
+            uri = artifact_uri(image.path)
             for f in image.findings:
                 result = {
                     "ruleId": f.code,
