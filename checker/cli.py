@@ -286,6 +286,7 @@ def install_hook_command(pre_push: bool, profile: str | None, force: bool, optio
 
     hook = "pre-push" if pre_push else "pre-commit"
     extra = [*(["--profile", profile] if profile else []), *options]
+    _check_hook_options(extra)
     try:
         path = hooks.install_hook(hook, hooks.noticer_command(), extra, force=force)
     except hooks.GitError as exc:
@@ -293,6 +294,28 @@ def install_hook_command(pre_push: bool, profile: str | None, force: bool, optio
     except FileExistsError as exc:
         _fail(str(exc))
     click.echo(f"noticer: installed {hook} hook at {path}")
+    backups = sorted(path.parent.glob(f"{hook}.noticer-backup*"), key=lambda p: p.stat().st_mtime)
+    if force and backups:
+        click.echo(f"noticer: the hook it replaced is kept as {backups[-1]}")
+
+
+def _check_hook_options(options: Sequence[str]) -> None:
+    """The options a hook will pass to `noticer check`, parsed and resolved now: a mistake
+    found at install time, not by every later commit failing with a usage error."""
+    try:
+        ctx = check_command.make_context("check", ["--staged", *options])
+    except click.ClickException as exc:
+        _fail(f"hook options: {exc.format_message()}")
+    from .config import parse_set_option
+
+    params = ctx.params
+    try:
+        cfg, cfg_path = load_config([Path.cwd()], params.get("config"))
+        resolve(discover_rules().rules, cfg, profile=params.get("profile"), select=_split(params.get("select") or ()) or None,
+                ignore=_split(params.get("ignore") or ()), sets=[parse_set_option(s) for s in params.get("sets") or ()],
+                fail_on=params.get("fail_on"), config_path=str(cfg_path) if cfg_path else None)
+    except ConfigError as exc:
+        _fail(f"hook options: {exc}")
 
 
 @main.command("uninstall-hook")

@@ -217,14 +217,20 @@ def hook_script(hook: str, noticer_command: Sequence[str], options: Sequence[str
     mode = "--staged" if hook == "pre-commit" else "--pushed"
     command = " ".join(shlex.quote(c) for c in [*noticer_command, "check", mode, "--no-progress", *options])
     first = shlex.quote(noticer_command[0])
+    action = hook.replace("pre-", "")
     return f"""#!/bin/sh
 {MARKER}
-# Checks the images this {hook.replace('pre-', '')} would publish; skip once with `git {hook.replace('pre-', '')} --no-verify`.
+# Checks the images this {action} would publish; skip once with `git {action} --no-verify`.
 if ! command -v {first} >/dev/null 2>&1 && [ ! -x {first} ]; then
     echo "noticer {hook} hook: {noticer_command[0]} not found; install noticer or run 'noticer uninstall-hook'" >&2
     exit 1
 fi
-exec {command}
+{command}
+status=$?
+if [ "$status" -eq 1 ]; then
+    echo "noticer: {action} stopped by the images above; fix them, or {action} once without this check: git {action} --no-verify" >&2
+fi
+exit "$status"
 """
 
 
@@ -241,11 +247,19 @@ def install_hook(hook: str, noticer_command: Sequence[str], options: Sequence[st
     if hook not in HOOK_NAMES:
         raise ValueError(f"unknown hook {hook!r}; valid: {', '.join(HOOK_NAMES)}")
     target = hooks_dir(cwd) / hook
-    if (target.exists() or target.is_symlink()) and not is_ours(target) and not force:
+    foreign = (target.exists() or target.is_symlink()) and not is_ours(target)
+    if foreign and not force:
         raise FileExistsError(f"{target} exists and was not installed by noticer; "
-                              "use --force to replace it (it is not backed up)")
+                              f"use --force to replace it (it is kept as {target.name}.noticer-backup)")
     target.parent.mkdir(parents=True, exist_ok=True)
-    if target.is_symlink():
+    if foreign:  # someone's own hook: kept beside, never lost
+        backup = target.with_name(f"{target.name}.noticer-backup")
+        n = 1
+        while backup.exists() or backup.is_symlink():
+            n += 1
+            backup = target.with_name(f"{target.name}.noticer-backup{n}")
+        os.replace(target, backup)
+    elif target.is_symlink():
         target.unlink()
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{hook}-")
     with os.fdopen(fd, "w", encoding="utf-8") as fh:

@@ -247,12 +247,36 @@ def test_install_hook_refuses_a_foreign_hook_and_uninstall_removes_only_its_own(
 
     forced = noticer("install-hook", "--force", cwd=repo, env=env)
     assert forced.returncode == 0 and hooks.MARKER in hook.read_text()
+    # the replaced hook is kept beside it (a review found --force lost it)
+    assert "someone else" in (hook.parent / "pre-commit.noticer-backup").read_text()
     again = noticer("install-hook", "--profile", "strict", cwd=repo, env=env)
     assert again.returncode == 0 and "--profile strict" in hook.read_text(), "its own hook is updated"
     removed = noticer("uninstall-hook", cwd=repo, env=env)
     assert removed.returncode == 0 and not hook.exists()
     nothing = noticer("uninstall-hook", cwd=repo, env=env)
     assert nothing.returncode == 0 and "no pre-commit hook" in nothing.stdout
+
+
+@pytest.mark.parametrize("options,fragment", [
+    (["--", "--bogus"], "No such option '--bogus'"),
+    (["--profile", "nope"], "unknown profile 'nope'"),
+    (["--", "--set", "text.engine=foo"], "engine must be one of"),
+])
+def test_install_hook_refuses_options_every_commit_would_fail_on(tmp_path, env, options, fragment):
+    repo = new_repo(tmp_path / "repo", env)
+    proc = noticer("install-hook", *options, cwd=repo, env=env)
+    assert proc.returncode == 2 and fragment in proc.stderr
+    assert not (repo / ".git" / "hooks" / "pre-commit").exists()
+
+
+def test_a_stopped_commit_says_how_to_go_on(tmp_path, env):
+    repo = new_repo(tmp_path / "repo", env)
+    assert noticer("install-hook", *FAST, cwd=repo, env=env).returncode == 0
+    defective_image(repo / "leak.png")
+    run(["git", "add", "leak.png"], repo, env)
+    blocked = run(["git", "commit", "-q", "-m", "leak"], repo, env, check=False)
+    assert blocked.returncode == 1
+    assert "commit stopped by the images above" in blocked.stderr and "git commit --no-verify" in blocked.stderr
 
 
 def test_install_hook_outside_a_repository_is_a_usage_error(tmp_path, env):
@@ -263,7 +287,7 @@ def test_install_hook_outside_a_repository_is_a_usage_error(tmp_path, env):
 def test_hook_script_runs_the_installed_noticer_with_the_options():
     script = hooks.hook_script("pre-push", ["/opt/venv/bin/noticer"], ["--profile", "strict", "--fail-on", "warning"])
     assert script.startswith("#!/bin/sh\n") and hooks.MARKER in script
-    assert "exec /opt/venv/bin/noticer check --pushed --no-progress --profile strict --fail-on warning" in script
+    assert "\n/opt/venv/bin/noticer check --pushed --no-progress --profile strict --fail-on warning" in script
     assert "--staged" in hooks.hook_script("pre-commit", ["noticer"], [])
 
 
