@@ -135,6 +135,8 @@ def check_command(paths: tuple[str, ...], profile, select, ignore, fmt, output, 
                        executor=executor, scheduler=scheduler, cache=use_cache, cache_dir=cache_dir)
     except ConfigError as exc:
         _fail(str(exc))
+    if jobs is not None and jobs < 0:
+        _fail(f"--jobs must be 0 (in this process) or more, not {jobs}")
     if plan.reference and not Path(plan.reference).is_dir():
         _fail(f"reference folder not found: {plan.reference}")
     if plan.cache:

@@ -494,6 +494,13 @@ def resolve(rules: Sequence[Rule], config: Mapping[str, Any] | None = None, *, p
     executor = opt("executor", "local", str)
     if executor not in ("local", "dask"):
         raise ConfigError(f"executor: unknown executor {executor!r}; valid: local, dask")
+    limits = {"timeout": (opt("timeout", 120.0, float), 0.0, "more than 0 seconds"),
+              "jobs": (opt("jobs", None, int), -1, "0 (in this process) or more"),
+              "max-pixels": (opt("max-pixels", 100_000_000, int), 0, "more than 0"),
+              "batch-size": (opt("batch-size", 16, int), 0, "more than 0")}
+    for key, (value, floor, allowed) in limits.items():
+        if value is not None and value <= floor:
+            raise ConfigError(f"{key} must be {allowed}, not {value!r}")
     return Plan(
         profile=profile_name,
         rules=tuple(chosen),

@@ -167,6 +167,8 @@ def test_a_multi_line_message_stays_on_one_line_of_the_text_report():
     image = ImageResult("a.png", None, None, None, Verdict.ERROR, (finding,), {})
     report = Report("0", "lenient", {}, (image,))
     assert TextFormat().render(report).splitlines()[0] == "a.png:-: IMG001 crashed: error in Mat [error]"
+    named = Report("0", "lenient", {}, (ImageResult("two\nlines.png", None, None, None, Verdict.ERROR, (finding,), {}),))
+    assert TextFormat().render(named).splitlines()[0].startswith("two\\nlines.png:-: IMG001")
 
 
 def test_an_opaque_rgba_image_keeps_its_pixels(tmp_path):

@@ -83,6 +83,8 @@ def test_custom_profile_chain_and_severity_override():
     ({"exclude": "drafts/*"}, 'exclude must be a list of strings, e.g. exclude = ["drafts/*"]'),
     ({"select": "HAND"}, "select must be a list of strings"),
     ({"ignore": [3]}, "ignore must be a list of strings"),
+    ({"timeout": -1}, "timeout must be more than 0 seconds"),
+    ({"jobs": -2}, "jobs must be 0 (in this process) or more"),
 ])
 def test_mistakes_are_errors_that_name_the_valid_choices(config, fragment):
     with pytest.raises(ConfigError, match=None) as info:

@@ -10,6 +10,11 @@ _VERDICT_COLORS = {"pass": "\033[32m", "warn": "\033[33m", "fail": "\033[31m", "
 _RESET, _BOLD = "\033[0m", "\033[1m"
 
 
+def _one_line(path: str) -> str:
+    """A path with its line breaks shown as \\n, so that each finding stays one line."""
+    return path.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r") if "\n" in path or "\r" in path else path
+
+
 @dataclass
 class TextFormat:
     name = "text"
@@ -29,9 +34,9 @@ class TextFormat:
                 sev = self._c(_COLORS[f.severity], f"[{f.severity.value}]")
                 code = self._c(_BOLD, f.code)
                 message = " ".join(f.message.split())  # one line per finding, even for a multi-line error
-                lines.append(f"{image.path}:{where}: {code} {message} {sev}")
+                lines.append(f"{_one_line(image.path)}:{where}: {code} {message} {sev}")
             if not image.findings and self.show_passing:
-                lines.append(f"{image.path}: {self._c(_VERDICT_COLORS['pass'], 'pass')}")
+                lines.append(f"{_one_line(image.path)}: {self._c(_VERDICT_COLORS['pass'], 'pass')}")
         s = report.summary
         parts = [f"{s['images']} image{'s' if s['images'] != 1 else ''} checked with profile {report.profile}"]
         for key in ("pass", "warn", "fail", "error"):
