@@ -95,9 +95,9 @@ def test_defect_recall_on_the_corpus(corpus_result):
     strict = corpus_result["profiles"]["strict"]
     # measured: lenient 7/13 alone, 9/13 with the intended text; strict 10/13 and 12/13 (its
     # second reading catches SENT ENCE)
-    assert lenient["defect"].hits >= 6, lenient["defect"].names
-    assert strict["defect"].hits >= 9, strict["defect"].names
-    assert strict["defect_with_expected"].hits >= 11, strict["defect_with_expected"].names
+    assert lenient["defect"].hits >= 7, lenient["defect"].names
+    assert strict["defect"].hits >= 10, strict["defect"].names
+    assert strict["defect_with_expected"].hits >= 12, strict["defect_with_expected"].names
     assert "textdiffuser_template_dress_SENT_ENCE.png" not in strict["defect"].names
     assert strict["defect"].hits >= lenient["defect"].hits
 
