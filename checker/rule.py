@@ -49,6 +49,9 @@ class Rule:
     # settings of one analysis the rule's family shares (the TEXT rules' OCR engine): every
     # rule of the family that runs must have the same value, set for the family
     shared_settings: tuple[str, ...] = ()
+    # what the rule needs besides Python packages, checked once before a run with its
+    # resolved settings: returns what is missing and how to get it, or None
+    preflight: Callable[[Any], str | None] | None = None
 
     def __post_init__(self) -> None:
         if not CODE_PATTERN.match(self.code):

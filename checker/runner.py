@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from .config import Plan
+from .config import ConfigError, Plan
 from .context import ImageContext
 from .imageio import ImageLoadError, load_image, read_bytes, sha256_of
 from .model import Finding, ImageResult, Issue, Region, Severity, verdict_for
@@ -151,6 +151,17 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def preflight_problems(plan: Plan) -> list[str]:
+    """What the rules about to run lack (``Rule.preflight``), each said once: a missing OCR
+    engine is one clear error before the run, not a crash of three rules on every image."""
+    problems: list[str] = []
+    for rp in plan.rules:
+        problem = rp.rule.preflight(rp.settings) if rp.rule.preflight else None
+        if problem and problem not in problems:
+            problems.append(problem)
+    return problems
+
+
 def run_paths(paths: Sequence[str | Path], plan: Plan, jobs: int | None = None,
               on_result: ResultCallback | None = None) -> list[ImageResult]:
     """Check every path; results come back sorted by path. ``jobs=0`` runs in this process
@@ -159,6 +170,9 @@ def run_paths(paths: Sequence[str | Path], plan: Plan, jobs: int | None = None,
     jobs = default_jobs() if jobs is None else jobs
     paths = [str(p) for p in paths]
     results: dict[str, ImageResult] = {}
+    missing = preflight_problems(plan) if plan.executor == "local" and paths else []
+    if missing:
+        raise ConfigError("; ".join(missing))
 
     def collect(result: ImageResult) -> None:
         results[result.path] = result

@@ -876,6 +876,16 @@ def check_packing(ctx, settings: PackingSettings) -> Iterator[Issue]:
 # the OCR stage's settings: every TEXT rule must give the same, so that OCR runs once
 SHARED_OCR_SETTINGS = ("engine", "detection_side")
 
+
+def ocr_engine_missing(settings) -> str | None:
+    """Before a run: the engine the TEXT rules are set to use, when it is not installed (where
+    RapidOCR cannot be installed, a pre-commit environment, this says how to switch)."""
+    from rules.text_ocr import RAPIDOCR_MISSING, rapidocr_available
+
+    if settings.engine in ("rapidocr", "hybrid") and not rapidocr_available():
+        return RAPIDOCR_MISSING
+    return None
+
 TEXT001 = Rule(
     code="TEXT001",
     name="text.misspelled",
@@ -884,6 +894,7 @@ TEXT001 = Rule(
     severity=Severity.WARNING,
     settings=MisspelledSettings,
     shared_settings=SHARED_OCR_SETTINGS,
+    preflight=ocr_engine_missing,
     profiles={
         "lenient": {"detection_side": 736, "min_confidence": 0.85, "min_text_height": 12.0, "check_acronyms": True, "acronym_letters": 5,
                     "split_anywhere": True, "skip_mixed_case": True, "min_char_confidence": 0.6},
@@ -901,6 +912,7 @@ TEXT002 = Rule(
     severity=Severity.WARNING,
     settings=GarbledSettings,
     shared_settings=SHARED_OCR_SETTINGS,
+    preflight=ocr_engine_missing,
     profiles={
         "lenient": {"detection_side": 736, "min_letters": 8, "max_confidence": 0.55, "min_nonword_share": 0.6, "min_nonwords": 2,
                     "min_text_height": 12.0, "flag_unreadable": False},
@@ -917,6 +929,7 @@ TEXT003 = Rule(
     severity=Severity.WARNING,
     settings=ExpectedSettings,
     shared_settings=SHARED_OCR_SETTINGS,
+    preflight=ocr_engine_missing,
     profiles={"lenient": {"detection_side": 736, "min_similarity": 0.8}, "strict": {"min_similarity": 0.95, "severity": "error"}},
 )
 
@@ -928,6 +941,7 @@ TEXT004 = Rule(
     severity=Severity.INFO,
     settings=PackingSettings,
     shared_settings=SHARED_OCR_SETTINGS,
+    preflight=ocr_engine_missing,
     profiles={
         "lenient": {"detection_side": 736, "gap_jump": 0.45, "baseline_jump": 0.3, "min_text_height": 16.0},
         "strict": {"gap_jump": 0.3, "baseline_jump": 0.2, "min_text_height": 0.0, "min_confidence": 0.6,

@@ -662,6 +662,25 @@ def test_the_tesseract_engine_reads_the_gallery_signs():
     assert run_rule(TEXT001, gallery / "text_sign_ok.png", settings={"engine": "tesseract"}) == []
 
 
+def test_a_missing_rapidocr_stops_the_run_once_before_any_image(monkeypatch, tmp_path):
+    """It was a crash of each TEXT rule on every image with text (three IMG001 per image)."""
+    from checker.config import ConfigError, resolve
+    from checker.runner import run_paths
+    from rules import text_ocr
+
+    image = tmp_path / "sign.png"
+    from PIL import Image
+
+    Image.fromarray(_sign("OPEN")).save(image)
+    monkeypatch.setattr(text_ocr, "rapidocr_available", lambda: False)
+    with pytest.raises(ConfigError) as info:
+        run_paths([str(image)], resolve(list(RULES), {}, cache=False), jobs=0)
+    assert str(info.value) == text_ocr.RAPIDOCR_MISSING  # said once, not once per rule
+    plan = resolve(list(RULES), {}, cache=False, sets=[("text", "engine", "tesseract")])
+    (result,) = run_paths([str(image)], plan, jobs=0)
+    assert result.verdict.value == "pass" and result.observations["text"]["engine"] == "tesseract"
+
+
 def test_missing_rapidocr_gives_a_clear_message_and_tesseract_still_works(monkeypatch):
     """Where RapidOCR cannot be installed (a pre-commit environment), the error says how to get
     it or how to switch engine, and the Tesseract engine does not need it."""
