@@ -192,6 +192,18 @@ def matches(rule: Rule, selector: str) -> bool:
     return rule.name.startswith(s + ".")
 
 
+_ENGINE_CODE_ALWAYS = ("{code} {name} is reported by noticer itself and cannot be switched off or ignored: a file "
+                       "that cannot be read or checked is never passed. Leave files out with exclude instead")
+
+
+def _refuse_hiding_engine_codes(selectors: Iterable[str], rules: Sequence[Rule], where: str) -> None:
+    """Naming an engine-raised code (IMG001) in ignore: accepted, it did nothing; now said."""
+    for s in selectors:
+        for rule in rules:
+            if rule.check is None and s in (rule.code, rule.name):
+                raise ConfigError(f"{where}: " + _ENGINE_CODE_ALWAYS.format(code=rule.code, name=rule.name))
+
+
 def check_selectors(selectors: Iterable[str], rules: Sequence[Rule], where: str) -> None:
     for s in selectors:
         if not any(matches(r, s) for r in rules):
@@ -446,6 +458,8 @@ def resolve(rules: Sequence[Rule], config: Mapping[str, Any] | None = None, *, p
             _apply(values, rule, overrides, f"--set {key}", Path.cwd())
         enabled = values.pop("enabled")
         severity = values.pop("severity")
+        if rule.check is None and not enabled:
+            raise ConfigError(_ENGINE_CODE_ALWAYS.format(code=rule.code, name=rule.name))
         try:
             settings = rule.settings(**values)
         except (TypeError, ValueError) as exc:
@@ -460,6 +474,7 @@ def resolve(rules: Sequence[Rule], config: Mapping[str, Any] | None = None, *, p
     extend = _string_list(config, "extend-select", '["ALIGN004"]')
     for where, sel in (("select", select_list or []), ("ignore", ignore_list), ("extend-select", extend)):
         check_selectors(sel, rules, where)
+    _refuse_hiding_engine_codes(ignore_list, rules, "ignore")
     chosen = []
     for rule, enabled, severity, settings in plans:
         if select_list is not None:
@@ -481,6 +496,7 @@ def resolve(rules: Sequence[Rule], config: Mapping[str, Any] | None = None, *, p
                 _glob_table(config, "per-file-ignores", "codes, prefixes or names of rules", '["TEXT002"]')]
     for pattern, selectors in per_file:
         check_selectors(selectors, rules, f"per-file-ignores[{pattern!r}]")
+        _refuse_hiding_engine_codes(selectors, rules, f"per-file-ignores[{pattern!r}]")
     expected = [(pattern, tuple(texts)) for pattern, texts in
                 _glob_table(config, "expected-text", "the text the images must show", '["OPEN"]')]
 

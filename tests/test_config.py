@@ -146,6 +146,19 @@ def test_a_relative_words_file_is_taken_from_the_config_files_folder(tmp_path, m
     assert cli.settings["text.garbled"]["words_file"] == str(tmp_path / "here.txt")
 
 
+def test_ignoring_or_switching_off_img001_is_an_error_not_a_silent_no_op():
+    """IMG001 comes from the engine (a file it could not read or check): --ignore IMG001 and
+    image.unreadable.enabled=false were accepted and did nothing (found by a review)."""
+    from checker.discovery import discover_rules
+
+    rules = discover_rules().rules
+    for config in ({"ignore": ["IMG001"]}, {"per-file-ignores": {"*.png": ["image.unreadable"]}},
+                   {"rules": {"image.unreadable": {"enabled": False}}}):
+        with pytest.raises(ConfigError, match="cannot be switched off or ignored"):
+            resolve(rules, config)
+    assert "image.too-small" not in resolve(rules, {"ignore": ["IMG"]}).settings  # a prefix still works
+
+
 def test_a_shared_setting_set_for_one_rule_of_the_family_is_an_error():
     """The TEXT rules share one OCR pass: an engine set for TEXT001 alone ran OCR twice."""
     from rules.text import RULES as TEXT_RULES
