@@ -419,7 +419,7 @@ HAND001 = Rule(
         "lenient": {"min_hand_share": 0.12, "min_confidence": 0.6, "min_detection_score": 0.6,
                     "report_inconclusive": False, "search_tiles": False},
         "strict": {"min_hand_share": 0.04, "min_confidence": 0.35, "min_detection_score": 0.4,
-                   "report_inconclusive": True, "severity": "warning"},
+                   "report_inconclusive": True},
     },
     stability="preview",
 )

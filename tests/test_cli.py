@@ -55,6 +55,20 @@ def test_explain_prints_docs_and_per_profile_settings():
         ["TEXT001", "TEXT002", "TEXT003", "TEXT004"]
 
 
+def test_strict_is_never_milder_than_lenient():
+    """A finding strict reports is at least as severe as in lenient: HAND001 was an error in
+    lenient and a warning in strict, so a strict pre-commit hook let a six-finger hand through
+    (found by a review)."""
+    from checker.config import resolve
+
+    rules = discover_rules().rules
+    order = {"info": 0, "warning": 1, "error": 2}
+    lenient = {rp.rule.code: rp.severity.value for rp in resolve(rules, {}, profile="lenient", select=["ALL"]).rules}
+    strict = {rp.rule.code: rp.severity.value for rp in resolve(rules, {}, profile="strict", select=["ALL"]).rules}
+    assert [code for code in lenient if order[strict[code]] < order[lenient[code]]] == []
+    assert strict["HAND001"] == "error"
+
+
 def test_profiles_side_by_side():
     proc = run_cli("profiles")
     assert proc.returncode == 0
