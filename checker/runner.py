@@ -79,10 +79,18 @@ def _sidecar_text(path: Path) -> str | None:
 
 
 def _reference_for(path: Path, plan: Plan) -> Path | None:
+    """The image's reference in ``plan.reference``: the file there with the longest tail of
+    the image's path (``in/a/x.png`` takes ``REF/a/x.png`` before ``REF/x.png``), so images of
+    the same name in different folders each meet their own."""
     if not plan.reference:
         return None
-    candidate = Path(plan.reference) / path.name
-    return candidate if candidate.is_file() else None
+    base = Path(plan.reference)
+    parts = Path(os.path.abspath(path)).parts[1:]
+    for start in range(len(parts)):
+        candidate = base.joinpath(*parts[start:])
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 def _finding_sort_key(f: Finding) -> tuple:
@@ -106,8 +114,11 @@ def check_image(path: str | Path, plan: Plan, data: bytes | None = None) -> Imag
     except MemoryError:
         return error_result(display, "unreadable image: not enough memory to decode it", sha)
     timings: dict[str, float] = {"load": (time.perf_counter() - started) * 1000.0}
-    ctx = ImageContext(path, image, reference_path=_reference_for(path, plan),
+    reference = _reference_for(path, plan)
+    ctx = ImageContext(path, image, reference_path=reference,
                        sidecar_text=_sidecar_text(path), expected_text=plan.expected_text_for(display))
+    if plan.reference:  # whether ALIGN004 had anything to compare with, said even when it passes
+        ctx.observe("reference", str(reference) if reference else f"none found in {plan.reference}")
     findings: list[Finding] = []
     broken = False
     for rp in plan.rules_for(display):

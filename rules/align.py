@@ -435,7 +435,9 @@ def check_reference_offset(ctx, settings: ReferenceSettings):
             compare, and nothing is reported.
 
     Known limits
-        No reference, no finding. A reference of another size is resized to the image first,
+        No reference, no finding (the report's observations say "none found"). The reference
+        is the file in the folder with the longest tail of the image's path (`a/x.png`
+        before `x.png`). An unreadable reference is reported as such. A reference of another size is resized to the image first,
         so a pure resize is not reported (its ratio is in the measurements). Large edits between
         the two weaken the estimate; translations beyond a quarter of the image are unreliable.
     """
@@ -444,7 +446,14 @@ def check_reference_offset(ctx, settings: ReferenceSettings):
     path = str(ctx.reference_path)
     import os
 
-    ref = _reference_gray(path, os.path.getmtime(path))
+    from checker.imageio import ImageLoadError
+
+    try:
+        ref = _reference_gray(path, os.path.getmtime(path))
+    except (ImageLoadError, OSError) as exc:  # the reference is broken, not the image
+        yield Issue(message=f"reference {path} cannot be read: {exc}; the image was not compared with it",
+                    region=None, confidence=1.0, measurements={"reference": path, "error": str(exc)})
+        return
     gray = ctx.shared(_gray32)
     est = sig.estimate_alignment(gray, ref)
     if est.response < settings.min_response:

@@ -255,6 +255,38 @@ def test_reference_offset_finding(tmp_path, scene):
     assert run_rule(ALIGN004, slight, "lenient") == [] and len(run_rule(ALIGN004, slight, "strict")) == 1
 
 
+def test_each_image_meets_its_own_reference_and_a_broken_reference_is_named(tmp_path, scene):
+    """Found by a review: references were matched by file name at the top of the folder only
+    (in/b/x.png was never compared; with a top-level x.png, in/a/x.png met b's reference), and
+    an unreadable reference made ALIGN004 'crash on this image'."""
+    from PIL import Image
+
+    from checker.config import resolve
+    from checker.runner import run_paths
+
+    for sub in ("a", "b"):
+        (tmp_path / "in" / sub).mkdir(parents=True)
+        Image.fromarray(scene).save(tmp_path / "in" / sub / "x.png")
+        (tmp_path / "ref" / sub).mkdir(parents=True)
+    Image.fromarray(scene).save(tmp_path / "ref" / "a" / "x.png")
+    Image.fromarray(gen.shifted_copy(scene, 4.0, 0.0)).save(tmp_path / "ref" / "b" / "x.png")
+    Image.fromarray(gen.shifted_copy(scene, 4.0, 0.0)).save(tmp_path / "ref" / "x.png")  # a decoy by name
+    (tmp_path / "in" / "c.png").write_bytes((tmp_path / "in" / "a" / "x.png").read_bytes())
+    (tmp_path / "ref" / "c.png").write_bytes(b"")  # broken
+    plan = resolve(RULES, {}, select=["ALIGN004"], cache=False, reference=str(tmp_path / "ref"))
+    results = {Path(r.path).relative_to(tmp_path).as_posix(): r
+               for r in run_paths([str(p) for p in sorted((tmp_path / "in").rglob("*.png"))], plan, jobs=0)}
+    assert results["in/a/x.png"].findings == ()
+    assert results["in/a/x.png"].observations["reference"] == str(tmp_path / "ref" / "a" / "x.png")
+    assert "moved" in results["in/b/x.png"].findings[0].message
+    (broken,) = results["in/c.png"].findings
+    assert results["in/c.png"].verdict.value != "error" and "cannot be read" in broken.message
+    assert str(tmp_path / "ref" / "c.png") in broken.message
+    (tmp_path / "lone.png").write_bytes((tmp_path / "in" / "c.png").read_bytes())
+    (lone,) = run_paths([str(tmp_path / "lone.png")], plan, jobs=0)
+    assert lone.findings == () and lone.observations["reference"].startswith("none found in")
+
+
 # ---------------------------------------------------------------------------------------- data-driven
 
 
