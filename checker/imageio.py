@@ -82,6 +82,8 @@ def sha256_of(data: bytes) -> str:
 # the first bytes of a Git LFS pointer file (https://github.com/git-lfs/git-lfs/blob/main/docs/spec.md):
 # what a clone without git-lfs, or a hook reading the index, holds instead of the image
 LFS_POINTER = b"version https://git-lfs.github.com/spec/"
+PNG_TEXT_CHUNK_LIMIT = 64 << 20  # bytes of one decompressed PNG text chunk
+PNG_TEXT_MEMORY_LIMIT = 256 << 20  # bytes of all of them
 
 
 def load_image(path: Path, max_pixels: int = 100_000_000, data: bytes | None = None) -> LoadedImage:
@@ -96,6 +98,12 @@ def load_image(path: Path, max_pixels: int = 100_000_000, data: bytes | None = N
         raise ImageLoadError("a Git LFS pointer, not the image: fetch the images with `git lfs pull`",
                              bytes=len(data))
     Image.MAX_IMAGE_PIXELS = None  # we apply our own limit below, with a clear message
+    # Pillow refuses PNG text chunks over 1 MiB decompressed (64 MiB in all): ComfyUI workflows
+    # of several MiB made valid images "unreadable" and hid their metadata leak
+    from PIL import PngImagePlugin
+
+    PngImagePlugin.MAX_TEXT_CHUNK = max(PngImagePlugin.MAX_TEXT_CHUNK, PNG_TEXT_CHUNK_LIMIT)
+    PngImagePlugin.MAX_TEXT_MEMORY = max(PngImagePlugin.MAX_TEXT_MEMORY, PNG_TEXT_MEMORY_LIMIT)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -103,6 +111,10 @@ def load_image(path: Path, max_pixels: int = 100_000_000, data: bytes | None = N
     except UnidentifiedImageError:
         raise ImageLoadError("not an image file (format not recognised)", bytes=len(data)) from None
     except Exception as exc:  # noqa: BLE001 - any decoder error is a bad file
+        if "text chunk" in str(exc).lower() or "MAX_TEXT_CHUNK" in str(exc):
+            raise ImageLoadError(f"its PNG metadata text is larger than noticer reads "
+                                 f"({PNG_TEXT_CHUNK_LIMIT >> 20} MiB a chunk, {PNG_TEXT_MEMORY_LIMIT >> 20} MiB "
+                                 f"in all): {exc}", bytes=len(data)) from None
         raise ImageLoadError(f"cannot open image: {exc}", bytes=len(data)) from None
 
     width, height = pil.size

@@ -34,7 +34,7 @@ _NOT_TEXT_CUE = re.compile(r"\b(style|styles|styled|by|artists?|inspired|aesthet
 @dataclass(frozen=True)
 class GenerationMetadata:
     keys: tuple[str, ...]  # where metadata was found, e.g. ("prompt", "workflow") or ("exif:UserComment",)
-    tool: str | None  # "a1111", "comfyui", "novelai", "invokeai" or None
+    tool: str | None  # "a1111", "comfyui", "novelai", "invokeai", "fooocus", "swarmui", "other" or None
     positive_prompt: str | None
     negative_prompt: str | None
     raw: Mapping[str, str]
@@ -107,8 +107,13 @@ def extract_metadata(info: Mapping[str, Any], exif: Mapping[int, Any] | None = N
 
     tool = positive = negative = None
     if "parameters" in raw or "exif:UserComment" in raw:
-        tool = "a1111"
-        positive, negative = parse_a1111(raw.get("parameters") or raw["exif:UserComment"])
+        text = raw.get("parameters") or raw["exif:UserComment"]
+        parsed = _json(text)
+        if isinstance(parsed, dict):  # Fooocus and SwarmUI write JSON where A1111 writes text
+            tool, positive, negative = json_parameters(parsed)
+        else:
+            tool = "a1111"
+            positive, negative = parse_a1111(text)
     if "prompt" in raw or "workflow" in raw:
         tool = "comfyui"
         pos, neg = parse_comfyui(raw.get("prompt"), raw.get("workflow"))
@@ -157,6 +162,20 @@ def _json(text: str | None) -> Any:
         return json.loads(text)
     except (ValueError, TypeError):
         return None
+
+
+def json_parameters(parsed: Mapping[str, Any]) -> tuple[str, str | None, str | None]:
+    """(tool, positive, negative) from a JSON ``parameters`` chunk: Fooocus writes
+    ``{"Prompt": ..., "Negative Prompt": ...}`` (older versions lower-case), SwarmUI nests
+    ``{"sui_image_params": {"prompt": ..., "negativeprompt": ...}}``. Taking it for A1111's
+    text format made its keys and punctuation quoted 'prompt text'."""
+    if isinstance(parsed.get("sui_image_params"), dict):
+        params = parsed["sui_image_params"]
+        return "swarmui", params.get("prompt"), params.get("negativeprompt")
+    by_key = {str(k).lower().replace("_", " "): v for k, v in parsed.items()}
+    tool = "fooocus" if "fooocus" in str(parsed.get("Version", parsed.get("version", ""))).lower() \
+        or "Negative Prompt" in parsed else "other"
+    return tool, by_key.get("prompt") or by_key.get("positive prompt"), by_key.get("negative prompt")
 
 
 def parse_a1111(text: str) -> tuple[str | None, str | None]:

@@ -16,7 +16,8 @@ class MetadataSettings:
 def check_generation_metadata(ctx, settings: MetadataSettings):
     """
     What it detects
-        Generation settings stored in the file: AUTOMATIC1111/Forge `parameters`, ComfyUI
+        Generation settings stored in the file: AUTOMATIC1111/Forge `parameters` (and the JSON
+        Fooocus and SwarmUI write under that key), ComfyUI
         `prompt` and `workflow` graphs, NovelAI `Comment`/`Description`, InvokeAI metadata, and
         prompts in EXIF UserComment. The measurements name the keys found, the tool, and the
         positive prompt with any quoted strings in it (which TEXT003 uses as expected text).
@@ -41,8 +42,8 @@ def check_generation_metadata(ctx, settings: MetadataSettings):
     prompt = md.positive_prompt or ""
     preview = prompt[: settings.prompt_preview_chars]
     what = ", ".join(md.keys)
-    tool = {"a1111": "AUTOMATIC1111", "comfyui": "ComfyUI", "novelai": "NovelAI",
-            "invokeai": "InvokeAI"}.get(md.tool or "", md.tool or "unknown tool")
+    tool = {"a1111": "AUTOMATIC1111", "comfyui": "ComfyUI", "novelai": "NovelAI", "invokeai": "InvokeAI",
+            "fooocus": "Fooocus", "swarmui": "SwarmUI"}.get(md.tool or "", md.tool or "unknown tool")
     message = f"generation metadata left in the file ({tool}: {what})"
     if prompt:
         message += f"; prompt starts {preview[:60]!r}"

@@ -171,6 +171,24 @@ def test_a_multi_line_message_stays_on_one_line_of_the_text_report():
     assert TextFormat().render(named).splitlines()[0].startswith("two\\nlines.png:-: IMG001")
 
 
+def test_a_png_with_megabytes_of_workflow_text_is_read(tmp_path):
+    """A ComfyUI workflow of a few MiB was over Pillow's 1 MiB text-chunk limit: the image was
+    'unreadable' and its metadata leak unreported (found by a review)."""
+    import json as json_module
+
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    workflow = json_module.dumps({"nodes": [{"id": i, "widgets_values": ["x" * 60]} for i in range(40000)]})
+    assert len(workflow) > 3 << 20
+    info.add_text("workflow", workflow, zip=True)
+    info.add_text("prompt", json_module.dumps({"1": {"class_type": "CLIPTextEncode", "inputs": {"text": "a castle"}}}))
+    path = tmp_path / "big.png"
+    Image.fromarray(np.full((64, 64, 3), 90, np.uint8)).save(path, pnginfo=info)
+    loaded = load_image(path)
+    assert len(loaded.info["workflow"]) == len(workflow)
+
+
 def test_an_opaque_rgba_image_keeps_its_pixels(tmp_path):
     rgb = np.random.default_rng(3).integers(0, 256, (20, 30, 3), dtype=np.uint8)
     path = tmp_path / "opaque.png"

@@ -50,6 +50,20 @@ def test_exif_user_comment_prompt():
     assert md.keys == ("exif:UserComment",) and md.positive_prompt.startswith("a sign")
 
 
+@pytest.mark.parametrize("chunk,tool,positive", [
+    ('{"Prompt": "a sign that says \\"OPEN\\"", "Negative Prompt": "", "Seed": "123", "Version": "Fooocus v2.5"}',
+     "fooocus", 'a sign that says "OPEN"'),
+    ('{"sui_image_params": {"prompt": "a red bicycle", "negativeprompt": "blur", "seed": 42}}', "swarmui",
+     "a red bicycle"),
+])
+def test_json_parameters_are_read_as_json_not_as_a1111_text(chunk, tool, positive):
+    """Found by a review: Fooocus's and SwarmUI's JSON was read as A1111 text, so its keys and
+    punctuation became 'quoted text' and TEXT003 expected ': 42,' to be shown."""
+    md = extract_metadata({"parameters": chunk})
+    assert (md.tool, md.positive_prompt) == (tool, positive)
+    assert md.quoted_text == (("OPEN",) if tool == "fooocus" else ())
+
+
 def test_plain_description_is_not_generation_metadata():
     md = extract_metadata({"Description": "Holiday photo of the lake", "Software": "GIMP"})
     assert not md.found
