@@ -88,8 +88,9 @@ def check_seam(ctx, settings: SeamSettings):
         with the tile size found; other seams one by one with position, length and strength.
 
     Why people notice
-        The eye follows straight lines very well: a faint line across a sky or a face, or a
-        railing that steps at one row, gives away a pasted or tiled image even at normal size.
+        The eye follows straight lines very well: a sky or a face a shade brighter on one side
+        of a row, or a railing that steps at one row, gives away a pasted or tiled image even
+        at normal size.
 
     Settings
         min_step_z: brightness jump over the local row-to-row spread, summed along the line.
@@ -105,7 +106,9 @@ def check_seam(ctx, settings: SeamSettings):
         lenient flags steps a viewer sees at normal size; strict also fainter steps and smaller shifts.
 
     Known limits
-        Only axis-aligned lines; seams along curved inpainting masks are not found. Content
+        Only axis-aligned lines; seams along curved inpainting masks are not found. A thin
+        bright or dark line (a stripe 1-6 px wide with the same tone on both sides) is no step
+        and is not reported: a review drew such lines across a scene and none was found. Content
         shifts in flat areas leave no trace and are not reported (nor seen). A pixel-sharp
         drawn edge with small contrast that runs across a textured area can look like a seam;
         edges with large steps (above 24 levels) are taken as drawn content. Lines within 2% of
