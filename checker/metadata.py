@@ -104,6 +104,11 @@ def extract_metadata(info: Mapping[str, Any], exif: Mapping[int, Any] | None = N
             break
     if comment and _looks_generated(comment):
         raw["exif:UserComment"] = comment
+    # other places a prompt is left: EXIF's ImageDescription and a JPEG comment (COM segment)
+    for key, text in (("exif:ImageDescription", _as_text((exif or {}).get(EXIF_IMAGE_DESCRIPTION))),
+                      ("jpeg:comment", _as_text(info.get("comment")))):
+        if text and _looks_generated(text):
+            raw[key] = text
 
     tool = positive = negative = None
     if "parameters" in raw or "exif:UserComment" in raw:
@@ -141,7 +146,13 @@ def extract_metadata(info: Mapping[str, Any], exif: Mapping[int, Any] | None = N
             negative = parsed.get("negative_prompt")
         elif "Dream" in raw:
             positive = raw["Dream"].split(" -", 1)[0].strip().strip('"')
-    if tool is None and "generation_data" in raw:
+    if tool is None:
+        for key in ("Description", "exif:ImageDescription", "jpeg:comment", "Comment"):
+            prompt = _midjourney_prompt(raw.get(key, ""))
+            if prompt:
+                tool, positive = "midjourney", prompt
+                break
+    if tool is None and any(k in raw for k in ("generation_data", "exif:ImageDescription", "jpeg:comment")):
         tool = "other"
     return GenerationMetadata(keys=tuple(raw), tool=tool,
                               positive_prompt=positive if isinstance(positive, str) else None,
@@ -151,8 +162,22 @@ def extract_metadata(info: Mapping[str, Any], exif: Mapping[int, Any] | None = N
 
 def _looks_generated(text: str) -> bool:
     lowered = text.lower()
-    return any(cue in lowered for cue in ("steps:", "sampler", "cfg scale", "seed:", "negative prompt",
-                                          '"prompt"', "model hash"))
+    if any(cue in lowered for cue in ("steps:", "sampler", "cfg scale", "seed:", "negative prompt",
+                                      '"prompt"', "model hash", "job id:")):
+        return True
+    return _midjourney_prompt(text) is not None
+
+
+_MIDJOURNEY_PARAMETERS = re.compile(r"\s--(?:ar|v|niji|stylize|style|chaos|seed|q|s)\s+\S+")
+
+
+def _midjourney_prompt(text: str) -> str | None:
+    """The prompt of a Midjourney description (``a castle at dusk --ar 3:2 --v 6.1 Job ID: ...``):
+    the text before its first ``--`` parameter, when it has two or more of them."""
+    found = list(_MIDJOURNEY_PARAMETERS.finditer(text))
+    if len(found) < 2:
+        return None
+    return text[:found[0].start()].strip() or None
 
 
 def _json(text: str | None) -> Any:

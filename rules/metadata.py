@@ -17,10 +17,12 @@ def check_generation_metadata(ctx, settings: MetadataSettings):
     """
     What it detects
         Generation settings stored in the file: AUTOMATIC1111/Forge `parameters` (and the JSON
-        Fooocus and SwarmUI write under that key), ComfyUI
-        `prompt` and `workflow` graphs, NovelAI `Comment`/`Description`, InvokeAI metadata, and
-        prompts in EXIF UserComment. The measurements name the keys found, the tool, and the
-        positive prompt with any quoted strings in it (which TEXT003 uses as expected text).
+        Fooocus and SwarmUI write under that key), ComfyUI `prompt` and `workflow` graphs,
+        NovelAI `Comment`/`Description`, InvokeAI metadata, a Midjourney description
+        (`... --ar 3:2 --v 6.1 Job ID: ...`), and prompts in EXIF UserComment or
+        ImageDescription or a JPEG comment. The measurements name the keys found, the tool,
+        and the positive prompt with any quoted strings in it (which TEXT003 uses as expected
+        text).
 
     Why people notice
         Anyone who downloads the file can read the prompt, the negative prompt, the seed,
@@ -43,7 +45,7 @@ def check_generation_metadata(ctx, settings: MetadataSettings):
     preview = prompt[: settings.prompt_preview_chars]
     what = ", ".join(md.keys)
     tool = {"a1111": "AUTOMATIC1111", "comfyui": "ComfyUI", "novelai": "NovelAI", "invokeai": "InvokeAI",
-            "fooocus": "Fooocus", "swarmui": "SwarmUI"}.get(md.tool or "", md.tool or "unknown tool")
+            "fooocus": "Fooocus", "swarmui": "SwarmUI", "midjourney": "Midjourney"}.get(md.tool or "", md.tool or "unknown tool")
     message = f"generation metadata left in the file ({tool}: {what})"
     if prompt:
         message += f"; prompt starts {preview[:60]!r}"

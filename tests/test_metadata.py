@@ -64,6 +64,23 @@ def test_json_parameters_are_read_as_json_not_as_a1111_text(chunk, tool, positiv
     assert md.quoted_text == (("OPEN",) if tool == "fooocus" else ())
 
 
+def test_prompts_in_a_midjourney_description_exif_image_description_or_jpeg_comment_are_found(tmp_path):
+    """Leaks a review found passing silently."""
+    from PIL import Image
+
+    from checker.imageio import load_image
+
+    mj = extract_metadata({"Description": 'a sign that says "OPEN" --ar 3:2 --v 6.1 Job ID: 1234abcd'})
+    assert (mj.tool, mj.positive_prompt, mj.quoted_text) == ("midjourney", 'a sign that says "OPEN"', ("OPEN",))
+    described = extract_metadata({}, exif={0x010E: "a castle, Steps: 20, Sampler: Euler a, Seed: 7"})
+    assert described.keys == ("exif:ImageDescription",)
+    path = tmp_path / "c.jpg"
+    Image.new("RGB", (32, 32), (120, 90, 60)).save(path, comment=b"masterpiece, Negative prompt: blur, Steps: 30")
+    loaded = load_image(path)
+    assert extract_metadata(loaded.info, loaded.exif, loaded.exif_ifd).keys == ("jpeg:comment",)
+    assert not extract_metadata({"Description": "Holiday photo --- the lake -- at dawn"}).found
+
+
 def test_plain_description_is_not_generation_metadata():
     md = extract_metadata({"Description": "Holiday photo of the lake", "Software": "GIMP"})
     assert not md.found
