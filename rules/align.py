@@ -131,13 +131,15 @@ def check_seam(ctx, settings: SeamSettings):
     if grid is not None:
         in_grid = {(s.axis, s.position, s.start) for s in grid.seams}
         strongest = max(grid.seams, key=lambda s: s.strength)
+        # a seam line found in pieces (tiles stepping up and down in turn) is one line
+        seam_lines = sorted({(s.axis, s.position) for s in grid.seams})
         yield Issue(
-            message=(f"tile grid: {len(grid.seams)} seams every {grid.tile} px "
+            message=(f"tile grid: {len(seam_lines)} seam lines every {grid.tile} px "
                      f"(a tiled upscale or tiled diffusion whose tiles do not match)"),
             region=Region(0, 0, ctx.width, ctx.height),
-            confidence=min(1.0, 0.5 + 0.1 * len(grid.seams)),
-            measurements={"tile_size": grid.tile, "offset": grid.offset, "seams": len(grid.seams),
-                          "positions": [[s.axis, s.position] for s in grid.seams],
+            confidence=min(1.0, 0.5 + 0.1 * len(seam_lines)),
+            measurements={"tile_size": grid.tile, "offset": grid.offset, "seams": len(seam_lines),
+                          "positions": [list(line) for line in seam_lines],
                           "strength": round(strongest.strength, 3)},
         )
     singles = [s for s in lines if (s.axis, s.position, s.start) not in in_grid]

@@ -255,6 +255,16 @@ def test_reference_offset_finding(tmp_path, scene):
     assert run_rule(ALIGN004, slight, "lenient") == [] and len(run_rule(ALIGN004, slight, "strict")) == 1
 
 
+def test_a_tile_grid_counts_each_seam_line_once():
+    """A line found in pieces (tiles stepping up and down in turn) was counted and listed once
+    per piece: '8 seams every 256 px' on a 1024-px image (found by a review)."""
+    gallery = Path(__file__).resolve().parents[1] / "fixtures" / "gallery"
+    (grid,) = [f for f in run_rule(ALIGN001, gallery / "align_tile_seams.png") if "tile grid" in f.message]
+    positions = [tuple(p) for p in grid.measurements["positions"]]
+    assert len(positions) == len(set(positions)) == grid.measurements["seams"] >= 3
+    assert f"{len(positions)} seam lines every 256 px" in grid.message
+
+
 def test_each_image_meets_its_own_reference_and_a_broken_reference_is_named(tmp_path, scene):
     """Found by a review: references were matched by file name at the top of the folder only
     (in/b/x.png was never compared; with a top-level x.png, in/a/x.png met b's reference), and
