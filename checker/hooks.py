@@ -138,7 +138,9 @@ def _entry_modes(source: str, paths: Sequence[str], cwd: str | Path | None) -> d
     """{path: git file mode} of ``paths`` in the index (``source`` "") or in a commit."""
     if not paths:
         return {}
-    args = ["ls-files", "-s", "-z", "--"] if source == "" else ["ls-tree", "-z", source, "--"]
+    # literal pathspecs: a file named "a[1].png" is that file, not a pattern
+    args = (["--literal-pathspecs", "ls-files", "-s", "-z", "--"] if source == ""
+            else ["--literal-pathspecs", "ls-tree", "-z", source, "--"])
     modes = {}
     for entry in _split_z(git([*args, *paths], cwd)):
         meta, _, path = entry.partition("\t")
