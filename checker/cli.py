@@ -290,15 +290,14 @@ def install_hook_command(pre_push: bool, profile: str | None, force: bool, optio
     extra = [*(["--profile", profile] if profile else []), *options]
     _check_hook_options(extra)
     try:
-        path = hooks.install_hook(hook, hooks.noticer_command(), extra, force=force)
+        path, backup = hooks.install_hook(hook, hooks.noticer_command(), extra, force=force)
     except hooks.GitError as exc:
         _fail(str(exc))
     except FileExistsError as exc:
         _fail(str(exc))
     click.echo(f"noticer: installed {hook} hook at {path}")
-    backups = sorted(path.parent.glob(f"{hook}.noticer-backup*"), key=lambda p: p.stat().st_mtime)
-    if force and backups:
-        click.echo(f"noticer: the hook it replaced is kept as {backups[-1]}")
+    if backup is not None:
+        click.echo(f"noticer: the hook it replaced is kept as {backup}")
 
 
 def _check_hook_options(options: Sequence[str]) -> None:

@@ -244,8 +244,9 @@ def is_ours(path: Path) -> bool:
 
 
 def install_hook(hook: str, noticer_command: Sequence[str], options: Sequence[str] = (), force: bool = False,
-                 cwd: str | Path | None = None) -> Path:
-    """Write the hook; refuses to replace a hook that is not ours unless ``force``."""
+                 cwd: str | Path | None = None) -> tuple[Path, Path | None]:
+    """Write the hook; refuses to replace a hook that is not ours unless ``force``. Returns
+    (the hook, where the hook it replaced is kept, or None)."""
     if hook not in HOOK_NAMES:
         raise ValueError(f"unknown hook {hook!r}; valid: {', '.join(HOOK_NAMES)}")
     target = hooks_dir(cwd) / hook
@@ -254,6 +255,7 @@ def install_hook(hook: str, noticer_command: Sequence[str], options: Sequence[st
         raise FileExistsError(f"{target} exists and was not installed by noticer; "
                               f"use --force to replace it (it is kept as {target.name}.noticer-backup)")
     target.parent.mkdir(parents=True, exist_ok=True)
+    backup = None
     if foreign:  # someone's own hook: kept beside, never lost
         backup = target.with_name(f"{target.name}.noticer-backup")
         n = 1
@@ -268,7 +270,7 @@ def install_hook(hook: str, noticer_command: Sequence[str], options: Sequence[st
         fh.write(hook_script(hook, noticer_command, options))
     os.chmod(tmp, os.stat(tmp).st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH | stat.S_IRUSR)
     os.replace(tmp, target)
-    return target
+    return target, backup
 
 
 def uninstall_hook(hook: str, cwd: str | Path | None = None) -> tuple[Path, bool]:

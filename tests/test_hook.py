@@ -249,6 +249,7 @@ def test_install_hook_refuses_a_foreign_hook_and_uninstall_removes_only_its_own(
     assert forced.returncode == 0 and hooks.MARKER in hook.read_text()
     # the replaced hook is kept beside it (a review found --force lost it)
     assert "someone else" in (hook.parent / "pre-commit.noticer-backup").read_text()
+    assert "kept as" in forced.stdout and "pre-commit.noticer-backup" in forced.stdout
     again = noticer("install-hook", "--profile", "strict", cwd=repo, env=env)
     assert again.returncode == 0 and "--profile strict" in hook.read_text(), "its own hook is updated"
     removed = noticer("uninstall-hook", cwd=repo, env=env)
