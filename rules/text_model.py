@@ -117,6 +117,16 @@ class _Graph:
             return None, None
         return float(self.constants[constant[0]].reshape(-1)[0]), tensor[0]
 
+    def scalar_affine(self, mul) -> tuple[float, str, object, float] | None:
+        """For ``mul``, ``source * a``, whose one reader is ``add``, ``(source * a) + b``, both by
+        scalar constants: ``(a, source, add, b)``; else None."""
+        if mul is None or mul.op_type != "Mul":
+            return None
+        scale, source = self.scalar_operand(mul)
+        add = self.only_reader(mul.output[0], "Add") if scale is not None else None
+        shift, _ = self.scalar_operand(add) if add is not None else (None, None)
+        return None if shift is None else (scale, source, add, shift)
+
     def conv_weights(self, conv) -> tuple[np.ndarray, np.ndarray] | None:
         if id(conv) not in self.weights:
             if conv.input[1] not in self.constants or (len(conv.input) > 2 and conv.input[2] not in self.constants):
@@ -135,12 +145,11 @@ def _fold_affine_into_conv(g: _Graph) -> int:
     count = 0
     for conv in [n for n in g.nodes if n.op_type == "Conv"]:
         mul = g.only_reader(conv.output[0], "Mul")
-        scale, _ = g.scalar_operand(mul) if mul is not None else (None, None)
-        add = g.only_reader(mul.output[0], "Add") if scale is not None else None
-        shift, _ = g.scalar_operand(add) if add is not None else (None, None)
-        weights = g.conv_weights(conv) if shift is not None else None
+        affine = g.scalar_affine(mul)
+        weights = g.conv_weights(conv) if affine is not None else None
         if weights is None:
             continue
+        scale, _, add, shift = affine
         w, b = weights
         w *= scale
         b[:] = b * scale + shift
@@ -193,11 +202,10 @@ def _is_plain_pointwise(g: _Graph, conv, tensor: str) -> bool:
 def _fold_affine_into_next_conv(g: _Graph) -> int:
     count = 0
     for mul in [n for n in g.nodes if n.op_type == "Mul"]:
-        scale, source = g.scalar_operand(mul)
-        add = g.only_reader(mul.output[0], "Add") if scale is not None else None
-        shift, _ = g.scalar_operand(add) if add is not None else (None, None)
-        if shift is None or add.output[0] in g.outputs:
+        affine = g.scalar_affine(mul)
+        if affine is None or affine[2].output[0] in g.outputs:
             continue
+        scale, source, add, shift = affine
         convs = g.readers(add.output[0])
         if not convs or not all(_is_plain_pointwise(g, c, add.output[0]) for c in convs):
             continue
@@ -248,12 +256,11 @@ def _affine_as_depthwise_conv(g: _Graph) -> int:
 
     count = 0
     for mul in [n for n in g.nodes if n.op_type == "Mul"]:
-        scale, source = g.scalar_operand(mul)
-        add = g.only_reader(mul.output[0], "Add") if scale is not None else None
-        shift, _ = g.scalar_operand(add) if add is not None else (None, None)
-        channels = _channels(g, source) if shift is not None else None
+        affine = g.scalar_affine(mul)
+        channels = _channels(g, affine[1]) if affine is not None else None
         if channels is None:
             continue
+        scale, source, add, shift = affine
         name = add.output[0]
         conv = helper.make_node("Conv", [source], [name], name=f"{name}__affine", group=channels,
                                 kernel_shape=[1, 1])

@@ -773,11 +773,12 @@ def read_tesseract(rgb: np.ndarray, params: OcrParams,
     if scale < 1.0:
         gray = cv2.resize(gray, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
     binary = binarize_for_tesseract(gray)
-    words = [wd for wd in _tesseract_words(binary, psm=11, scale=scale) if wd.confidence > 0.3]
-    if not words:
-        # sparse-text mode reads nothing on some plain signs with large letters (the
-        # gallery's FRESH BRAED, found by a review) that automatic page segmentation reads
-        words = [wd for wd in _tesseract_words(binary, psm=3, scale=scale) if wd.confidence > 0.3]
+    # sparse-text mode first; it reads nothing on some plain signs with large letters (the
+    # gallery's FRESH BRAED, found by a review) that automatic page segmentation reads
+    for psm in (11, 3):
+        words = [wd for wd in _tesseract_words(binary, psm=psm, scale=scale) if wd.confidence > 0.3]
+        if words:
+            break
     lines = _lines_from_words(words)
     return lines, tuple(line.box for line in lines)
 
