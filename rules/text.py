@@ -7,6 +7,7 @@ in rules/text_words.py.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator
@@ -388,13 +389,20 @@ class GarbledSettings:
 WORDLESS_MIN_WORDS = 3
 
 
+@functools.lru_cache(maxsize=4096)
+def plain_verdicts(word: OcrWord, dictionary: Dictionary) -> tuple[WordVerdict, ...]:
+    """A word's verdicts with the plain settings the line measures use (3+ letters, acronyms
+    judged, split anywhere): computed once per word for TEXT001's and TEXT002's checks of a line."""
+    return tuple(judge_word(word, dictionary, 3, 0, True, True))
+
+
 def wordless_line(line: OcrLine, dictionary: Dictionary) -> bool:
     """Whether ``line`` has ``WORDLESS_MIN_WORDS`` or more words of 3+ letters and none of
     them is a known word (nor splits into known words); numbers and short words are left
     out. Each word alone may be one or two edits from some word, as most short strings are."""
     judged = unknown = 0
     for word in line.words:
-        verdicts = [v for v in judge_word(word, dictionary, 3, 0, True, True) if v.status != "skipped"]
+        verdicts = [v for v in plain_verdicts(word, dictionary) if v.status != "skipped"]
         if not verdicts:
             continue
         judged += 1
@@ -410,7 +418,7 @@ def nonword_share(line: OcrLine, dictionary: Dictionary) -> tuple[float, int, in
     bad = 0
     runs = 0
     for word in line.words:
-        for verdict in judge_word(word, dictionary, 3, 0, True, True):
+        for verdict in plain_verdicts(word, dictionary):
             n = len(verdict.text)
             letters += n
             # two edits from the nearest word ("Deligut" for "Delight") reads as garbage too
