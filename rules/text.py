@@ -249,6 +249,38 @@ def _judge_unknown(run: str, dictionary: Dictionary, acronym_letters: int, check
     return [WordVerdict(run, "typo", suggestion=_match_case(suggestion, run))]
 
 
+# A word whose box comes this close to the image's left or right edge, in its own heights
+# (a letter gap, and the slack of the detector's box around the ink: 6 px at 43 px), may go
+# on past it: a photo or a crop cut the sign (VERNM of GOVERNMENT, 0.10 and 0.13 of its
+# height from the edges). Big lettering on a small picture comes this close too (the
+# shirt's FRE, 0.17): it is judged as a part of a word only on the side(s) it nears.
+FRAME_MARGIN = 0.25
+
+
+def frame_cuts(word: OcrWord, image_width: int) -> tuple[bool, bool]:
+    """Whether ``word`` may have lost letters to the image's left edge, and to its right edge."""
+    margin = 2.0 + FRAME_MARGIN * word.box.height
+    return word.box.x0 <= margin, word.box.x1 >= image_width - margin
+
+
+def framed_verdicts(verdicts, word: OcrWord, image_width: int, dictionary: Dictionary) -> list[WordVerdict]:
+    """``verdicts`` of ``word``, where the first or last run, when the image's edge may have
+    cut it and it is the visible part of a common word, is no typo nor pseudo-text: a
+    cropped GOVERNMENT shows VERNM, which is nobody's misspelling."""
+    verdicts = list(verdicts)
+    before, after = frame_cuts(word, image_width)
+    if not (before or after):
+        return verdicts
+    for i, verdict in enumerate(verdicts):
+        cut_before, cut_after = before and i == 0, after and i == len(verdicts) - 1
+        if verdict.status not in ("typo", "nonword") or not (cut_before or cut_after):
+            continue
+        whole = dictionary.completion(verdict.text, cut_before, cut_after)
+        if whole:
+            verdicts[i] = WordVerdict(verdict.text, "skipped", reason=f"cut by the image's edge (of {whole!r}?)")
+    return verdicts
+
+
 def _match_case(suggestion: str, original: str) -> str:
     if original.isupper():
         return suggestion.upper()
@@ -330,21 +362,26 @@ def check_misspelled(ctx, settings: MisspelledSettings) -> Iterator[Issue]:
         text is known. A line of three or more words none of which is a word is left to
         TEXT002 (pseudo-text, not typos). OCR misreadings of unusual fonts can be reported;
         the engine can misread a malformed letter as the right one (FIRL read as FIRE) and
-        miss the typo.
+        miss the typo. A word that reaches the image's left or right edge (within a quarter
+        of its height) and is the visible part of a common word is taken as cut by the
+        crop, not misspelled (VERNM, of GOVERNMENT); a typo there that is also such a part
+        (the end of a word on the left edge, the start of one on the right) is missed.
     """
     result = ocr(ctx, settings)
     if not result.lines:
         return
     dictionary = _rule_dictionary(ctx, settings)
+    width = ctx.rgb.shape[1]
     for line in result.lines:
-        if wordless_line(line, dictionary):
+        if wordless_line(line, dictionary, width):
             continue  # pseudo-text, not misspelled words: TEXT002 reports it
         for word in line.words:
             if not _readable(line, word, settings.min_confidence, settings.min_text_height):
                 continue
-            for verdict in judge_word(word, dictionary, settings.min_letters, settings.acronym_letters,
-                                      settings.check_acronyms, settings.split_anywhere,
-                                      settings.skip_mixed_case, settings.min_char_confidence):
+            verdicts = judge_word(word, dictionary, settings.min_letters, settings.acronym_letters,
+                                  settings.check_acronyms, settings.split_anywhere,
+                                  settings.skip_mixed_case, settings.min_char_confidence)
+            for verdict in framed_verdicts(verdicts, word, width, dictionary):
                 if verdict.status != "typo":
                     continue
                 yield Issue(
@@ -396,13 +433,15 @@ def plain_verdicts(word: OcrWord, dictionary: Dictionary) -> tuple[WordVerdict, 
     return tuple(judge_word(word, dictionary, 3, 0, True, True))
 
 
-def wordless_line(line: OcrLine, dictionary: Dictionary) -> bool:
+def wordless_line(line: OcrLine, dictionary: Dictionary, image_width: int) -> bool:
     """Whether ``line`` has ``WORDLESS_MIN_WORDS`` or more words of 3+ letters and none of
-    them is a known word (nor splits into known words); numbers and short words are left
-    out. Each word alone may be one or two edits from some word, as most short strings are."""
+    them is a known word (nor splits into known words, nor is a common word cut by the
+    image's edge); numbers and short words are left out. Each word alone may be one or two
+    edits from some word, as most short strings are."""
     judged = unknown = 0
     for word in line.words:
-        verdicts = [v for v in plain_verdicts(word, dictionary) if v.status != "skipped"]
+        verdicts = [v for v in framed_verdicts(plain_verdicts(word, dictionary), word, image_width, dictionary)
+                    if v.status != "skipped"]
         if not verdicts:
             continue
         judged += 1
@@ -410,15 +449,15 @@ def wordless_line(line: OcrLine, dictionary: Dictionary) -> bool:
     return judged >= WORDLESS_MIN_WORDS and unknown == judged
 
 
-def nonword_share(line: OcrLine, dictionary: Dictionary) -> tuple[float, int, int]:
+def nonword_share(line: OcrLine, dictionary: Dictionary, image_width: int) -> tuple[float, int, int]:
     """Share of a line's letters in runs of 3+ letters that are neither words, nor
-    run-together words, nor one edit from a word; the line's letter count; and the
-    number of such non-word runs."""
+    run-together words, nor one edit from a word, nor a common word cut by the image's edge;
+    the line's letter count; and the number of such non-word runs."""
     letters = 0
     bad = 0
     runs = 0
     for word in line.words:
-        for verdict in plain_verdicts(word, dictionary):
+        for verdict in framed_verdicts(plain_verdicts(word, dictionary), word, image_width, dictionary):
             n = len(verdict.text)
             letters += n
             # two edits from the nearest word ("Deligut" for "Delight") reads as garbage too
@@ -455,21 +494,24 @@ def check_garbled(ctx, settings: GarbledSettings) -> Iterator[Issue]:
     Known limits
         Script and decorative fonts can read badly and look garbled; foreign words count as
         non-words unless their language is listed. Tiny text is ignored by the lenient profile.
+        A word cut by the image's left or right edge that is part of a common word is no
+        non-word (as for TEXT001).
     """
     result = ocr(ctx, settings)
     if not result.gate_passed:
         return
     dictionary = _rule_dictionary(ctx, settings)
+    width = ctx.rgb.shape[1]
     read_boxes = []
     for line in result.lines:
         read_boxes.append(line.box)
         if line.text_height < settings.min_text_height:
             continue
-        share, letters, runs = nonword_share(line, dictionary)
+        share, letters, runs = nonword_share(line, dictionary, width)
         if letters < settings.min_letters:
             continue
         low_confidence = line.confidence < settings.max_confidence
-        wordless = wordless_line(line, dictionary)
+        wordless = wordless_line(line, dictionary, width)
         if low_confidence or wordless or (share >= settings.min_nonword_share and runs >= settings.min_nonwords):
             why = (f"read with confidence {line.confidence:.2f}" if low_confidence else
                    "none of its words is a word" if wordless else f"{share:.0%} of its letters form no word")

@@ -178,6 +178,29 @@ class Dictionary:
                 return uw
         return best
 
+    @functools.lru_cache(maxsize=1024)
+    def completion(self, fragment: str, cut_before: bool, cut_after: bool) -> str | None:
+        """The commonest word of which ``fragment`` is the part left when the image's edge cut
+        the word: its end (``cut_before``: letters lost on the left, ``VERNMENT``), its
+        start (``cut_after``: ``GOVERN``), or any inner part (both: ``VERNM``). Only common
+        words (``FRAGMENT_MIN_FREQUENCY``) and the user's words count; None when there is none."""
+        if not (cut_before or cut_after):
+            return None
+        w = fragment.lower()
+        letters = r"[^\n]+" if cut_before else ""
+        tail = r"[^\n]+" if cut_after else ""
+        # before and after: a longer word holding it anywhere; one side: letters on that side
+        pattern = re.compile(r"\n(" + (r"[^\n]*" if cut_before and cut_after else letters) + re.escape(w)
+                             + (r"[^\n]*" if cut_before and cut_after else tail) + r")\n")
+        for uw in sorted(self.user_words):
+            if len(uw) > len(w) and pattern.search(f"\n{uw}\n"):
+                return uw
+        for lang in self.languages:
+            found = pattern.search(_common_words(lang))
+            if found and len(found.group(1)) > len(w):
+                return found.group(1)
+        return None
+
     def segments(self, word: str, allowed_cuts: Iterable[int] | None = None,
                  min_frequency: int = 1) -> list[str] | None:
         """Split a run of letters into known words (OCR often drops the space in
@@ -254,6 +277,20 @@ def _accented(language: str) -> dict[str, str]:
             if bare != word and bare.isascii() and counts[word] > counts.get(index.get(bare, ""), 0):
                 index[bare] = word
     return index
+
+
+# A word cut by the image's edge is taken for part of a word at least this common (a tenth
+# of pyspellchecker's English list: "government" is counted 130955 times, "vern" 159).
+FRAGMENT_MIN_FREQUENCY = 500
+
+
+@functools.lru_cache(maxsize=None)
+def _common_words(language: str) -> str:
+    """The language's words counted ``FRAGMENT_MIN_FREQUENCY`` times or more, commonest
+    first, one per line between newlines: one string a pattern searches in C."""
+    counts = _checker(language).word_frequency.dictionary
+    common = sorted((w for w, n in counts.items() if n >= FRAGMENT_MIN_FREQUENCY), key=lambda w: (-counts[w], w))
+    return "\n" + "\n".join(common) + "\n"
 
 
 @functools.lru_cache(maxsize=None)

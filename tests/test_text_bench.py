@@ -84,8 +84,11 @@ def test_corpus_labels_give_defects_and_correct_samples(corpus):
 @pytest.mark.corpus
 def test_lenient_flags_at_most_one_in_ten_correct_corpus_samples(corpus_result):
     correct = corpus_result["profiles"]["lenient"]["correct"]
-    # measured: 3 of 40 (PARTI, a misread script word, VERNM, a word cut by the picture's edge)
+    # measured: 3 of 40 (PARTI and ROCKDOWN, puns; nothng, a misread handwritten word); VERNM,
+    # a word cut by the photo's edge, is no longer flagged
     assert correct.flagged / correct.n <= 0.1, correct.names
+    assert correct.flagged <= 3, correct.names
+    assert not any(name.startswith("diffste_edit_STAFF_realphoto.png") for name in correct.names)
     assert corpus_result["profiles"]["lenient"]["clean"].flagged == 0
 
 

@@ -185,6 +185,27 @@ def test_text001_lenient_ignores_small_text_that_strict_reads():
     assert lenient == [] and strict
 
 
+def _cut_on_the_left(image: np.ndarray, letters: int) -> np.ndarray:
+    """``image`` with its first ``letters`` letters cut off on the left, in the gap after
+    them, as a crop or a photo's frame cuts a sign."""
+    columns = (image.min(axis=2) < 100).any(axis=0)
+    ink = np.flatnonzero(columns)
+    starts = [x for x in ink[1:] if not columns[x - 1]]  # where each later letter begins
+    return np.ascontiguousarray(image[:, starts[letters - 1] - 2:])
+
+
+def test_a_word_cut_by_the_image_edge_is_no_misspelling():
+    """A real photo of a sign cut by its frame showed VERNM (of GOVERNMENT), which TEXT001
+    took for a typo of VERN; a word at the edge is judged as the visible part of a word."""
+    cut = _cut_on_the_left(_sign("GOVERNMENT", size=64, width=560, height=160), 2)
+    for profile in ("lenient", "strict"):
+        assert run_rule(TEXT001, cut, profile=profile) == [], profile
+        assert run_rule(TEXT002, cut, profile=profile) == [], profile
+    # the same cut of a misspelled word leaves letters no common word ends with
+    typo = _cut_on_the_left(_sign("RESTAURNAT", size=64, width=560, height=160), 2)
+    assert [f.code for f in run_rule(TEXT001, typo, profile="strict")] == ["TEXT001"]
+
+
 # ---------------------------------------------------------------- TEXT002
 
 def test_text002_flags_lettering_that_is_no_language_and_not_real_words():

@@ -227,3 +227,30 @@ def test_two_edit_suggestion_for_a_word_no_single_edit_fixes():
     assert EN.suggestion("resturnt") == "return"  # the most frequent word two edits away
     assert EN.suggestion("qzxqzxqzxqzxq") is None
     assert known_within_two_edits("12", "en") == set()
+
+
+@pytest.mark.parametrize("fragment,before,after,whole", [
+    ("VERNM", True, True, "government"),  # both ends cut: any inner part of a common word
+    ("ERNMENT", True, False, "government"),  # only the left edge: the end of a word
+    ("GOVERNM", False, True, "government"),  # only the right edge: the start of a word
+    ("VERNM", True, False, None),  # no common word ends in "vernm"
+    ("VERNM", False, True, None),  # nor starts with it
+    ("LATETEN", True, True, None),  # a typo is no part of any word
+    ("VERNM", False, False, None),  # not at an edge: nothing was cut
+])
+def test_completion_finds_the_word_an_edge_cut(fragment, before, after, whole):
+    assert EN.completion(fragment, before, after) == whole
+
+
+def test_words_cut_by_the_image_edge_are_no_typos_unless_no_word_holds_them():
+    from rules.text import framed_verdicts
+
+    def at(text, x0, image_width=400):
+        word = _word(text)
+        word = OcrWord(word.text, Box(x0, 0, x0 + word.box.width, 20), word.confidence, word.chars)
+        return [v.status for v in framed_verdicts(judge_word(word, EN, **STRICT), word, image_width, EN)]
+
+    assert at("VERNMENT", 30) == ["typo"]  # well inside the image: VERNMENT is a typo
+    assert at("VERNMENT", 2) == ["skipped"]  # at the left edge: the end of GOVERNMENT
+    assert at("GOVERNM", 400 - 70) == ["skipped"]  # its right end at the right edge
+    assert at("RESTAURNAT", 2) == ["typo"]  # at the edge, but no common word ends so
