@@ -192,6 +192,13 @@ def test_judge_word_by_profile(text, lenient, strict):
     assert _statuses(text, **STRICT)[0][1] == strict
 
 
+def test_a_word_in_mixed_case_lettering_is_the_word_it_spells():
+    """Graffiti's fUTURe was cut at its case change and UTURe flagged as a typo in strict."""
+    assert _statuses("fUTURe", **STRICT) == [("fUTURe", "known")]
+    assert _statuses("fUTURe", **LENIENT) == [("fUTURe", "known")]
+    assert [s for _, s in _statuses("BearInfested", **STRICT)] == ["known", "known"]  # still two words
+
+
 def test_run_together_words_split_anywhere_in_lenient_and_only_at_gaps_in_strict():
     assert _statuses("THENEXT", **LENIENT) == [("THENEXT", "split")]
     assert _statuses("ATETEN", **STRICT)[0][1] == "typo"  # "ate ten" needs a visible gap
