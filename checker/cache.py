@@ -80,11 +80,20 @@ class ForeignFolder(OSError):
     project): noticer will not put its files there, nor ever remove the folder."""
 
 
+def ours(root: Path) -> bool:
+    """Whether ``root`` holds noticer's own cache tag. Other tools write CACHEDIR.TAG too
+    (cargo's target/, borg): only the text noticer writes makes a folder noticer's."""
+    try:
+        return (root / "CACHEDIR.TAG").read_text(encoding="utf-8", errors="replace") == CACHEDIR_TAG
+    except OSError:
+        return False
+
+
 def foreign_folder(root: Path) -> str | None:
     """Why ``root`` must not be used as a cache (it exists, is not empty and has no noticer
     tag), or None when it may."""
     try:
-        if not root.exists() or (root / "CACHEDIR.TAG").is_file():
+        if not root.exists() or ours(root):
             return None
         if not root.is_dir():
             return f"{root} is not a folder"
@@ -99,7 +108,7 @@ def clear(root: Path) -> bool:
     """Remove what noticer put in a cache folder (its entries, tag and .gitignore), then the
     folder if that leaves it empty. Only a folder with our tag file is touched, and nothing
     else in it is removed (a folder a user pointed the cache at keeps its own files)."""
-    if not (root / "CACHEDIR.TAG").is_file():
+    if not ours(root):
         return False
     for child in root.iterdir():
         if child.is_dir() and not child.is_symlink() and child.name[:1] == "v" and child.name[1:].isdigit():
@@ -329,7 +338,7 @@ class ResultCache:
         return True
 
     def _prepare(self) -> None:
-        if (self.root / "CACHEDIR.TAG").is_file():
+        if ours(self.root):
             return
         why = foreign_folder(self.root)
         if why:

@@ -316,6 +316,22 @@ def test_a_cache_dir_holding_the_users_files_is_never_written_to_nor_cleaned(tmp
     assert sorted(p.name for p in art.iterdir()) == before
 
 
+def test_another_tools_cache_tag_does_not_make_a_folder_noticers(tmp_path, images):
+    """Found by a review: any CACHEDIR.TAG (cargo's target/, borg) made a folder noticer's,
+    so `noticer clean` deleted cargo's tag and a run wrote its entries among cargo's."""
+    target = tmp_path / "target"
+    (target / "debug").mkdir(parents=True)
+    cargo_tag = "Signature: 8a477f597d28d172789f06886806bc55\n# This file is a cache directory tag created by cargo.\n"
+    (target / "CACHEDIR.TAG").write_text(cargo_tag, encoding="utf-8")
+    before = sorted(p.name for p in target.iterdir())
+    assert result_cache.foreign_folder(target)
+    assert not result_cache.clear(target)
+    plan = resolve([COUNTING], {}, cache=True, cache_dir=str(target))
+    run_paths(images, plan, jobs=0)
+    assert sorted(p.name for p in target.iterdir()) == before
+    assert (target / "CACHEDIR.TAG").read_text(encoding="utf-8") == cargo_tag
+
+
 def test_clean_removes_only_what_noticer_put_in_its_folder(tmp_path, images):
     """A folder adopted as a cache before this was refused keeps the user's own files."""
     root = tmp_path / "cache"
