@@ -18,6 +18,7 @@ from checker.model import Issue, Region, Severity
 from checker.rule import Rule
 from rules.text_ocr import OcrLine, OcrParams, OcrResult, OcrWord, read_text, second_reading
 from rules.text_words import (
+    COMMON_FREQUENCY,
     Dictionary,
     best_substring_similarity,
     case_cuts,
@@ -206,7 +207,7 @@ def _judge_run(word: OcrWord, run: str, start: int, dictionary: Dictionary, min_
         unknown = [p for p in pieces if len(p) >= min_letters and not dictionary.knows(p)]
         one_typo = len(unknown) == 1 and bool(dictionary.near_words(unknown[0]))
         if split_anywhere and not one_typo and not dictionary.near_words(run):
-            anywhere = dictionary.segments(run, None, min_frequency=500)
+            anywhere = dictionary.segments(run, None, min_frequency=COMMON_FREQUENCY)
             if anywhere:  # the gaps were misplaced, the words are there
                 return [WordVerdict(run, "split", reason=" ".join(anywhere))]
         if sum(len(p) >= min_letters for p in pieces) >= 2:
@@ -222,14 +223,14 @@ def _judge_run(word: OcrWord, run: str, start: int, dictionary: Dictionary, min_
             return verdicts
     near_word = bool(dictionary.near_words(run))
     if split_anywhere and not near_word:
-        pieces = dictionary.segments(run, None, min_frequency=500)
+        pieces = dictionary.segments(run, None, min_frequency=COMMON_FREQUENCY)
         if pieces:
             return [WordVerdict(run, "split", reason=" ".join(pieces))]
     if not near_word and len(run) >= 2 * min_letters:
         # cut anywhere, a rare short piece is found by chance inside pseudo-text (SAGS and
         # ILA in SAGSILASESS): as for whole splits, short pieces must be common words
         parts = dictionary.partial_segments(run, None if split_anywhere else visible, max(4, min_letters),
-                                            min_frequency=500 if split_anywhere else 1)
+                                            min_frequency=COMMON_FREQUENCY if split_anywhere else 1)
         unknown = [p for p, known in parts if not known]
         if len(parts) > 1 and len(unknown) == 1:
             piece = unknown[0]
@@ -438,11 +439,13 @@ def plain_verdicts(word: OcrWord, dictionary: Dictionary) -> tuple[WordVerdict, 
 
 
 def wordless_line(line: OcrLine, dictionary: Dictionary, image_width: int) -> bool:
-    """Whether ``line`` has ``WORDLESS_MIN_WORDS`` or more words of 3+ letters and none of
-    them is a known word (nor splits into known words, nor is a common word cut by the
-    image's edge); numbers and short words are left out. Each word alone may be one or two
-    edits from some word, as most short strings are."""
-    judged = unknown = 0
+    """Whether ``line`` has ``WORDLESS_MIN_WORDS`` or more words of 3+ letters, none of them
+    a known word (nor splits into known words, nor is a common word cut by the image's
+    edge), and fewer than half of them one edit from a common word; numbers and short
+    words are left out. Each word of pseudo-text alone may be one or two edits from some
+    word, as most short strings are (Thr, mpo), but a line of typos of common words
+    (FRSH BRAED DAILLY) is misspelled, not pseudo-text."""
+    judged = unknown = typos = 0
     for word in line.words:
         verdicts = [v for v in framed_verdicts(plain_verdicts(word, dictionary), word, image_width, dictionary)
                     if v.status != "skipped"]
@@ -450,7 +453,8 @@ def wordless_line(line: OcrLine, dictionary: Dictionary, image_width: int) -> bo
             continue
         judged += 1
         unknown += any(v.status in ("typo", "nonword") for v in verdicts)
-    return judged >= WORDLESS_MIN_WORDS and unknown == judged
+        typos += any(v.status == "typo" and dictionary.near_common_word(v.text) for v in verdicts)
+    return judged >= WORDLESS_MIN_WORDS and unknown == judged and 2 * typos < judged
 
 
 def nonword_share(line: OcrLine, dictionary: Dictionary, image_width: int) -> tuple[float, int, int]:

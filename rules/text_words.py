@@ -178,12 +178,17 @@ class Dictionary:
                 return uw
         return best
 
+    def near_common_word(self, word: str) -> bool:
+        """Whether a common word (``COMMON_FREQUENCY``) is one edit from ``word``: FRSH,
+        BRAED and DAILLY are typos of such words; ebnrt (of the rare "ebert") is not."""
+        return any(self.knows(w, COMMON_FREQUENCY) for w in self.near_words(word))
+
     @functools.lru_cache(maxsize=1024)
     def completion(self, fragment: str, cut_before: bool, cut_after: bool) -> str | None:
         """The commonest word of which ``fragment`` is the part left when the image's edge cut
         the word: its end (``cut_before``: letters lost on the left, ``VERNMENT``), its
         start (``cut_after``: ``GOVERN``), or any inner part (both: ``VERNM``). Only common
-        words (``FRAGMENT_MIN_FREQUENCY``) and the user's words count; None when there is none."""
+        words (``COMMON_FREQUENCY``) and the user's words count; None when there is none."""
         if not (cut_before or cut_after):
             return None
         w = fragment.lower()
@@ -279,17 +284,19 @@ def _accented(language: str) -> dict[str, str]:
     return index
 
 
-# A word cut by the image's edge is taken for part of a word at least this common (a tenth
-# of pyspellchecker's English list: "government" is counted 130955 times, "vern" 159).
-FRAGMENT_MIN_FREQUENCY = 500
+# A common word is counted at least this often (a sixth of pyspellchecker's English list:
+# "government" is counted 130955 times, "vern" 159): the pieces of run-together words split
+# anywhere, the words a word cut by the image's edge may be part of, and the corrections
+# that make a line of unknown words a line of typos rather than pseudo-text.
+COMMON_FREQUENCY = 500
 
 
 @functools.lru_cache(maxsize=None)
 def _common_words(language: str) -> str:
-    """The language's words counted ``FRAGMENT_MIN_FREQUENCY`` times or more, commonest
+    """The language's words counted ``COMMON_FREQUENCY`` times or more, commonest
     first, one per line between newlines: one string a pattern searches in C."""
     counts = _checker(language).word_frequency.dictionary
-    common = sorted((w for w, n in counts.items() if n >= FRAGMENT_MIN_FREQUENCY), key=lambda w: (-counts[w], w))
+    common = sorted((w for w, n in counts.items() if n >= COMMON_FREQUENCY), key=lambda w: (-counts[w], w))
     return "\n" + "\n".join(common) + "\n"
 
 

@@ -185,6 +185,15 @@ def test_text001_lenient_ignores_small_text_that_strict_reads():
     assert lenient == [] and strict
 
 
+def test_a_line_of_typos_is_misspelled_not_pseudo_text():
+    """Found by a review: a line of three typos of common words was taken for pseudo-text,
+    so strict reported a TEXT002 warning where each word is a TEXT001 error."""
+    image = _sign("FRSH BRAED DAILLY", size=44, width=1100, height=160)
+    findings = run_rule(TEXT001, image, profile="strict")
+    assert sorted(f.measurements["suggestion"] for f in findings) == ["BREAD", "DAILY", "FRESH"]
+    assert run_rule(TEXT002, image, profile="strict") == []
+
+
 def _cut_on_the_left(image: np.ndarray, letters: int) -> np.ndarray:
     """``image`` with its first ``letters`` letters cut off on the left, in the gap after
     them, as a crop or a photo's frame cuts a sign."""
