@@ -103,7 +103,6 @@ def check_command(paths: tuple[str, ...], profile, select, ignore, fmt, output, 
     Exit codes: 0 no image fails, 1 an image has a finding at or above fail-on (or could
     not be read), 2 usage or configuration error."""
     from .api import report_from
-    from .config import parse_set_option
     from .imageio import find_images
     from .runner import default_jobs, run_paths
 
@@ -123,22 +122,13 @@ def check_command(paths: tuple[str, ...], profile, select, ignore, fmt, output, 
             continue  # a URL (s3://, gs://, file://): find_images lists it with fsspec
         if not git_mode and not Path(p).exists() and not Path(p).is_symlink():
             _fail(f"no such file or folder: {p}")
-    try:
-        discovered = discover_rules()
-        for w in discovered.warnings:
-            click.echo(f"noticer: warning: {w}", err=True)
-        cfg, cfg_path = load_config(list(paths), config)
-        plan = resolve(discovered.rules, cfg, profile=profile, select=_split(select) or None,
-                       ignore=_split(ignore), sets=[parse_set_option(s) for s in sets], fail_on=fail_on,
-                       config_path=str(cfg_path) if cfg_path else None, exclude=tuple(exclude),
-                       reference=reference, timeout=timeout, max_pixels=max_pixels,
-                       executor=executor, scheduler=scheduler, cache=use_cache, cache_dir=cache_dir)
-    except ConfigError as exc:
-        _fail(str(exc))
-    if jobs is not None and jobs < 0:
-        _fail(f"--jobs must be 0 (in this process) or more, not {jobs}")
-    if plan.reference and not Path(plan.reference).is_dir():
-        _fail(f"reference folder not found: {plan.reference}")
+    discovered = discover_rules()
+    for w in discovered.warnings:
+        click.echo(f"noticer: warning: {w}", err=True)
+    plan = _check_plan(discovered.rules, list(paths), config=config, profile=profile, select=select, ignore=ignore,
+                       sets=sets, fail_on=fail_on, exclude=exclude, reference=reference, timeout=timeout,
+                       max_pixels=max_pixels, executor=executor, scheduler=scheduler, use_cache=use_cache,
+                       cache_dir=cache_dir, jobs=jobs)
     if plan.cache:
         from .cache import cache_root, foreign_folder
 
@@ -300,23 +290,45 @@ def install_hook_command(pre_push: bool, profile: str | None, force: bool, optio
         click.echo(f"noticer: the hook it replaced is kept as {backup}")
 
 
+# the options of `noticer check` that decide its plan
+PLAN_OPTIONS = ("config", "profile", "select", "ignore", "sets", "fail_on", "exclude", "reference", "timeout",
+                "max_pixels", "executor", "scheduler", "use_cache", "cache_dir", "jobs")
+
+
+def _check_plan(rules, paths: list[str], *, config, profile, select, ignore, sets, fail_on, exclude, reference,
+                timeout, max_pixels, executor, scheduler, use_cache, cache_dir, jobs, prefix: str = ""):
+    """The run plan of `noticer check`'s options, every value checked: a configuration
+    error, a negative --jobs or a reference folder that is not there stops with exit 2.
+    ``prefix`` starts each message (the hook's options are checked at install time)."""
+    from .config import parse_set_option
+
+    try:
+        cfg, cfg_path = load_config(paths, config)
+        plan = resolve(rules, cfg, profile=profile, select=_split(select or ()) or None,
+                       ignore=_split(ignore or ()), sets=[parse_set_option(s) for s in sets or ()], fail_on=fail_on,
+                       config_path=str(cfg_path) if cfg_path else None, exclude=tuple(exclude or ()),
+                       reference=reference, timeout=timeout, max_pixels=max_pixels,
+                       executor=executor, scheduler=scheduler, cache=use_cache, cache_dir=cache_dir)
+    except ConfigError as exc:
+        _fail(f"{prefix}{exc}")
+    if jobs is not None and jobs < 0:
+        _fail(f"{prefix}--jobs must be 0 (in this process) or more, not {jobs}")
+    if plan.reference and not Path(plan.reference).is_dir():
+        _fail(f"{prefix}reference folder not found: {plan.reference}")
+    return plan
+
+
 def _check_hook_options(options: Sequence[str]) -> None:
-    """The options a hook will pass to `noticer check`, parsed and resolved now: a mistake
-    found at install time, not by every later commit failing with a usage error."""
+    """The options a hook will pass to `noticer check`, parsed and checked now as `check`
+    checks them: a mistake found at install time, not by every later commit failing with a
+    usage error."""
     try:
         ctx = check_command.make_context("check", ["--staged", *options])
     except click.ClickException as exc:
         _fail(f"hook options: {exc.format_message()}")
-    from .config import parse_set_option
-
     params = ctx.params
-    try:
-        cfg, cfg_path = load_config([Path.cwd()], params.get("config"))
-        resolve(discover_rules().rules, cfg, profile=params.get("profile"), select=_split(params.get("select") or ()) or None,
-                ignore=_split(params.get("ignore") or ()), sets=[parse_set_option(s) for s in params.get("sets") or ()],
-                fail_on=params.get("fail_on"), config_path=str(cfg_path) if cfg_path else None)
-    except ConfigError as exc:
-        _fail(f"hook options: {exc}")
+    _check_plan(discover_rules().rules, [str(Path.cwd())], prefix="hook options: ",
+                **{name: params.get(name) for name in PLAN_OPTIONS})
 
 
 @main.command("uninstall-hook")

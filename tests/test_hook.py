@@ -262,6 +262,11 @@ def test_install_hook_refuses_a_foreign_hook_and_uninstall_removes_only_its_own(
     (["--", "--bogus"], "No such option '--bogus'"),
     (["--profile", "nope"], "unknown profile 'nope'"),
     (["--", "--set", "text.engine=foo"], "engine must be one of"),
+    # found by a review: these were checked by `check` only, so each later commit failed
+    (["--", "--timeout", "-1"], "timeout"),
+    (["--", "--jobs", "-3"], "--jobs must be 0"),
+    (["--", "--max-pixels", "0"], "max-pixels"),
+    (["--", "--reference", "no-such-folder"], "reference folder not found"),
 ])
 def test_install_hook_refuses_options_every_commit_would_fail_on(tmp_path, env, options, fragment):
     repo = new_repo(tmp_path / "repo", env)
