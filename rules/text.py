@@ -938,10 +938,15 @@ SHARED_OCR_SETTINGS = ("engine", "detection_side")
 def ocr_engine_missing(settings) -> str | None:
     """Before a run: the engine the TEXT rules are set to use, when it is not installed (where
     RapidOCR cannot be installed, a pre-commit environment, this says how to switch)."""
-    from rules.text_ocr import RAPIDOCR_MISSING, rapidocr_available
+    from rules.text_ocr import RAPIDOCR_MISSING, rapidocr_available, tessdata_path
 
     if settings.engine in ("rapidocr", "hybrid") and not rapidocr_available():
         return RAPIDOCR_MISSING
+    if settings.engine in ("tesseract", "hybrid"):
+        try:
+            tessdata_path()
+        except RuntimeError as exc:  # strict TEXT004's second reading does without it
+            return f"{exc} (apt-get install tesseract-ocr tesseract-ocr-eng), or use RapidOCR with --set text.engine=rapidocr"
     return None
 
 TEXT001 = Rule(

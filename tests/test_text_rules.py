@@ -711,6 +711,28 @@ def test_a_missing_rapidocr_stops_the_run_once_before_any_image(monkeypatch, tmp
     assert result.verdict.value == "pass" and result.observations["text"]["engine"] == "tesseract"
 
 
+def test_missing_tesseract_data_stops_a_tesseract_run_once_before_any_image(monkeypatch, tmp_path):
+    """Found by a review: the check before a run looked for RapidOCR only, so with the
+    Tesseract engine and no eng.traineddata each TEXT rule crashed on every image."""
+    from checker.config import ConfigError, resolve
+    from checker.runner import run_paths
+    from rules import text_ocr
+
+    image = tmp_path / "sign.png"
+    from PIL import Image
+
+    Image.fromarray(_sign("OPEN")).save(image)
+    monkeypatch.delenv("TESSDATA_PREFIX", raising=False)
+    monkeypatch.setattr(text_ocr, "TESSDATA_CANDIDATES", (str(tmp_path / "no-tessdata"),))
+    for engine in ("tesseract", "hybrid"):
+        plan = resolve(list(RULES), {}, cache=False, sets=[("text", "engine", engine)])
+        with pytest.raises(ConfigError, match="eng.traineddata.*text.engine=rapidocr"):
+            run_paths([str(image)], plan, jobs=0)
+    # RapidOCR needs no Tesseract data; strict's second reading does without it
+    (result,) = run_paths([str(image)], resolve(list(RULES), {}, cache=False, profile="strict"), jobs=0)
+    assert result.verdict.value == "pass"
+
+
 def test_missing_rapidocr_gives_a_clear_message_and_tesseract_still_works(monkeypatch):
     """Where RapidOCR cannot be installed (a pre-commit environment), the error says how to get
     it or how to switch engine, and the Tesseract engine does not need it."""
