@@ -22,13 +22,19 @@ EXIF_IMAGE_DESCRIPTION = 0x010E
 EXIF_IFD = 0x8769
 
 # double, curly and single quotes; a single quote only where no letter touches it from
-# outside, so that the apostrophes of "the dog's 'SALE' sign" are not taken for quotes
+# outside, so that the apostrophes of "the dog's 'SALE' sign" are not taken for quotes, and
+# an apostrophe inside a single-quoted string ('Joe's Diner') does not end it; a single-
+# quoted string needs two characters ('n' of rock 'n' roll is no text to show)
 _QUOTED = re.compile(r'"([^"\n]{1,200})"|\u201c([^\u201d\n]{1,200})\u201d'
-                     r"|(?<!\w)'([^'\n]{1,200})'(?!\w)|(?<!\w)\u2018([^\u2019\n]{1,200})\u2019(?!\w)")
+                     r"|(?<!\w)'((?:[^'\n]|'(?=\w)){2,200})'(?!\w)"
+                     r"|(?<!\w)\u2018((?:[^\u2019\n]|\u2019(?=\w)){2,200})\u2019(?!\w)")
 # words that, placed just before a quoted string, say it names a style, an artist or a
 # model rather than text to render: in the style of "Studio Ghibli", by "Mucha"
 _NOT_TEXT_CUE = re.compile(r"\b(style|styles|styled|by|artists?|inspired|aesthetic|lora|embedding|model|"
                            r"checkpoint|sampler)\W*(of|after|like)?\W*$", re.IGNORECASE)
+# and placed just after it: a 'cyberpunk' style, "Ghibli" aesthetic
+_NOT_TEXT_AFTER = re.compile(r"^\W{0,3}(style|styles|styled|aesthetic|lora|embedding|model|checkpoint)\b",
+                             re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -51,11 +57,13 @@ class GenerationMetadata:
 def quoted_strings(prompt: str) -> tuple[str, ...]:
     """Quoted strings in a prompt, the text it asks the image to show (``a sign that says
     "OPEN"`` and ``a sign that says 'OPEN'`` give ``("OPEN",)``), except those right after a
-    style, artist or model cue (``in the style of "Studio Ghibli"``)."""
+    style, artist or model cue (``in the style of "Studio Ghibli"``) or right before one
+    (``a 'cyberpunk' style``)."""
     out = []
     for match in _QUOTED.finditer(prompt):
         text = next((g for g in match.groups() if g), "").strip()
-        if not text or _NOT_TEXT_CUE.search(prompt[max(0, match.start() - 30):match.start()]):
+        if (not text or _NOT_TEXT_CUE.search(prompt[max(0, match.start() - 30):match.start()])
+                or _NOT_TEXT_AFTER.search(prompt[match.end():match.end() + 30])):
             continue
         if text not in out:
             out.append(text)

@@ -93,6 +93,12 @@ def test_plain_description_is_not_generation_metadata():
     ("a neon sign that says 'OPEN'", ("OPEN",)),
     ("the dog's 'SALE' sign, it's the cat's toy", ("SALE",)),  # apostrophes are no quotes
     ('a poster "OPEN", in the style of "Studio Ghibli", by "Mucha"', ("OPEN",)),
+    # found by a review: a lone letter, a style named after its quote, an apostrophe inside
+    ("a rock 'n' roll poster", ()),
+    ("a neon sign 'OPEN' in the 'cyberpunk' style", ("OPEN",)),
+    ('a "Ghibli" aesthetic poster that says "HELLO"', ("HELLO",)),
+    ("a sign reading 'Joe's Diner', it's late", ("Joe's Diner",)),
+    ('a sign that says "A"', ("A",)),  # a double-quoted letter is text to show
 ])
 def test_quoted_strings(prompt, expected):
     assert quoted_strings(prompt) == expected
