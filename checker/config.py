@@ -466,8 +466,6 @@ def resolve(rules: Sequence[Rule], config: Mapping[str, Any] | None = None, *, p
             raise ConfigError(f"{rule.code} {rule.name}: invalid settings: {exc}") from None
         plans.append((rule, enabled, severity, settings))
 
-    _check_shared_settings([(rule, settings) for rule, _, _, settings in plans])
-
     selected_by_config = _string_list(config, "select", '["HAND", "TEXT"]')
     select_list = list(select) if select else (selected_by_config or None)
     ignore_list = [*_string_list(config, "ignore", '["TEXT004"]'), *ignore]
@@ -485,6 +483,7 @@ def resolve(rules: Sequence[Rule], config: Mapping[str, Any] | None = None, *, p
             run = False
         if run:
             chosen.append(RulePlan(rule, severity, settings))
+    _check_shared_settings([(p.rule, p.settings) for p in chosen])  # among the rules that run
 
     fail_on_value = fail_on or config.get("fail-on") or _profile_fail_on(chain) or "error"
     try:

@@ -168,6 +168,9 @@ def test_a_shared_setting_set_for_one_rule_of_the_family_is_an_error():
     assert "engine is shared by the text rules" in str(info.value) and "TEXT001: 'tesseract'" in str(info.value)
     family = resolve(list(TEXT_RULES), {}, sets=[("text", "engine", "tesseract")])
     assert {rp.settings.engine for rp in family.rules} == {"tesseract"}
+    # only the rules that run share it (found by a review: TEXT001 alone was refused)
+    alone = resolve(list(TEXT_RULES), {}, select=["TEXT001"], sets=[("text.misspelled", "engine", "tesseract")])
+    assert [rp.settings.engine for rp in alone.rules] == ["tesseract"]
 
 
 @pytest.mark.parametrize("table", [["OPEN"], {"posters/*.png": 5}, {"posters/*.png": ["OPEN", 3]}])
