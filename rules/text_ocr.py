@@ -367,6 +367,9 @@ def _to_rgb_bgr(rgb: np.ndarray) -> np.ndarray:
 # lettering fills its height, and shrinking its long side to det_side alone made 60-px
 # letters on a 2000x100 banner 22 px and 36-px ones on 4000x50 7 px, too small to find
 MIN_DETECTION_SHORT_SIDE = 96
+# ... but the copy's long side stays within this many det_side: the detector's time and
+# memory grow with its pixels, and a 100000x100 strip would otherwise be searched at 96000x96
+MAX_DETECTION_LONG_SIDES = 8
 # the quick low-resolution pass is skipped when its copy's short side would be smaller
 # than this: such a wide image costs little to search whole, and the quick copy would
 # hold its lettering at a few pixels
@@ -394,6 +397,7 @@ def detect_lines_rapid(rgb: np.ndarray, params: OcrParams,
     # a banner shrunk by its long side alone would leave its lettering a few pixels high
     # (2000x100 to 736x37); its short side keeps MIN_DETECTION_SHORT_SIDE (or all it has)
     scale = max(target / float(longest), min(1.0, MIN_DETECTION_SHORT_SIDE / float(min(h, w))))
+    scale = min(scale, MAX_DETECTION_LONG_SIDES * params.det_side / float(longest))
     if abs(scale - 1.0) > 1e-3:  # resize first: the channel swap then copies the small image
         bgr = _to_rgb_bgr(cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))),
                                      interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC))

@@ -178,6 +178,20 @@ def test_text001_reads_a_wide_banner(width, height, size):
     assert [f.measurements["suggestion"] for f in findings] == ["RESTAURANT"]
 
 
+def test_a_very_long_strip_is_searched_at_a_bounded_size(monkeypatch):
+    """Found by a review: keeping a banner's short side made a 100000x100 strip a 96000x96
+    copy for the detector; its long side now stays within 8 detection sides."""
+    seen = []
+    engine = text_ocr.rapidocr_engine()
+    monkeypatch.setattr(engine, "text_det", lambda bgr: (seen.append(bgr.shape), (None, 0.0))[1])
+    params = OcrParams(engine="rapidocr", det_side=736)
+    text_ocr.detect_lines_rapid(np.full((100, 100_000, 3), 200, np.uint8), params)
+    assert seen and max(seen[0][:2]) <= 8 * 736
+    seen.clear()
+    text_ocr.detect_lines_rapid(np.full((60, 4000, 3), 200, np.uint8), params)
+    assert seen[0][:2] == (60, 4000)  # a banner keeps its height (see the test above)
+
+
 def test_text001_lenient_ignores_small_text_that_strict_reads():
     image = _sign("Diffuson", size=14, width=200, height=60)
     lenient = run_rule(TEXT001, image, settings={"min_text_height": 40.0})
