@@ -334,16 +334,19 @@ def _check_hook_options(options: Sequence[str]) -> None:
 @main.command("uninstall-hook")
 @click.option("--pre-push", is_flag=True, help="Remove the pre-push hook instead of the pre-commit one.")
 def uninstall_hook_command(pre_push: bool) -> None:
-    """Remove the git hook installed by `noticer install-hook` (never anyone else's)."""
+    """Remove the git hook installed by `noticer install-hook` (never anyone else's), and put
+    back the hook `install-hook --force` replaced."""
     from . import hooks
 
     hook = "pre-push" if pre_push else "pre-commit"
     try:
-        path, removed = hooks.uninstall_hook(hook)
+        path, removed, restored = hooks.uninstall_hook(hook)
     except hooks.GitError as exc:
         _fail(str(exc))
     if removed:
         click.echo(f"noticer: removed {hook} hook {path}")
+        if restored is not None:
+            click.echo(f"noticer: put back the hook it had replaced (kept as {restored.name})")
     elif path.exists():
         _fail(f"{path} was not installed by noticer; left it alone")
     else:

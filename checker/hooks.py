@@ -273,13 +273,28 @@ def install_hook(hook: str, noticer_command: Sequence[str], options: Sequence[st
     return target, backup
 
 
-def uninstall_hook(hook: str, cwd: str | Path | None = None) -> tuple[Path, bool]:
-    """Remove the hook if it is ours: (path, removed)."""
+def _backups(target: Path) -> list[Path]:
+    """The hooks ``install_hook --force`` kept beside ``target``, oldest first."""
+    found = []
+    for path in target.parent.glob(f"{target.name}.noticer-backup*"):
+        number = path.name[len(f"{target.name}.noticer-backup"):]
+        if number == "" or number.isdigit():
+            found.append((int(number or 1), path))
+    return [path for _, path in sorted(found)]
+
+
+def uninstall_hook(hook: str, cwd: str | Path | None = None) -> tuple[Path, bool, Path | None]:
+    """Remove the hook if it is ours, and put back the hook it replaced (the newest kept by
+    ``install_hook --force``): (path, removed, the backup put back or None)."""
     target = hooks_dir(cwd) / hook
-    if target.is_file() and is_ours(target):
-        target.unlink()
-        return target, True
-    return target, False
+    if not (target.is_file() and is_ours(target)):
+        return target, False, None
+    target.unlink()
+    backups = _backups(target)
+    if not backups:
+        return target, True, None
+    os.replace(backups[-1], target)
+    return target, True, backups[-1]
 
 
 def noticer_command() -> list[str]:

@@ -253,7 +253,14 @@ def test_install_hook_refuses_a_foreign_hook_and_uninstall_removes_only_its_own(
     again = noticer("install-hook", "--profile", "strict", cwd=repo, env=env)
     assert again.returncode == 0 and "--profile strict" in hook.read_text(), "its own hook is updated"
     removed = noticer("uninstall-hook", cwd=repo, env=env)
-    assert removed.returncode == 0 and not hook.exists()
+    # the hook it replaced is put back (a review found it stayed aside, the user's hook off)
+    assert removed.returncode == 0 and "put back" in removed.stdout
+    assert "someone else" in hook.read_text() and not (hook.parent / "pre-commit.noticer-backup").exists()
+    assert noticer("uninstall-hook", cwd=repo, env=env).returncode == 2  # theirs again: left alone
+    hook.unlink()
+    assert noticer("install-hook", cwd=repo, env=env).returncode == 0
+    removed = noticer("uninstall-hook", cwd=repo, env=env)
+    assert removed.returncode == 0 and not hook.exists() and "put back" not in removed.stdout
     nothing = noticer("uninstall-hook", cwd=repo, env=env)
     assert nothing.returncode == 0 and "no pre-commit hook" in nothing.stdout
 
