@@ -133,13 +133,28 @@ def _hash_json(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode("utf-8")).hexdigest()
 
 
+# a file larger than this (a model a rule package ships) is known by its size and
+# modification time: reading it through on every run would cost more than checking images
+DIGEST_MAX_BYTES = 8 << 20
+
+
 @functools.lru_cache(maxsize=256)
 def _file_digest(path: str) -> str:
     try:
+        size_and_time = os.stat(path)
+        if size_and_time.st_size > DIGEST_MAX_BYTES:
+            return f"size {size_and_time.st_size} modified {size_and_time.st_mtime_ns}"
+        digest = hashlib.sha256()
         with open(path, "rb") as fh:
-            return hashlib.sha256(fh.read()).hexdigest()
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+        return digest.hexdigest()
     except OSError:
         return "missing"
+
+
+# data files of a rule package that count in the results' key, at most (in name order)
+MAX_DATA_FILES = 1000
 
 
 def _module_sources(module_name: str) -> list[str]:
@@ -153,9 +168,9 @@ def _module_sources(module_name: str) -> list[str]:
     if (folder / "__init__.py").is_file():
         siblings = sorted(str(p) for p in folder.glob("*.py"))
         # and the package's data files (word lists and the like read by its modules)
-        siblings += sorted(str(p) for p in folder.glob("data/**/*") if p.is_file())
-        if len(siblings) <= 200:
-            return siblings
+        data = sorted(str(p) for p in folder.glob("data/**/*") if p.is_file())
+        if len(siblings) <= 200:  # not a folder of unrelated modules
+            return siblings + data[:MAX_DATA_FILES]
     return [path]
 
 

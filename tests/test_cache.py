@@ -1,6 +1,7 @@
 """The result cache: reuse only what is provably the same, never trust what is read back."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -144,6 +145,24 @@ def test_a_rule_packages_data_files_are_part_of_its_sources():
     sources = result_cache._module_sources("rules.text")
     assert any(s.endswith("rules/text.py") for s in sources)
     assert any(s.endswith("rules/data/words_en.txt") for s in sources)
+
+
+def test_a_large_file_is_known_by_size_and_time_and_a_small_one_by_content(tmp_path, monkeypatch):
+    """Found by a review: a model shipped in a rule package's data/ was read whole, into
+    memory, on every run to make the results' key."""
+    monkeypatch.setattr(result_cache, "DIGEST_MAX_BYTES", 1000)
+    small, large = tmp_path / "words.txt", tmp_path / "model.onnx"
+    small.write_bytes(b"x" * 1000)
+    large.write_bytes(b"x" * 1001)
+    opened = []
+    real_open = open
+    monkeypatch.setattr("builtins.open", lambda path, *a, **k: (opened.append(str(path)), real_open(path, *a, **k))[1])
+    digest = result_cache._file_digest.__wrapped__
+    assert digest(str(small)) == hashlib.sha256(b"x" * 1000).hexdigest()
+    before = digest(str(large))
+    assert opened == [str(small)]  # the large one is not read
+    os.utime(large, ns=(0, 10**9))
+    assert digest(str(large)) != before  # but an edit (a new modification time) changes its key
 
 
 def test_severity_and_rule_set_are_part_of_the_key(tmp_path, images):
