@@ -106,6 +106,15 @@ def test_defect_recall_on_the_corpus(corpus_result):
 
 
 @pytest.mark.corpus
+def test_strict_false_alarms_on_correct_corpus_samples_stay_where_they_are(corpus_result):
+    """Strict reads every word and flags what it cannot place; measured: 7 of 40 correct samples
+    (puns, script misreadings, CVPR as a word), 10 findings, none on text-free pictures."""
+    strict = corpus_result["profiles"]["strict"]
+    assert strict["correct"].flagged <= 7 and strict["correct"].alarms <= 10, strict["correct"].names
+    assert strict["clean"].flagged == 0
+
+
+@pytest.mark.corpus
 def test_text_read_matches_intended_text_on_the_corpus(corpus_result):
     similarities = corpus_result["similarity"]
     # measured: mean normalized edit similarity 0.944, exact match 35/53
