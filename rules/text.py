@@ -441,10 +441,10 @@ def plain_verdicts(word: OcrWord, dictionary: Dictionary) -> tuple[WordVerdict, 
 def wordless_line(line: OcrLine, dictionary: Dictionary, image_width: int) -> bool:
     """Whether ``line`` has ``WORDLESS_MIN_WORDS`` or more words of 3+ letters, none of them
     a known word (nor splits into known words, nor is a common word cut by the image's
-    edge), and fewer than half of them one edit from a common word; numbers and short
-    words are left out. Each word of pseudo-text alone may be one or two edits from some
-    word, as most short strings are (Thr, mpo), but a line of typos of common words
-    (FRSH BRAED DAILLY) is misspelled, not pseudo-text."""
+    edge), and fewer than half of them typos of common words (``_typo_of_a_common_word``);
+    numbers and short words are left out. Each word of pseudo-text alone may be one or two
+    edits from some word, as most short strings are (Thr, mpo), but a line of typos of
+    common words (FRSH BRAED DAILLY) is misspelled, not pseudo-text."""
     judged = unknown = typos = 0
     for word in line.words:
         verdicts = [v for v in framed_verdicts(plain_verdicts(word, dictionary), word, image_width, dictionary)
@@ -453,8 +453,21 @@ def wordless_line(line: OcrLine, dictionary: Dictionary, image_width: int) -> bo
             continue
         judged += 1
         unknown += any(v.status in ("typo", "nonword") for v in verdicts)
-        typos += any(v.status == "typo" and dictionary.near_common_word(v.text) for v in verdicts)
+        typos += any(_typo_of_a_common_word(v, dictionary) for v in verdicts)
     return judged >= WORDLESS_MIN_WORDS and unknown == judged and 2 * typos < judged
+
+
+# letters a word needs before its correction says it is a typo rather than pseudo-text:
+# nearly every string of three is one edit from a common word (Thr, Oas, Hme: the, was, he)
+TYPO_EVIDENCE_LETTERS = 4
+
+
+def _typo_of_a_common_word(verdict: WordVerdict, dictionary: Dictionary) -> bool:
+    """Whether ``verdict`` is a typo of 4+ letters whose correction is a common word about as
+    long (FRSH for FRESH, DAILLY for DAILY; not ebnrt for the rare EBERT, nor Thr for THE)."""
+    return (verdict.status == "typo" and len(verdict.text) >= TYPO_EVIDENCE_LETTERS and bool(verdict.suggestion)
+            and len(verdict.suggestion) >= len(verdict.text) - 1
+            and dictionary.knows(verdict.suggestion, COMMON_FREQUENCY))
 
 
 def nonword_share(line: OcrLine, dictionary: Dictionary, image_width: int) -> tuple[float, int, int]:

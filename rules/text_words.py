@@ -178,11 +178,6 @@ class Dictionary:
                 return uw
         return best
 
-    def near_common_word(self, word: str) -> bool:
-        """Whether a common word (``COMMON_FREQUENCY``) is one edit from ``word``: FRSH,
-        BRAED and DAILLY are typos of such words; ebnrt (of the rare "ebert") is not."""
-        return any(self.knows(w, COMMON_FREQUENCY) for w in self.near_words(word))
-
     @functools.lru_cache(maxsize=1024)
     def completion(self, fragment: str, cut_before: bool, cut_after: bool) -> str | None:
         """The commonest word of which ``fragment`` is the part left when the image's edge cut
@@ -192,6 +187,8 @@ class Dictionary:
         if not (cut_before or cut_after):
             return None
         w = fragment.lower()
+        if not w or "\n" in w:
+            return None
         letters = r"[^\n]+" if cut_before else ""
         tail = r"[^\n]+" if cut_after else ""
         # before and after: a longer word holding it anywhere; one side: letters on that side

@@ -237,7 +237,9 @@ def test_text002_flags_lettering_that_is_no_language_and_not_real_words():
     assert run_rule(TEXT002, _sign("OPEN DAILY", size=48), profile="strict") == []
 
 
-@pytest.mark.parametrize("text", ["Thr qolwe ebnrt skaljhe mpo", "CIEFLIEEELENIN SAGSILASESS"])
+@pytest.mark.parametrize("text", ["Thr qolwe ebnrt skaljhe mpo", "CIEFLIEEELENIN SAGSILASESS",
+                                  # short pseudo-words are each one edit from a common word (a review)
+                                  "Thr mpo sarn", "Lte Oas Hme Rnt"])
 def test_pseudo_text_is_garbled_not_a_list_of_misspellings(text):
     """Found by a review: each word of such a line is one or two edits from some short word
     (qolwe -> owe, mpo -> mo), so TEXT001 listed absurd corrections and TEXT002 stayed
