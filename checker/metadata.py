@@ -32,9 +32,9 @@ _QUOTED = re.compile(r'"([^"\n]{1,200})"|\u201c([^\u201d\n]{1,200})\u201d'
 # model rather than text to render: in the style of "Studio Ghibli", by "Mucha"
 _NOT_TEXT_CUE = re.compile(r"\b(style|styles|styled|by|artists?|inspired|aesthetic|lora|embedding|model|"
                            r"checkpoint|sampler)\W*(of|after|like)?\W*$", re.IGNORECASE)
-# and placed just after it: a 'cyberpunk' style, "Ghibli" aesthetic
-_NOT_TEXT_AFTER = re.compile(r"^\W{0,3}(style|styles|styled|aesthetic|lora|embedding|model|checkpoint)\b",
-                             re.IGNORECASE)
+# and placed right after it: a 'cyberpunk' style, "Ghibli" aesthetic (only a space between:
+# "Bakery" styled in gold and "HELLO", model wearing it ask for the text)
+_NOT_TEXT_AFTER = re.compile(r"^\s{1,2}(style|styles|aesthetic|lora|embedding|checkpoint)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)

@@ -99,6 +99,10 @@ def test_plain_description_is_not_generation_metadata():
     ('a "Ghibli" aesthetic poster that says "HELLO"', ("HELLO",)),
     ("a sign reading 'Joe's Diner', it's late", ("Joe's Diner",)),
     ('a sign that says "A"', ("A",)),  # a double-quoted letter is text to show
+    # a cue word further on, or not naming a style, leaves the text to show
+    ('a shop sign with the word "Bakery" styled in elegant gold script', ("Bakery",)),
+    ('a t-shirt that says "HELLO", model wearing it on a runway', ("HELLO",)),
+    ("a neon sign reading 'OPEN', style of the 80s", ("OPEN",)),
 ])
 def test_quoted_strings(prompt, expected):
     assert quoted_strings(prompt) == expected
