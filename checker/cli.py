@@ -327,8 +327,19 @@ def _check_hook_options(options: Sequence[str]) -> None:
     except click.ClickException as exc:
         _fail(f"hook options: {exc.format_message()}")
     params = ctx.params
-    _check_plan(discover_rules().rules, [str(Path.cwd())], prefix="hook options: ",
-                **{name: params.get(name) for name in PLAN_OPTIONS})
+    import contextlib
+
+    from . import hooks
+
+    try:
+        root = hooks.repo_root()
+    except hooks.GitError as exc:
+        _fail(str(exc))
+    # git runs a hook from the top of the working tree: a relative --config or --reference
+    # names a file there, wherever install-hook was started
+    with contextlib.chdir(root):
+        _check_plan(discover_rules().rules, [str(root)], prefix="hook options: ",
+                    **{name: params.get(name) for name in PLAN_OPTIONS})
 
 
 @main.command("uninstall-hook")

@@ -282,6 +282,19 @@ def test_install_hook_refuses_options_every_commit_would_fail_on(tmp_path, env, 
     assert not (repo / ".git" / "hooks" / "pre-commit").exists()
 
 
+def test_hook_options_are_checked_from_the_top_of_the_working_tree(tmp_path, env):
+    """git runs a hook from the top of the working tree; a review found install-hook judged a
+    relative --reference from the folder it was started in (refusing a right one, taking a
+    wrong one that then failed every commit)."""
+    repo = new_repo(tmp_path / "repo", env)
+    (repo / "refs").mkdir()
+    (repo / "sub").mkdir()
+    right = noticer("install-hook", "--", "--reference", "refs", cwd=repo / "sub", env=env)
+    assert right.returncode == 0, right.stderr
+    wrong = noticer("install-hook", "--", "--reference", "../refs", cwd=repo / "sub", env=env)
+    assert wrong.returncode == 2 and "reference folder not found: ../refs" in wrong.stderr
+
+
 def test_a_stopped_commit_says_how_to_go_on(tmp_path, env):
     repo = new_repo(tmp_path / "repo", env)
     assert noticer("install-hook", *FAST, cwd=repo, env=env).returncode == 0
