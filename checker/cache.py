@@ -83,8 +83,11 @@ class ForeignFolder(OSError):
 def ours(root: Path) -> bool:
     """Whether ``root`` holds noticer's own cache tag. Other tools write CACHEDIR.TAG too
     (cargo's target/, borg): only the text noticer writes makes a folder noticer's."""
+    tag = root / "CACHEDIR.TAG"
     try:
-        return (root / "CACHEDIR.TAG").read_text(encoding="utf-8", errors="replace") == CACHEDIR_TAG
+        if not tag.is_file() or tag.stat().st_size != len(CACHEDIR_TAG.encode("utf-8")):
+            return False  # nor a pipe or a large file by that name is read
+        return tag.read_text(encoding="utf-8", errors="replace") == CACHEDIR_TAG
     except OSError:
         return False
 

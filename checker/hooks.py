@@ -278,7 +278,7 @@ def _backups(target: Path) -> list[Path]:
     found = []
     for path in target.parent.glob(f"{target.name}.noticer-backup*"):
         number = path.name[len(f"{target.name}.noticer-backup"):]
-        if number == "" or number.isdigit():
+        if number == "" or (number.isascii() and number.isdigit()):
             found.append((int(number or 1), path))
     return [path for _, path in sorted(found)]
 
