@@ -327,8 +327,6 @@ def _check_hook_options(options: Sequence[str]) -> None:
     except click.ClickException as exc:
         _fail(f"hook options: {exc.format_message()}")
     params = ctx.params
-    import contextlib
-
     from . import hooks
 
     try:
