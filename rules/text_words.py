@@ -194,11 +194,8 @@ class Dictionary:
         # before and after: a longer word holding it anywhere; one side: letters on that side
         pattern = re.compile(r"\n(" + (r"[^\n]*" if cut_before and cut_after else letters) + re.escape(w)
                              + (r"[^\n]*" if cut_before and cut_after else tail) + r")\n")
-        for uw in sorted(self.user_words):
-            if len(uw) > len(w) and pattern.search(f"\n{uw}\n"):
-                return uw
-        for lang in self.languages:
-            found = pattern.search(_common_words(lang))
+        for words in (_one_per_line(self.user_words), *map(_common_words, self.languages)):
+            found = pattern.search(words)
             if found and len(found.group(1)) > len(w):
                 return found.group(1)
         return None
@@ -286,6 +283,12 @@ def _accented(language: str) -> dict[str, str]:
 # anywhere, the words a word cut by the image's edge may be part of, and the corrections
 # that make a line of unknown words a line of typos rather than pseudo-text.
 COMMON_FREQUENCY = 500
+
+
+@functools.lru_cache(maxsize=32)
+def _one_per_line(words: frozenset[str]) -> str:
+    """``words`` in name order, one per line between newlines: one string a pattern searches."""
+    return "\n" + "\n".join(sorted(words)) + "\n"
 
 
 @functools.lru_cache(maxsize=None)

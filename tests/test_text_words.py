@@ -249,6 +249,15 @@ def test_completion_finds_the_word_an_edge_cut(fragment, before, after, whole):
     assert EN.completion(fragment, before, after) == whole
 
 
+def test_completion_knows_the_users_words():
+    """A brand name the user listed, cut by the edge, is as much a part of a word."""
+    mine = load_dictionary(("en",), ("Zorblaxian",))
+    assert mine.completion("BLAXI", True, True) == "zorblaxian"
+    assert mine.completion("ZORBLA", False, True) == "zorblaxian"
+    assert mine.completion("ZORBLA", True, False) is None  # no word ends so
+    assert EN.completion("BLAXI", True, True) is None
+
+
 def test_words_cut_by_the_image_edge_are_no_typos_unless_no_word_holds_them():
     from rules.text import framed_verdicts
 
