@@ -432,10 +432,11 @@ WORDLESS_MIN_WORDS = 3
 
 
 @functools.lru_cache(maxsize=4096)
-def plain_verdicts(word: OcrWord, dictionary: Dictionary) -> tuple[WordVerdict, ...]:
+def plain_verdicts(word: OcrWord, dictionary: Dictionary, image_width: int) -> tuple[WordVerdict, ...]:
     """A word's verdicts with the plain settings the line measures use (3+ letters, acronyms
-    judged, split anywhere): computed once per word for TEXT001's and TEXT002's checks of a line."""
-    return tuple(judge_word(word, dictionary, 3, 0, True, True))
+    judged, split anywhere), a word cut by the image's edge framed (``framed_verdicts``):
+    computed once per word for TEXT001's and TEXT002's checks of a line."""
+    return tuple(framed_verdicts(judge_word(word, dictionary, 3, 0, True, True), word, image_width, dictionary))
 
 
 def wordless_line(line: OcrLine, dictionary: Dictionary, image_width: int) -> bool:
@@ -447,8 +448,7 @@ def wordless_line(line: OcrLine, dictionary: Dictionary, image_width: int) -> bo
     common words (FRSH BRAED DAILLY) is misspelled, not pseudo-text."""
     judged = unknown = typos = 0
     for word in line.words:
-        verdicts = [v for v in framed_verdicts(plain_verdicts(word, dictionary), word, image_width, dictionary)
-                    if v.status != "skipped"]
+        verdicts = [v for v in plain_verdicts(word, dictionary, image_width) if v.status != "skipped"]
         if not verdicts:
             continue
         judged += 1
@@ -478,7 +478,7 @@ def nonword_share(line: OcrLine, dictionary: Dictionary, image_width: int) -> tu
     bad = 0
     runs = 0
     for word in line.words:
-        for verdict in framed_verdicts(plain_verdicts(word, dictionary), word, image_width, dictionary):
+        for verdict in plain_verdicts(word, dictionary, image_width):
             n = len(verdict.text)
             letters += n
             # two edits from the nearest word ("Deligut" for "Delight") reads as garbage too

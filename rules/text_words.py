@@ -189,11 +189,10 @@ class Dictionary:
         w = fragment.lower()
         if not w or "\n" in w:
             return None
-        letters = r"[^\n]+" if cut_before else ""
-        tail = r"[^\n]+" if cut_after else ""
-        # before and after: a longer word holding it anywhere; one side: letters on that side
-        pattern = re.compile(r"\n(" + (r"[^\n]*" if cut_before and cut_after else letters) + re.escape(w)
-                             + (r"[^\n]*" if cut_before and cut_after else tail) + r")\n")
+        # one side: letters on that side; both: a longer word holding it anywhere
+        before, after = (r"[^\n]*", r"[^\n]*") if cut_before and cut_after else \
+            (r"[^\n]+" if cut_before else "", r"[^\n]+" if cut_after else "")
+        pattern = re.compile(r"\n(" + before + re.escape(w) + after + r")\n")
         for words in (_one_per_line(self.user_words), *map(_common_words, self.languages)):
             found = pattern.search(words)
             if found and len(found.group(1)) > len(w):
