@@ -516,7 +516,9 @@ def check_garbled(ctx, settings: GarbledSettings) -> Iterator[Issue]:
         Script and decorative fonts can read badly and look garbled; foreign words count as
         non-words unless their language is listed. Tiny text is ignored by the lenient profile.
         A word cut by the image's left or right edge that is part of a common word is no
-        non-word (as for TEXT001).
+        non-word (as for TEXT001). The evidence is what OCR reads, not the shape of each
+        glyph: a malformed letter that both engines read as the letter it imitates (a
+        flame-lettered FIRE whose E trails off like an L) goes unflagged.
     """
     result = ocr(ctx, settings)
     if not result.gate_passed:
