@@ -167,12 +167,13 @@ def judge_word(word: OcrWord, dictionary: Dictionary, min_letters: int, acronym_
         start = flat.find(run, position)
         position = max(position, start + len(run)) if start >= 0 else position
         offset = max(start, 0)
-        if case_cuts(run) and len(run) >= min_letters and dictionary.knows(run):
+        cuts = case_cuts(run)
+        if cuts and len(run) >= min_letters and dictionary.knows(run):
             # lettering that mixes cases is still the word it spells (graffiti's fUTURe)
             verdicts.append(WordVerdict(run, "known"))
             continue
         pieces, previous = [], 0
-        for cut in case_cuts(run) + [len(run)]:
+        for cut in cuts + [len(run)]:
             pieces.append((run[previous:cut], offset + previous))
             previous = cut
         for piece, piece_start in pieces:

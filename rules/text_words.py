@@ -287,7 +287,11 @@ COMMON_FREQUENCY = 500
 @functools.lru_cache(maxsize=32)
 def _one_per_line(words: frozenset[str]) -> str:
     """``words`` in name order, one per line between newlines: one string a pattern searches."""
-    return "\n" + "\n".join(sorted(words)) + "\n"
+    return _newline_joined(sorted(words))
+
+
+def _newline_joined(words: Iterable[str]) -> str:
+    return "\n" + "\n".join(words) + "\n"
 
 
 @functools.lru_cache(maxsize=None)
@@ -295,8 +299,8 @@ def _common_words(language: str) -> str:
     """The language's words counted ``COMMON_FREQUENCY`` times or more, commonest
     first, one per line between newlines: one string a pattern searches in C."""
     counts = _checker(language).word_frequency.dictionary
-    common = sorted((w for w, n in counts.items() if n >= COMMON_FREQUENCY), key=lambda w: (-counts[w], w))
-    return "\n" + "\n".join(common) + "\n"
+    return _newline_joined(sorted((w for w, n in counts.items() if n >= COMMON_FREQUENCY),
+                                  key=lambda w: (-counts[w], w)))
 
 
 @functools.lru_cache(maxsize=None)
