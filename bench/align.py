@@ -259,7 +259,7 @@ def eval_reference(bases):
             for angle, scale in ((0.5, 1.0), (0.0, 1.01), (1.0, 0.98)):
                 img = gen.shifted_copy(rgb, 0.0, 0.0, angle, scale)
                 rows.append(("rotation/scale", (0.0, 0.0, angle, scale), img, ref))
-        from rules import align_signals as sig
+        from rules.align import signals as sig
 
         t_err, r_err, s_err = [], [], []
         contexts = []

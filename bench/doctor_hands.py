@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rules import hand_geometry as geo
+from rules.hands import geometry as geo
 
 KINDS = ("extra", "missing", "fused")
 
@@ -214,7 +214,7 @@ def make_doctored_set(photos: list[Path], folder: Path, seed: int = 7, variants:
     and return (path written, doctoring, original)."""
     from PIL import Image
 
-    from rules.hand_analysis import detect_hands
+    from rules.hands.analysis import detect_hands
 
     folder.mkdir(parents=True, exist_ok=True)
     out = []

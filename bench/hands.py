@@ -71,7 +71,7 @@ def evaluate(case: Case, with_pose: bool = True) -> Outcome:
     profile: what the rules cost there, including only the analysis that profile asks for."""
     from checker.context import ImageContext
     from checker.imageio import load_image
-    from rules.hand_analysis import DetectionPlan, analyse_hands
+    from rules.hands.analysis import DetectionPlan, analyse_hands
     from rules.hands import HAND001, HAND002
     from checker.testing import run_rule
 
@@ -147,7 +147,7 @@ def time_empty_1024(corpus: Path, repeats: int = 3) -> dict[str, float] | None:
     each profile searches (lenient: full view; strict: also 2x2 tiles) and with the pose search."""
     from PIL import Image
 
-    from rules.hand_analysis import DetectionPlan, analyse_rgb
+    from rules.hands.analysis import DetectionPlan, analyse_rgb
 
     plans = {"lenient": DetectionPlan(search_tiles=False), "strict": DetectionPlan(),
              "strict+pose": DetectionPlan(search_with_pose=True)}

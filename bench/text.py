@@ -30,8 +30,8 @@ from pathlib import Path
 from checker.config import resolve
 from checker.testing import context_from_array, context_from_path
 from rules.text import RULES, expected_text_match, ocr_params
-from rules.text_ocr import ENGINES, OcrParams, read_text, second_reading
-from rules.text_words import normalized_edit_similarity
+from rules.text.ocr import ENGINES, OcrParams, read_text, second_reading
+from rules.text.words import normalized_edit_similarity
 
 from bench.text_gen import LABEL_SIZES, STYLES, make_case, make_label_case, make_packing_case, make_text_free
 

@@ -168,7 +168,7 @@ def make_case(seed: int, style: str, typo: bool, is_word=None, width: int = 512,
     if style not in STYLES:
         raise ValueError(f"style must be one of {STYLES}")
     if is_word is None:
-        from rules.text_words import load_dictionary
+        from rules.text.words import load_dictionary
 
         dictionary = load_dictionary(("en",))
         is_word = dictionary.knows

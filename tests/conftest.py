@@ -10,7 +10,7 @@ CORPUS = ROOT.parent / "shared" / "corpus"
 
 @pytest.fixture(scope="session", autouse=True)
 def model_cache(tmp_path_factory) -> Path:
-    """The rewritten OCR graphs (rules/text_model.py) go to a folder of this test session,
+    """The rewritten OCR graphs (rules/text/model.py) go to a folder of this test session,
     not the user's cache; the CLI's worker processes inherit the variable."""
     import os
 

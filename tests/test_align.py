@@ -12,7 +12,7 @@ import pytest
 from bench import align_gen as gen
 from checker.rule import DOC_SECTIONS
 from checker.testing import context_from_array, context_from_path, run_rule
-from rules import align_signals as sig
+from rules.align import signals as sig
 from rules.align import ALIGN001, ALIGN002, ALIGN003, ALIGN004, RULES
 
 CASES = json.loads((Path(__file__).parent / "cases" / "align_cases.json").read_text())

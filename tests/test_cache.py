@@ -143,8 +143,9 @@ def test_a_rule_packages_data_files_are_part_of_its_sources():
     import rules.text  # noqa: F401  (the module must be loaded for its sources to be found)
 
     sources = result_cache._module_sources("rules.text")
-    assert any(s.endswith("rules/text.py") for s in sources)
-    assert any(s.endswith("rules/data/words_en.txt") for s in sources)
+    assert any(s.endswith("rules/text/__init__.py") for s in sources)
+    assert any(s.endswith("rules/text/words.py") for s in sources)
+    assert any(s.endswith("rules/text/data/words_en.txt") for s in sources)
 
 
 def test_a_large_file_is_known_by_size_and_time_and_a_small_one_by_content(tmp_path, monkeypatch):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rules import hand_geometry as geo
+from rules.hands import geometry as geo
 
 
 def skeleton(curled: tuple[int, ...] = (), backward: int | None = None, thumb_on_pinky_side: bool = False,

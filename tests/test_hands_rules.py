@@ -7,7 +7,7 @@ import pytest
 from checker.rule import DOC_SECTIONS
 from checker.testing import context_from_array, run_rule
 from fixtures.hands_fixtures import draw_hand, make_gallery_images
-from rules.hand_analysis import analyse_hands, merge_hands, tile_boxes
+from rules.hands.analysis import analyse_hands, merge_hands, tile_boxes
 from rules.hands import HAND001, HAND002, PlausibilitySettings, implausibility_evidence
 
 
@@ -102,7 +102,7 @@ def test_tiles_cover_the_image_with_overlap():
 
 
 def test_merge_keeps_one_of_two_overlapping_hands():
-    from rules.hand_analysis import DetectedHand
+    from rules.hands.analysis import DetectedHand
 
     pts = np.array([[10.0 + i, 20.0 + 2 * i] for i in range(21)])
     a = DetectedHand(pts, np.zeros(21), np.zeros((21, 3)), "Left", 0.9, "full")
@@ -122,7 +122,7 @@ def test_gallery_images_are_written_and_judged(tmp_path):
 
 
 def test_pose_search_adds_nothing_without_a_person_and_keeps_known_hands():
-    from rules.hand_analysis import DetectionPlan, analyse_rgb, pose_hand_boxes
+    from rules.hands.analysis import DetectionPlan, analyse_rgb, pose_hand_boxes
 
     assert pose_hand_boxes(np.full((256, 256, 3), 90, np.uint8)) == []
     analysis = analyse_rgb(draw_hand(512).image, DetectionPlan(search_with_pose=True))
@@ -133,7 +133,7 @@ def test_pose_search_adds_nothing_without_a_person_and_keeps_known_hands():
 def test_only_strict_searches_tiles_for_small_hands(monkeypatch, profile, calls):
     """Lenient judges hands of 12% of the image and more, which the full view finds: it runs
     the detector once; strict adds 2x2 upscaled tiles. Both hand rules share that one search."""
-    from rules import hand_analysis
+    from rules.hands import analysis as hand_analysis
 
     seen = []
     real = hand_analysis.detect_in
@@ -159,7 +159,7 @@ def test_augmentation_runs_only_where_it_can_change_the_outcome():
 
 def test_a_normal_hand_in_lenient_costs_one_detector_run(monkeypatch):
     """No tiles, and no augmentation where the pixels show nothing wrong; strict does both."""
-    from rules import hand_analysis
+    from rules.hands import analysis as hand_analysis
 
     calls = []
     real = hand_analysis.detect_in
@@ -181,7 +181,7 @@ def test_mediapipe_loads_without_matplotlib_and_its_drawing_helpers_still_import
     from pathlib import Path
 
     script = ("import sys\n"
-              "from rules.hand_analysis import _hands_model\n"
+              "from rules.hands.analysis import _hands_model\n"
               "_hands_model(1)\n"
               "print('matplotlib' in sys.modules)\n"
               "import mediapipe as mp\n"

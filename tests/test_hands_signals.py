@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from fixtures.hands_fixtures import SKIN, draw_hand
-from rules import hand_signals as hs
+from rules.hands import signals as hs
 from rules.hands import finger_count_evidence
 
 

@@ -1,4 +1,4 @@
-"""RapidOCR made faster with the same outputs: the graph rewrite (rules/text_model.py), with
+"""RapidOCR made faster with the same outputs: the graph rewrite (rules/text/model.py), with
 fewer operators and the original graph kept whenever the rewrite cannot be trusted, and the
 detector input normalised by OpenCV."""
 from __future__ import annotations
@@ -9,8 +9,8 @@ import pytest
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from rules import text_model
-from rules.text_model import DETECTOR_PROBE, RECOGNISER_PROBE, fold_affine_activations, optimised_session
+from rules.text import model as text_model
+from rules.text.model import DETECTOR_PROBE, RECOGNISER_PROBE, fold_affine_activations, optimised_session
 
 
 def _const(name: str, value) -> onnx.NodeProto:
@@ -123,7 +123,7 @@ def rapidocr_models(monkeypatch, tmp_path):
     """{"det"/"rec": (model path, original session, probe size)} for RapidOCR's two
     networks, with an empty model cache."""
     pytest.importorskip("rapidocr_onnxruntime", reason="RapidOCR is not installed")
-    from rules import text_ocr
+    from rules.text import ocr as text_ocr
 
     monkeypatch.setenv("NOTICER_MODEL_CACHE", str(tmp_path / "models"))
     det_path, rec_path = text_ocr.rapidocr_model_paths()
@@ -150,7 +150,7 @@ def test_the_engine_reads_the_same_text_with_the_rewritten_graphs(monkeypatch, t
     what the original graphs read, with the same boxes."""
     pytest.importorskip("rapidocr_onnxruntime", reason="RapidOCR is not installed")
     from bench.text_gen import make_case
-    from rules import text_ocr
+    from rules.text import ocr as text_ocr
 
     monkeypatch.setenv("NOTICER_MODEL_CACHE", str(tmp_path / "models"))
     image = make_case(5, "photo", False, width=640, height=480).image
@@ -205,7 +205,7 @@ def test_the_detector_input_is_rapidocrs_own_to_float_rounding():
     pytest.importorskip("rapidocr_onnxruntime", reason="RapidOCR is not installed")
     from rapidocr_onnxruntime.ch_ppocr_det.utils import DetPreProcess
 
-    from rules import text_ocr
+    from rules.text import ocr as text_ocr
 
     image = (np.random.default_rng(3).random((300, 470, 3)) * 255).astype(np.uint8)
     theirs = DetPreProcess(470, "max", [0.5] * 3, [0.5] * 3)
@@ -268,7 +268,7 @@ def test_a_rapidocr_without_the_expected_config_keeps_its_graphs(monkeypatch, ca
     pytest.importorskip("rapidocr_onnxruntime", reason="RapidOCR is not installed")
     import cv2
 
-    from rules import text_ocr
+    from rules.text import ocr as text_ocr
 
     def no_config():
         raise KeyError("Det")

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import rules.text_ocr as text_ocr
+import rules.text.ocr as text_ocr
 from bench.text_gen import make_case, make_text_free
 from checker.rule import DOC_SECTIONS
 from checker.testing import context_from_array, run_rule
@@ -25,7 +25,7 @@ from rules.text import (
     gap_jumps,
     split_in_second_reading,
 )
-from rules.text_ocr import OcrParams, binarize_for_tesseract, text_presence
+from rules.text.ocr import OcrParams, binarize_for_tesseract, text_presence
 
 CASES = json.loads((Path(__file__).parent / "cases" / "text_cases.json").read_text(encoding="utf-8"))
 
@@ -351,7 +351,7 @@ def test_text004_flags_a_split_word_on_a_sign():
 
 
 def test_a_second_reading_splitting_a_word_into_a_non_word_is_a_gap():
-    from rules.text_words import load_dictionary
+    from rules.text.words import load_dictionary
 
     english = load_dictionary(("en",))
     assert split_in_second_reading("SENTENCE", ["THE", "SENT", "ENCE."], english) == ("SENT", "ENCE")
@@ -712,7 +712,7 @@ def test_a_missing_rapidocr_stops_the_run_once_before_any_image(monkeypatch, tmp
     """It was a crash of each TEXT rule on every image with text (three IMG001 per image)."""
     from checker.config import ConfigError, resolve
     from checker.runner import run_paths
-    from rules import text_ocr
+    from rules.text import ocr as text_ocr
 
     image = tmp_path / "sign.png"
     from PIL import Image
@@ -732,7 +732,7 @@ def test_missing_tesseract_data_stops_a_tesseract_run_once_before_any_image(monk
     Tesseract engine and no eng.traineddata each TEXT rule crashed on every image."""
     from checker.config import ConfigError, resolve
     from checker.runner import run_paths
-    from rules import text_ocr
+    from rules.text import ocr as text_ocr
 
     image = tmp_path / "sign.png"
     from PIL import Image
@@ -756,7 +756,7 @@ def test_missing_rapidocr_gives_a_clear_message_and_tesseract_still_works(monkey
 
     import numpy as np
 
-    from rules import text_ocr
+    from rules.text import ocr as text_ocr
 
     monkeypatch.setitem(sys.modules, "rapidocr_onnxruntime", None)  # import now fails
     monkeypatch.setattr(text_ocr, "rapidocr_available", lambda: False)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from rules.text import judge_word
-from rules.text_ocr import Box, OcrChar, OcrWord
-from rules.text_words import (
+from rules.text.ocr import Box, OcrChar, OcrWord
+from rules.text.words import (
     best_substring_similarity,
     compact_text,
     edit_distance,
@@ -90,7 +90,7 @@ def test_a_word_written_without_its_accents_is_known():
 def test_an_edited_words_file_is_read_again(tmp_path):
     import os
 
-    from rules.text_words import file_stamp
+    from rules.text.words import file_stamp
 
     words_file = tmp_path / "words.txt"
     words_file.write_text("zimage\n", encoding="utf-8")
@@ -105,7 +105,7 @@ def test_an_edited_words_file_is_read_again(tmp_path):
 
 def test_everyday_words_missing_from_pyspellchecker_are_known_and_offered():
     """pyspellchecker's English list lacks LOCKDOWN, MATCHA, HOODIE, APP...; noticer's own list
-    (rules/data/words_en.txt) adds them: known, offered as corrections, split out of
+    (rules/text/data/words_en.txt) adds them: known, offered as corrections, split out of
     run-together words, and still less common than common words."""
     for word in ("LOCKDOWN", "Matcha", "hoodie", "apps", "selfie"):
         assert EN.knows(word), word
@@ -120,7 +120,7 @@ def test_every_extra_word_is_one_pyspellchecker_lacks():
     pyspellchecker: a word the list no longer needs fails here, to be removed."""
     from spellchecker import SpellChecker
 
-    from rules.text_words import extra_words
+    from rules.text.words import extra_words
 
     counts = SpellChecker(language="en").word_frequency.dictionary
     words = extra_words("en")
@@ -221,14 +221,14 @@ def test_unsure_letters_are_not_judged_in_lenient():
 def test_two_edit_lookup_finds_what_applying_one_edit_twice_finds(word):
     """The C look-up gives the same words as pyspellchecker's own two-edit expansion (which
     builds every string two edits away), without its cost."""
-    from rules.text_words import _checker, known_within_two_edits
+    from rules.text.words import _checker, known_within_two_edits
 
     checker = _checker("en")
     assert known_within_two_edits(word, "en") == checker.known(checker.edit_distance_2(word))
 
 
 def test_two_edit_suggestion_for_a_word_no_single_edit_fixes():
-    from rules.text_words import known_within_two_edits
+    from rules.text.words import known_within_two_edits
 
     assert "restaurant" in known_within_two_edits("resturnt", "en")  # two letters missing
     assert EN.suggestion("resturnt") == "return"  # the most frequent word two edits away

@@ -335,7 +335,7 @@ def known_within_two_edits(word: str, language: str) -> set[str]:
 
 
 # How often pyspellchecker's list is taken to hold each of noticer's own everyday words
-# (rules/data/words_<language>.txt): enough to be split out of run-together words (which
+# (rules/text/data/words_<language>.txt): enough to be split out of run-together words (which
 # asks for 500) and to be offered as a correction, still far below common words ("online"
 # is counted about 23000 times).
 EXTRA_WORD_FREQUENCY = 1000

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import hand_geometry as geo
+from . import geometry as geo
 
 WORK_SIZE = 160  # hands are analysed at this size (pixels, longer side of the landmark box)
 
@@ -272,7 +272,7 @@ def tta_runs(crop: np.ndarray, points: np.ndarray) -> list[dict]:
     handedness and the mean landmark shift against `points` (in hand sizes)."""
     import cv2
 
-    from .hand_analysis import detect_in
+    from .analysis import detect_in
 
     size = float(max(np.ptp(points[:, 0]), np.ptp(points[:, 1]), 1.0))
     runs = []

@@ -2,8 +2,8 @@
 missing (TEXT003) and badly packed lettering (TEXT004).
 
 All four read the same OCR result, computed once per image through
-``ctx.shared(read_text, OcrParams(engine=...))`` (see rules/text_ocr.py); word logic lives
-in rules/text_words.py.
+``ctx.shared(read_text, OcrParams(engine=...))`` (see rules/text/ocr.py); word logic lives
+in rules/text/words.py.
 """
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ import numpy as np
 
 from checker.model import Issue, Region, Severity
 from checker.rule import Rule
-from rules.text_ocr import OcrLine, OcrParams, OcrResult, OcrWord, read_text, second_reading
-from rules.text_words import (
+from rules.text.ocr import OcrLine, OcrParams, OcrResult, OcrWord, read_text, second_reading
+from rules.text.words import (
     COMMON_FREQUENCY,
     Dictionary,
     best_substring_similarity,
@@ -71,7 +71,7 @@ def validate_text_settings(settings) -> None:
     configuration error naming the setting."""
     from dataclasses import fields
 
-    from rules.text_ocr import ENGINES
+    from rules.text.ocr import ENGINES
 
     names = {f.name for f in fields(settings)}
     if settings.engine not in ENGINES:
@@ -954,7 +954,7 @@ SHARED_OCR_SETTINGS = ("engine", "detection_side")
 def ocr_engine_missing(settings) -> str | None:
     """Before a run: the engine the TEXT rules are set to use, when it is not installed (where
     RapidOCR cannot be installed, a pre-commit environment, this says how to switch)."""
-    from rules.text_ocr import RAPIDOCR_MISSING, rapidocr_available, tessdata_path
+    from rules.text.ocr import RAPIDOCR_MISSING, rapidocr_available, tessdata_path
 
     if settings.engine in ("rapidocr", "hybrid") and not rapidocr_available():
         return RAPIDOCR_MISSING

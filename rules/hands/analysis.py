@@ -17,7 +17,7 @@ import numpy as np
 from checker.model import Region
 from checker.quiet import native_stderr_silenced
 
-from . import hand_geometry as geo
+from . import geometry as geo
 
 
 @dataclass(frozen=True)
@@ -294,7 +294,7 @@ def analyse_hands(ctx, plan: DetectionPlan = DetectionPlan()) -> HandAnalysis:
 
 
 def analyse_rgb(rgb: np.ndarray, plan: DetectionPlan = DetectionPlan()) -> HandAnalysis:
-    from .hand_signals import hand_signals
+    from .signals import hand_signals
 
     start = time.perf_counter()
     h, w = rgb.shape[:2]
@@ -312,7 +312,7 @@ def augment_hand(ctx, plan: DetectionPlan, index: int) -> dict:
     """Test-time augmentation of one analysed hand (``ctx.shared(augment_hand, plan, i)``):
     the landmark model run again on its mirrored, rotated and shrunk crop (tta_* signals).
     Four more MediaPipe runs (~90 ms CPU), so HAND001 asks only where they can matter."""
-    from .hand_signals import crop_hand, tta_runs, tta_summary
+    from .signals import crop_hand, tta_runs, tta_summary
 
     report = ctx.shared(analyse_hands, plan).hands[index]
     crop = crop_hand(ctx.rgb, report.hand.points)

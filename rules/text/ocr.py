@@ -299,7 +299,7 @@ def rapidocr_engine():
 
     engine = RapidOCR(intra_op_num_threads=1, inter_op_num_threads=1, use_cls=False)
     # the same networks (to float rounding) on graphs ONNX Runtime runs about a third faster
-    from rules.text_model import DETECTOR_PROBE, RECOGNISER_PROBE, log, optimised_session
+    from rules.text.model import DETECTOR_PROBE, RECOGNISER_PROBE, log, optimised_session
 
     try:
         det_path, rec_path = rapidocr_model_paths()

@@ -1,7 +1,7 @@
 """Pixel misalignment (ALIGN001-ALIGN004): the traces of tiled upscaling, outpainting,
 inpainting and upsampling that a careful viewer notices as "a few pixels off".
 
-The measurements live in :mod:`rules.align_signals` (pure numpy, tested on synthetic images);
+The measurements live in :mod:`rules.align.signals` (pure numpy, tested on synthetic images);
 this module declares the rules, their settings and profiles, and words the findings.
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ import numpy as np
 from checker.model import Issue, Region, Severity
 from checker.rule import Rule
 
-from . import align_signals as sig
+from . import signals as sig
 
 
 def _gray32(ctx) -> np.ndarray:

@@ -1,7 +1,7 @@
 """Hand rules: wrong number of fingers (HAND001) and anatomically implausible hands (HAND002).
 
-Both read one shared analysis per image (`rules.hand_analysis.analyse_hands` through
-``ctx.shared``): MediaPipe Hands landmarks plus pixel evidence from `rules.hand_signals`.
+Both read one shared analysis per image (`rules.hands.analysis.analyse_hands` through
+``ctx.shared``): MediaPipe Hands landmarks plus pixel evidence from `rules.hands.signals`.
 The decisions are small pure functions on that analysis (`finger_count_evidence`,
 `implausibility_evidence`) so they can be tested without MediaPipe.
 """
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from checker.model import Issue, Severity
 from checker.rule import Rule
 
-from .hand_geometry import DIGIT_NAMES
+from .geometry import DIGIT_NAMES
 
 # ---------------------------------------------------------------- HAND001 evidence
 
@@ -161,7 +161,7 @@ class FingerCountSettings:
 
 def detection_plan(settings) -> "DetectionPlan":
     """The analysis both hand rules share: the same plan for both, so it runs once."""
-    from .hand_analysis import DetectionPlan
+    from .analysis import DetectionPlan
 
     return DetectionPlan(search_with_pose=settings.search_with_pose, search_tiles=settings.search_tiles)
 
@@ -171,7 +171,7 @@ def augmentation_alone_max() -> float:
     """The most evidence test-time augmentation gives on its own, when the pixels show
     nothing: finger_count_evidence over every outcome of the augmented runs (each lost the
     hand, changed its count, or agreed). About 0.23: below any useful min_confidence."""
-    from .hand_signals import AUGMENTATIONS
+    from .signals import AUGMENTATIONS
 
     n = len(AUGMENTATIONS)
     best = 0.0
@@ -275,7 +275,7 @@ def check_finger_count(ctx, settings: FingerCountSettings):
         missed. Every hand's extended-finger count is in the shared analysis; findings carry
         the counts of all hands in the image (`extended_fingers_per_hand`).
     """
-    from .hand_analysis import analyse_hands, augment_hand
+    from .analysis import analyse_hands, augment_hand
 
     plan = detection_plan(settings)
     analysis = ctx.shared(analyse_hands, plan)
@@ -391,7 +391,7 @@ def check_implausible_hand(ctx, settings: PlausibilitySettings):
         judged only on held-out fingers. Illustration hands with stylised proportions can trip
         the bone-length check.
     """
-    from .hand_analysis import analyse_hands
+    from .analysis import analyse_hands
 
     analysis = ctx.shared(analyse_hands, detection_plan(settings))
     for report in analysis.hands:
