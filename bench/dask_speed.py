@@ -23,9 +23,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from checker.api import build_plan
-from checker.imageio import find_images
-from checker.runner import run_paths
+from checker.inputs import find_images
+from checker.session import build_plan, run_paths
 
 DEFAULT_FOLDER = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 
@@ -61,10 +60,10 @@ def scheduler_overhead_ms(client, plan, n_tasks: int = 200) -> tuple[float, floa
 
     started = time.perf_counter()
     for _ in range(20):
-        client.submit(check_batch, (), plan, pure=False).result()
+        client.submit(check_batch, (), pure=False).result()
     sequential = (time.perf_counter() - started) / 20 * 1000.0
     started = time.perf_counter()
-    futures = [client.submit(check_batch, (), plan, pure=False) for _ in range(n_tasks)]
+    futures = [client.submit(check_batch, (), pure=False) for _ in range(n_tasks)]
     client.gather(futures)
     pipelined = (time.perf_counter() - started) / n_tasks * 1000.0
     return sequential, pipelined

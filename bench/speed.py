@@ -395,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"code: checker/ and rules/ as they were at the start (source digest {source_digest()[:12]})")
         started = time.perf_counter()
         if args.folder:
-            from checker.imageio import find_images
+            from checker.inputs import find_images
 
             folder = args.folder.resolve()
             images, _ = find_images([folder])

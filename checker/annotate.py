@@ -21,6 +21,7 @@ from typing import Mapping
 
 import numpy as np
 
+from .imageio import ImageLoadError, load_image
 from .model import Finding, ImageResult, Region, Report, Severity
 
 SEVERITY_RGB = {Severity.ERROR: (255, 0, 255), Severity.WARNING: (255, 170, 0), Severity.INFO: (0, 200, 255)}
@@ -117,8 +118,6 @@ def output_path(folder: Path, report_path: str, suffix: str, taken: set[Path]) -
 
 def _write(report: Report, folder: Path, sources: Mapping[str, str], wanted, render, suffix: str) -> Written:
     from PIL import Image
-
-    from .imageio import ImageLoadError, load_image
 
     inputs = {Path(p).resolve() for p in (*(i.path for i in report.images), *sources.values())}
     written: list[Path] = []

@@ -1,15 +1,22 @@
-"""The result cache: one JSON file per image result, keyed by what decides that result.
+"""The result cache: one JSON file per image and rule family, keyed by what decides it.
 
-A result is reused only when everything that went into it is the same:
+An image's result is the sum of what each rule *family* found in it (a family is the rules'
+top-level package: ``rules.align``, ``rules.text``, or a plugin's package). Each family's
+part is cached on its own, so editing ``rules/align/*.py`` recomputes only the ALIGN rules
+of cached images, and the other families' parts are reused. A part is reused only when
+everything that went into it is the same:
 
 * the image bytes (SHA-256 of the file content, so a renamed or copied image still hits);
-* the *run fingerprint*: noticer's version, the source of the engine and of every rule
-  module that runs (with its package's ``data/`` files), the versions of the libraries that
-  shape results (OpenCV, MediaPipe, Tesseract, ...), each rule's code, name, resolved
-  severity and settings, the content of the files its settings name (``words_file``), and
-  fail-on;
-* what depends on where the image lives: the rules left after per-file ignores, the
-  expected text for its path, its sidecar ``.txt`` and its ALIGN004 reference image.
+* the *family fingerprint*: noticer's version, the engine's source and the versions of the
+  libraries that shape results (OpenCV, MediaPipe, Tesseract, ...), the source of every
+  module of the family's package (with its ``data/`` files), each of the family's rules'
+  code, name, resolved severity and settings, the content of the files its settings name
+  (``words_file``), and max-pixels;
+* what the image's job says depends on where the image lives (:class:`checker.job.ImageJob`):
+  the family's rules left after per-file ignores, the expected text for its path, its
+  sidecar ``.txt`` and its ALIGN004 reference image.
+
+The verdict is not cached: it is recomputed from the findings with this run's fail-on.
 
 Entries live in ``.noticer_cache/`` beside the config file (or the current folder when
 there is none), unless ``cache-dir`` says otherwise; relative ``cache-dir`` values are
@@ -36,24 +43,31 @@ import os
 import shutil
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
-from . import __version__
-from .config import Plan
-from .model import Finding, ImageResult, Region, Severity, Verdict
+from .version import __version__
+from .config import Plan, RulePlan
+from .imageio import ImageLoadError, sha256_of
+from .inputs import is_url, read_source
+from .job import ImageJob
+from .model import Finding, ImageResult, Region, Severity, verdict_for
+from .rule import Rule
+from .runner import finding_sort_key
 
 CACHE_DIRNAME = ".noticer_cache"
-ENTRY_FORMAT = 1
+ENTRY_FORMAT = 2
 # the libraries whose versions can change what a rule finds
 RESULT_LIBRARIES = ("numpy", "opencv-contrib-python", "mediapipe", "pillow", "scipy", "pytesseract",
                     "tesserocr", "rapidocr-onnxruntime", "onnxruntime", "onnx", "pyspellchecker", "rapidfuzz")
 RUN_DIR_CHARS = 16
-KEEP_RUNS = 8  # run folders (code and settings combinations) kept in a cache
+KEEP_RUNS = 8  # fingerprint folders (code and settings combinations) kept per family
 CACHEDIR_TAG = ("Signature: 8a477f597d28d172789f06886806bc55\n"
                 "# This file is a cache directory tag created by noticer.\n"
                 "# For information about cache directory tags see https://bford.info/cachedir/\n")
+ENGINE_FOLDER = Path(__file__).parent
 
 
 # ----------------------------------------------------------------------------- where
@@ -130,6 +144,19 @@ def clear(root: Path) -> bool:
     return True
 
 
+
+
+# ----------------------------------------------------------------------------- families
+
+def rule_family(rule: Rule) -> str:
+    """The family whose sources decide a rule's results: the rule's top-level package under
+    ``rules/`` (``rules.align`` for ``rules.align.seams``), else its top-level package (a
+    plugin's)."""
+    module = getattr(rule.check, "__module__", None) or "__unknown__"
+    parts = module.split(".")
+    return ".".join(parts[:2]) if parts[0] == "rules" and len(parts) > 1 else parts[0]
+
+
 # ----------------------------------------------------------------------------- fingerprints
 
 def _hash_json(value: Any) -> str:
@@ -141,8 +168,8 @@ def _hash_json(value: Any) -> str:
 DIGEST_MAX_BYTES = 8 << 20
 
 
-@functools.lru_cache(maxsize=256)
-def _file_digest(path: str) -> str:
+@functools.lru_cache(maxsize=1024)
+def file_digest(path: str) -> str:
     try:
         size_and_time = os.stat(path)
         if size_and_time.st_size > DIGEST_MAX_BYTES:
@@ -156,40 +183,37 @@ def _file_digest(path: str) -> str:
         return "missing"
 
 
-# data files of a rule package that count in the results' key, at most (in name order)
-MAX_DATA_FILES = 1000
+# modules and data files of a family that count in its key, at most (in name order)
+MAX_FAMILY_FILES = 1000
 
 
-def _module_sources(module_name: str) -> list[str]:
-    """The source files a rule's results depend on: its module, and when the module sits in a
-    package, the package's other modules too (rule families share helper modules)."""
-    module = sys.modules.get(module_name)
-    path = getattr(module, "__file__", None)
-    if not path:
-        return []
-    folder = Path(path).parent
-    if (folder / "__init__.py").is_file():
-        siblings = sorted(str(p) for p in folder.glob("*.py"))
-        # and the package's data files (word lists and the like read by its modules)
+def family_sources(family: str, rule_modules: Iterable[str] = ()) -> list[str]:
+    """The files a family's results depend on: every module of its package (sub-packages
+    included) and the package's ``data/`` files; for a family that is no package (a plugin's
+    single module, a test's rules), the modules its rules' checks live in."""
+    package = sys.modules.get(family)
+    init = getattr(package, "__file__", None)
+    if init and hasattr(package, "__path__"):
+        folder = Path(init).parent
+        modules = sorted(str(p) for p in folder.rglob("*.py") if "__pycache__" not in p.parts)
         data = sorted(str(p) for p in folder.glob("data/**/*") if p.is_file())
-        if len(siblings) <= 200:  # not a folder of unrelated modules
-            return siblings + data[:MAX_DATA_FILES]
-    return [path]
+        return (modules + data)[:MAX_FAMILY_FILES]
+    files = {getattr(sys.modules.get(name), "__file__", None) for name in rule_modules}
+    return sorted(f for f in files if f)
 
 
 def _setting_files(settings: Mapping[str, Any]) -> dict[str, str]:
     """Digests of the files a rule's settings name (``*_file`` settings, such as TEXT001's
     ``words_file``): editing the file changes the results as much as editing the setting."""
-    # read afresh each run (not through _file_digest's per-process memo): a long-lived
+    # read afresh each run (not through file_digest's per-process memo): a long-lived
     # process using the API sees the file its user just edited
-    return {key: _file_digest.__wrapped__(str(value)) for key, value in sorted(settings.items())
+    return {key: file_digest.__wrapped__(str(value)) for key, value in sorted(settings.items())
             if key.endswith("_file") and isinstance(value, str) and value}
 
 
 @functools.lru_cache(maxsize=1)
-def _environment_fingerprint() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
+def environment_fingerprint() -> str:
+    """noticer's own code and the libraries that shape results, the same for every family."""
     versions = {}
     for dist in RESULT_LIBRARIES:
         try:
@@ -200,54 +224,125 @@ def _environment_fingerprint() -> str:
     if tesseract:
         st = os.stat(tesseract)
         versions["tesseract-binary"] = [st.st_size, int(st.st_mtime)]
-    engine = sorted(str(p) for p in Path(__file__).parent.glob("*.py"))
+    engine = sorted(p for p in ENGINE_FOLDER.rglob("*.py") if "__pycache__" not in p.parts)
     return _hash_json({"python": sys.version_info[:2], "libraries": versions,
-                       "engine": {Path(p).name: _file_digest(p) for p in engine}})
+                       "engine": {p.relative_to(ENGINE_FOLDER).as_posix(): file_digest(str(p)) for p in engine}})
 
 
-def run_fingerprint(plan: Plan) -> str:
-    """Everything about this run, the same for every image, that decides a result."""
-    sources: set[str] = set()
-    rules = []
-    for rp in plan.rules:
+def family_fingerprint(family: str, rules: Sequence[RulePlan], max_pixels: int) -> str:
+    """Everything about this run that decides one family's part of every image's result."""
+    described = []
+    for rp in rules:
         check = rp.rule.check
-        if check is not None:
-            sources.update(_module_sources(check.__module__))
-        rules.append([rp.rule.code, rp.rule.name, rp.severity.value, rp.settings_dict,
-                      getattr(check, "__module__", None), getattr(check, "__qualname__", None),
-                      _setting_files(rp.settings_dict)])
+        described.append([rp.rule.code, rp.rule.name, rp.severity.value, rp.settings_dict,
+                          getattr(check, "__module__", None), getattr(check, "__qualname__", None),
+                          _setting_files(rp.settings_dict)])
+    sources = family_sources(family, [rp.rule.check.__module__ for rp in rules])
     return _hash_json({
         "noticer": __version__,
         "entry_format": ENTRY_FORMAT,
-        "environment": _environment_fingerprint(),
-        "sources": {s: _file_digest(s) for s in sorted(sources)},
-        "rules": rules,
-        "fail_on": plan.fail_on.value,
-        "max_pixels": plan.max_pixels,
+        "environment": environment_fingerprint(),
+        "family": family,
+        "sources": {s: file_digest(s) for s in sources},
+        "rules": described,
+        "max_pixels": max_pixels,
     })
 
 
-def image_key(plan: Plan, run_fp: str, display_path: str, content_sha: str) -> str:
-    """The cache key of one image in one run: its content and what depends on its path."""
-    from .runner import _reference_for, _sidecar_text
+def family_fingerprints(plan: Plan) -> dict[str, str]:
+    """{family: fingerprint} of the families of the plan's rules."""
+    by_family: dict[str, list[RulePlan]] = {}
+    for rp in plan.rules:
+        if rp.rule.check is not None:
+            by_family.setdefault(rule_family(rp.rule), []).append(rp)
+    return {family: family_fingerprint(family, rules, plan.max_pixels) for family, rules in by_family.items()}
 
-    path = Path(display_path)
-    sidecar = _sidecar_text(path)
-    reference = _reference_for(path, plan)
+
+def part_key(family_fp: str, job: ImageJob, family: str, content_sha: str) -> str:
+    """The cache key of one family's part of one image's result."""
+    sidecar = job.sidecar_text
     return _hash_json({
-        "run": run_fp,
+        "family": family_fp,
         "content": content_sha,
-        "rules": [rp.rule.code for rp in plan.rules_for(display_path)],
-        "expected_text": list(plan.expected_text_for(display_path)),
+        "rules": [rp.rule.code for rp in job.rules if rp.rule.check is not None and rule_family(rp.rule) == family],
+        "expected_text": list(job.expected_text),
         "sidecar": hashlib.sha256(sidecar.encode("utf-8")).hexdigest() if sidecar is not None else None,
-        "reference": _file_digest(str(reference)) if reference is not None else None,
+        "reference": file_digest.__wrapped__(job.reference) if job.reference is not None else None,
     })
+
+
+# ----------------------------------------------------------------------------- a family's part
+
+@dataclass(frozen=True)
+class FamilyPart:
+    """What one family's rules found in one image, with what the image was."""
+
+    family: str
+    sha256: str
+    width: int
+    height: int
+    load_ms: float
+    findings: tuple[Finding, ...] = ()
+    timings_ms: Mapping[str, float] = field(default_factory=dict)  # rule name -> ms
+    observations: Mapping[str, Any] = field(default_factory=dict)
+    observed_by: Mapping[str, str] = field(default_factory=dict)  # observation -> rule code
+
+
+def split_by_family(result: ImageResult, rules: Sequence[RulePlan], families: Iterable[str]) -> dict[str, FamilyPart]:
+    """The parts of a checked image's result that belong to ``families``."""
+    family_of_code = {rp.rule.code: rule_family(rp.rule) for rp in rules if rp.rule.check is not None}
+    family_of_name = {rp.rule.name: rule_family(rp.rule) for rp in rules if rp.rule.check is not None}
+    parts = {}
+    for family in families:
+        observed = {key: code for key, code in result.observed_by.items() if family_of_code.get(code) == family}
+        parts[family] = FamilyPart(
+            family, result.sha256, result.width, result.height, float(result.timings_ms.get("load", 0.0)),
+            tuple(f for f in result.findings if family_of_code.get(f.code) == family),
+            {name: ms for name, ms in result.timings_ms.items() if family_of_name.get(name) == family},
+            {key: result.observations[key] for key in observed if key in result.observations}, observed)
+    return parts
+
+
+def assemble(job: ImageJob, fresh: ImageResult | None, parts: Sequence[FamilyPart]) -> ImageResult:
+    """One image's result from its cached family parts and the result of checking the rest
+    (``fresh``: None when every family was cached). Findings, timings and observations come
+    in the order the runner gives them; the verdict is decided with this run's fail-on."""
+    if fresh is not None and (fresh.width is None or not parts):
+        return fresh  # unreadable now, or nothing was cached: the fresh result is the whole
+    first = parts[0]
+    findings = [*(fresh.findings if fresh else ()), *(f for p in parts for f in p.findings)]
+    ordered = tuple(sorted(findings, key=finding_sort_key))
+    rule_timings = {name: ms for p in parts for name, ms in p.timings_ms.items()}
+    if fresh is not None:
+        rule_timings.update({k: v for k, v in fresh.timings_ms.items() if k != "load"})
+    timings = {"load": fresh.timings_ms.get("load", first.load_ms) if fresh else first.load_ms}
+    timings.update({rp.rule.name: rule_timings[rp.rule.name] for rp in job.rules if rp.rule.name in rule_timings})
+    observations_by_rule: dict[str, dict[str, Any]] = {}
+    observed_by: dict[str, str] = {}
+    sources = [*parts, *([fresh] if fresh is not None else [])]
+    for source in sources:
+        for key, code in source.observed_by.items():
+            if key in source.observations:
+                observations_by_rule.setdefault(code, {})[key] = source.observations[key]
+                observed_by[key] = code
+    observations: dict[str, Any] = {}
+    if job.reference_note is not None:
+        observations["reference"] = job.reference_note
+    for rp in job.rules:
+        observations.update(observations_by_rule.get(rp.rule.code, {}))
+    broken = fresh is not None and fresh.verdict.value == "error"
+    sha = fresh.sha256 if fresh is not None else first.sha256
+    return ImageResult(job.path, sha, first.width, first.height, verdict_for(ordered, job.fail_on, broken),
+                       ordered, timings, observations, observed_by)
 
 
 # ----------------------------------------------------------------------------- (de)serialising
 
-def result_to_entry(key: str, result: ImageResult) -> dict[str, Any]:
-    return {"format": ENTRY_FORMAT, "key": key, "noticer": __version__, "result": result.to_dict()}
+def part_to_entry(key: str, part: FamilyPart) -> dict[str, Any]:
+    return {"format": ENTRY_FORMAT, "key": key, "noticer": __version__, "family": part.family,
+            "image": {"sha256": part.sha256, "width": part.width, "height": part.height, "load_ms": part.load_ms},
+            "findings": [f.to_dict() for f in part.findings], "timings_ms": dict(part.timings_ms),
+            "observations": dict(part.observations), "observed_by": dict(part.observed_by)}
 
 
 def _region(value: Any) -> Region | None:
@@ -259,54 +354,69 @@ def _region(value: Any) -> Region | None:
     return r
 
 
-def result_from_entry(entry: Any, key: str, display_path: str) -> ImageResult:
-    """Rebuild a result from a cache entry; raises (KeyError, ValueError, TypeError) on
-    anything that is not exactly what this version writes for this key."""
-    if not isinstance(entry, Mapping) or entry.get("format") != ENTRY_FORMAT or entry.get("key") != key:
+def part_from_entry(entry: Any, key: str, family: str) -> FamilyPart:
+    """Rebuild a family's part from a cache entry; raises (KeyError, ValueError, TypeError)
+    on anything that is not exactly what this version writes for this key."""
+    if not isinstance(entry, Mapping) or entry.get("format") != ENTRY_FORMAT or entry.get("key") != key \
+            or entry.get("family") != family:
         raise ValueError("foreign or stale cache entry")
-    raw = entry["result"]
     findings = []
-    for f in raw["findings"]:
+    for f in entry["findings"]:
         measurements = f["measurements"]
         if not isinstance(measurements, Mapping) or not isinstance(f["message"], str):
             raise TypeError("bad finding")
         findings.append(Finding(str(f["code"]), str(f["rule"]), Severity(f["severity"]),
                                 float(f["confidence"]), f["message"], _region(f["region"]), dict(measurements)))
-    sha = raw["sha256"]
+    image = entry["image"]
+    sha = image["sha256"]
     if not (isinstance(sha, str) and len(sha) == 64):
         raise ValueError("bad sha256")
-    timings = {str(k): float(v) for k, v in raw["timings_ms"].items()}
-    if any(not v >= 0 for v in timings.values()):
+    timings = {str(k): float(v) for k, v in entry["timings_ms"].items()}
+    load_ms = float(image["load_ms"])
+    if any(not v >= 0 for v in [*timings.values(), load_ms]):
         raise ValueError("bad timings")
-    observations = raw.get("observations", {})
-    if not isinstance(observations, Mapping):
+    observations, observed_by = entry["observations"], entry["observed_by"]
+    if not isinstance(observations, Mapping) or not isinstance(observed_by, Mapping):
         raise TypeError("bad observations")
-    return ImageResult(display_path, sha, int(raw["width"]), int(raw["height"]), Verdict(raw["verdict"]),
-                       tuple(findings), timings, dict(observations))
+    width, height = int(image["width"]), int(image["height"])
+    if min(width, height) < 1:
+        raise ValueError("bad size")
+    return FamilyPart(family, sha, width, height, load_ms, tuple(findings), timings, dict(observations),
+                      {str(k): str(v) for k, v in observed_by.items()})
 
 
 # ----------------------------------------------------------------------------- the store
 
+def _is_run_dir(name: str) -> bool:
+    return len(name) == RUN_DIR_CHARS and all(c in "0123456789abcdef" for c in name)
+
+
+def _family_dir(family: str) -> str:
+    """A family's folder name: its package name, with anything but letters, digits, dots,
+    dashes and underscores replaced."""
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in family) or "_"
+
+
 @dataclass(frozen=True)
 class ResultCache:
-    """A folder of entries ``<root>/v1/<run>/<key[:2]>/<key>.json``, where ``<run>`` is the
-    start of the run fingerprint: entries of runs with other code or settings sit in other
-    ``<run>`` folders, and only the most recently used ``KEEP_RUNS`` of those are kept."""
+    """A folder of entries ``<root>/v2/<family>/<run>/<key[:2]>/<key>.json``, where ``<run>``
+    is the start of the family's fingerprint: entries made with other code or settings sit
+    in other ``<run>`` folders, and only the most recently used ``KEEP_RUNS`` of those are
+    kept per family."""
 
     root: Path
-    run: str = "any"
 
-    def for_run(self, run_fp: str) -> "ResultCache":
-        return ResultCache(self.root, run_fp[:RUN_DIR_CHARS])
+    def _run_dir(self, family: str, family_fp: str) -> Path:
+        return self.root / f"v{ENTRY_FORMAT}" / _family_dir(family) / family_fp[:RUN_DIR_CHARS]
 
-    def _entry_path(self, key: str) -> Path:
-        return self.root / f"v{ENTRY_FORMAT}" / self.run / key[:2] / f"{key}.json"
+    def _entry_path(self, family: str, family_fp: str, key: str) -> Path:
+        return self._run_dir(family, family_fp) / key[:2] / f"{key}.json"
 
-    def prune(self, keep: int = 8) -> list[Path]:
-        """Mark this run's folder as just used and remove all but the ``keep`` most recently
-        used run folders (only folders named like ours). Returns what was removed."""
-        base = self.root / f"v{ENTRY_FORMAT}"
-        mine = base / self.run
+    def prune(self, family: str, family_fp: str, keep: int = KEEP_RUNS) -> list[Path]:
+        """Mark this family's run folder as just used and remove all but the ``keep`` most
+        recently used run folders of the family (only folders named like ours)."""
+        mine = self._run_dir(family, family_fp)
+        base = mine.parent
         try:
             if mine.is_dir():
                 os.utime(mine)
@@ -322,27 +432,25 @@ class ResultCache:
             removed.append(old)
         return removed
 
-    def get(self, key: str, display_path: str) -> ImageResult | None:
+    def get(self, family: str, family_fp: str, key: str) -> FamilyPart | None:
         try:
-            with open(self._entry_path(key), "rb") as fh:
+            with open(self._entry_path(family, family_fp, key), "rb") as fh:
                 entry = json.loads(fh.read())
-            return result_from_entry(entry, key, display_path)
+            return part_from_entry(entry, key, family)
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
 
-    def put(self, key: str, result: ImageResult) -> bool:
-        """Store a result atomically; False (and nothing written) when it should not be cached
-        or the folder is not writable."""
-        if result.verdict is Verdict.ERROR or result.sha256 is None:
-            return False
-        target = self._entry_path(key)
+    def put(self, family_fp: str, key: str, part: FamilyPart) -> bool:
+        """Store a part atomically; False (and nothing written) when the folder is not ours
+        or not writable."""
+        target = self._entry_path(part.family, family_fp, key)
         try:
             self._prepare()
             target.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=target.parent)
             try:
                 with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                    json.dump(result_to_entry(key, result), fh, ensure_ascii=False)
+                    json.dump(part_to_entry(key, part), fh, ensure_ascii=False)
                 os.chmod(tmp, 0o644)  # mkstemp makes 0600; entries are as readable as other files
                 os.replace(tmp, target)
             except BaseException:
@@ -371,44 +479,62 @@ class ResultCache:
                 os.replace(tmp, path)
 
 
-# ----------------------------------------------------------------------------- the seam
+# ----------------------------------------------------------------------------- a run's use of it
 
 @dataclass(frozen=True)
-class Lookup:
-    """What the cache had for a run: results found, and the key of every image still to check."""
+class CachedImage:
+    """What the cache had for one image: its parts found, and the job still to run (the
+    families not found), or None when every family was found."""
 
-    hits: tuple[ImageResult, ...]
-    keys: Mapping[str, tuple[str, str]]  # display path -> (key, content sha) of images still to check
-    cache: ResultCache  # the folder of this run's entries
+    job: ImageJob  # the image's whole job
+    sha256: str | None
+    hits: tuple[FamilyPart, ...]
+    missing: Mapping[str, str]  # family -> key of the parts still to compute
+    to_run: ImageJob | None
 
 
-def lookup(cache: ResultCache, plan: Plan, paths: Iterable[str]) -> Lookup:
-    """Look every path up; unreadable files are left to the checker (it reports them)."""
-    from .imageio import ImageLoadError, read_bytes, sha256_of
+class RunCache:
+    """The cache as one run uses it: look each job up, then complete each fresh result with
+    the parts found and store the parts computed."""
 
-    run_fp = run_fingerprint(plan)
-    cache = cache.for_run(run_fp)
-    cache.prune(KEEP_RUNS)
-    hits: list[ImageResult] = []
-    keys: dict[str, tuple[str, str]] = {}
-    for display in paths:
-        try:  # read_bytes refuses pipes and devices: opening a FIFO would hang the run
-            sha = sha256_of(read_bytes(Path(display)))
+    def __init__(self, cache: ResultCache, plan: Plan) -> None:
+        self.cache = cache
+        self.fingerprints = family_fingerprints(plan)
+        for family, fp in self.fingerprints.items():
+            cache.prune(family, fp)
+
+    def lookup(self, job: ImageJob) -> CachedImage:
+        """Unreadable files are left to the checker (it reports them)."""
+        if is_url(job.source):  # read where it is checked, not twice over the network
+            return CachedImage(job, None, (), {}, job)
+        try:  # read_source refuses pipes and devices: opening a FIFO would hang the run
+            sha = sha256_of(read_source(job.source))
         except ImageLoadError:
-            continue
-        key = image_key(plan, run_fp, display, sha)
-        found = cache.get(key, display)
-        if found is not None and found.sha256 == sha:
-            hits.append(found)
+            return CachedImage(job, None, (), {}, job)
+        families = [f for f in dict.fromkeys(rule_family(rp.rule) for rp in job.rules if rp.rule.check is not None)]
+        hits, missing = [], {}
+        for family in families:
+            fp = self.fingerprints[family]
+            key = part_key(fp, job, family, sha)
+            found = self.cache.get(family, fp, key)
+            if found is not None and found.sha256 == sha:
+                hits.append(found)
+            else:
+                missing[family] = key
+        if not families or missing:
+            rules = tuple(rp for rp in job.rules if rp.rule.check is None or rule_family(rp.rule) in missing)
+            to_run = replace(job, rules=rules)
         else:
-            keys[display] = (key, sha)
-    return Lookup(tuple(hits), keys, cache)
+            to_run = None
+        return CachedImage(job, sha, tuple(hits), missing, to_run)
 
-
-def store(found: Lookup, result: ImageResult) -> bool:
-    """Store a freshly computed result under the key looked up for its path, but only if the
-    bytes that were checked are the bytes the key was made from (the file may have changed)."""
-    entry = found.keys.get(result.path)
-    if entry is None or entry[1] != result.sha256:
-        return False
-    return found.cache.put(entry[0], result)
+    def complete(self, cached: CachedImage, fresh: ImageResult | None) -> ImageResult:
+        """The image's whole result; the fresh parts are stored when they were computed from
+        the bytes the keys were made from (the file may have changed) and nothing failed."""
+        if fresh is not None and cached.sha256 is not None and fresh.sha256 == cached.sha256 \
+                and fresh.verdict.value != "error":
+            for family, part in split_by_family(fresh, cached.job.rules, cached.missing).items():
+                self.cache.put(self.fingerprints[family], cached.missing[family], part)
+        if fresh is not None and (cached.sha256 is None or fresh.sha256 != cached.sha256):
+            return fresh  # the bytes changed under the run: the cached parts are of other bytes
+        return assemble(cached.job, fresh, cached.hits)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import fnmatch
 import os
 import sys
 from pathlib import Path
@@ -13,9 +12,13 @@ from typing import Any, Sequence
 
 import click
 
-from . import __version__
-from .config import BUILTIN_PROFILES, ConfigError, load_config, matches, resolve
+from . import hooks, session
+from .annotate import write_annotations, write_masks
+from .cache import cache_root, clear, foreign_folder
+from .config import BUILTIN_PROFILES, ENGINE_OPTIONS, ConfigError, Plan, load_config, matches, resolve
 from .discovery import discover_formats, discover_rules
+from .inputs import is_under
+from .version import __version__
 
 FORMAT_NAMES = ("text", "json", "sarif", "html", "junit")
 
@@ -59,6 +62,31 @@ def main() -> None:
     """noticer: find the defects careful viewers notice in AI-generated images."""
 
 
+def engine_options(command):
+    """The engine options of the options table (checker/config/options.py) as click options:
+    one declaration gives the TOML key, the CLI option and the Plan field."""
+    for option in reversed(ENGINE_OPTIONS):
+        if option.cli_help is None:
+            continue
+        flags = [f"{option.cli_flag}/--no-{option.key}"] if option.switch else [option.cli_flag]
+        if option.short:
+            flags.append(option.short)
+        kwargs: dict[str, Any] = {"help": option.cli_help, "default": None}
+        if option.kind is tuple:
+            kwargs["multiple"] = True
+            kwargs["default"] = ()
+        elif option.choices:
+            kwargs["type"] = click.Choice(list(option.choices))
+        elif option.folder:
+            kwargs["type"] = click.Path(file_okay=False, path_type=str)
+        elif option.kind is not bool:
+            kwargs["type"] = option.kind
+        if option.key == "scheduler":
+            kwargs["metavar"] = "ADDRESS"
+        command = click.option(*flags, option.field, **kwargs)(command)
+    return command
+
+
 @main.command("check")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=str))
 @click.option("--profile", help="Tolerance profile: lenient (default), strict, or a custom one.")
@@ -68,22 +96,12 @@ def main() -> None:
               help=f"Output format: {', '.join(FORMAT_NAMES)} (default: from the --output file's extension, "
                    f"else text).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=str), help="Write the report here instead of stdout.")
-@click.option("--jobs", "-j", type=int, help="Worker processes (default: number of cores; 0 = in this process).")
 @click.option("--fail-on", type=click.Choice(["error", "warning", "info"]), help="Lowest severity that fails an image.")
 @click.option("--config", type=click.Path(dir_okay=False, path_type=str), help="Config file (noticer.toml or pyproject.toml).")
 @click.option("--set", "sets", multiple=True, metavar="RULE.SETTING=VALUE", help="Override one setting; wins over config.")
-@click.option("--exclude", multiple=True, help="Glob of files or folders to skip (repeatable).")
-@click.option("--reference", type=click.Path(file_okay=False, path_type=str), help="Folder of reference images (ALIGN004).")
-@click.option("--timeout", type=float, help="Seconds one image may take (default 120).")
-@click.option("--max-pixels", type=int, help="Largest image decoded, in pixels (default 100000000).")
-@click.option("--executor", type=click.Choice(["local", "dask"]), help="Where to run: local processes (default) or a Dask cluster.")
-@click.option("--scheduler", metavar="ADDRESS", help="Dask scheduler address, e.g. tcp://host:8786 (with --executor dask).")
+@engine_options
 @click.option("--color/--no-color", default=None, help="Colour text output (default: only on a terminal).")
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: on a terminal).")
-@click.option("--cache/--no-cache", "use_cache", default=None,
-              help="Reuse results of unchanged images from the result cache (default: on).")
-@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=str),
-              help="Result cache folder (default: .noticer_cache beside the config file, or here).")
 @click.option("--changed", metavar="REV", is_flag=False, flag_value="HEAD", default=None,
               help="Only images that differ from git revision REV (default HEAD), including untracked ones.")
 @click.option("--staged", is_flag=True, help="Only images added or modified in the git index, read from the index.")
@@ -95,43 +113,32 @@ def main() -> None:
               help="Write a black/white PNG mask per image with regions (white = defect) into this folder.")
 @click.option("--mask-dilate", type=click.IntRange(min=0), default=0, show_default=True,
               help="Grow mask regions by this many pixels (inpainting tools like a margin).")
-def check_command(paths: tuple[str, ...], profile, select, ignore, fmt, output, jobs, fail_on, config, sets,
-                  exclude, reference, timeout, max_pixels, executor, scheduler, color, progress, use_cache,
-                  cache_dir, changed, staged, pushed, annotate_dir, masks_dir, mask_dilate) -> None:
+def check_command(paths: tuple[str, ...], profile, select, ignore, fmt, output, fail_on, config, sets, color,
+                  progress, changed, staged, pushed, annotate_dir, masks_dir, mask_dilate, **engine) -> None:
     """Check images (files and folders, recursively) and report what viewers would notice.
 
     Exit codes: 0 no image fails, 1 an image has a finding at or above fail-on (or could
     not be read), 2 usage or configuration error."""
-    from .api import report_from
-    from .imageio import find_images
-    from .runner import default_jobs, run_paths
-
     if sum(bool(x) for x in (changed, staged, pushed)) > 1:
         _fail("--changed, --staged and --pushed cannot be combined")
     git_mode = bool(changed or staged or pushed)
     if changed and changed != "HEAD" and Path(changed).exists():
         # `--changed art/`: click took the folder for the revision; it is a path unless it names a commit
-        from . import hooks
-
         if not hooks.is_commit(changed):
             paths, changed = (changed, *paths), "HEAD"
     if not paths:
         paths = (".",)
     for p in paths:
         if "://" in p:
-            continue  # a URL (s3://, gs://, file://): find_images lists it with fsspec
+            continue  # a URL (s3://, gs://, file://): listed with fsspec
         if not git_mode and not Path(p).exists() and not Path(p).is_symlink():
             _fail(f"no such file or folder: {p}")
     discovered = discover_rules()
     for w in discovered.warnings:
         click.echo(f"noticer: warning: {w}", err=True)
     plan = _check_plan(discovered.rules, list(paths), config=config, profile=profile, select=select, ignore=ignore,
-                       sets=sets, fail_on=fail_on, exclude=exclude, reference=reference, timeout=timeout,
-                       max_pixels=max_pixels, executor=executor, scheduler=scheduler, use_cache=use_cache,
-                       cache_dir=cache_dir, jobs=jobs)
+                       sets=sets, fail_on=fail_on, **engine)
     if plan.cache:
-        from .cache import cache_root, foreign_folder
-
         why = foreign_folder(cache_root(plan))
         if why:  # never write into (nor later clean) a folder of the user's
             click.echo(f"noticer: warning: not using the result cache: {why} (choose another cache-dir)", err=True)
@@ -149,39 +156,35 @@ def check_command(paths: tuple[str, ...], profile, select, ignore, fmt, output, 
     with contextlib.ExitStack() as stack:
         # sources: report path -> the file holding the bytes that were checked (differs for
         # --staged/--pushed, where those bytes come from git and live in a temporary folder)
-        if git_mode:
-            images, sources = _git_images(stack, paths, plan.exclude, changed, staged, pushed)
-        else:
-            try:
-                found, problems = find_images(paths, exclude=plan.exclude)
-            except ConfigError as exc:  # a URL without fsspec or its filesystem package (s3fs, gcsfs)
-                _fail(str(exc))
-            for where, why in problems:
-                click.echo(f"noticer: warning: {where}: {why}", err=True)
-            images, sources = [str(p) for p in found], {}
+        try:
+            if git_mode:
+                inputs = hooks.git_inputs(stack, paths, plan.exclude, changed=changed, staged=staged,
+                                          pushed_lines=sys.stdin.read() if pushed else None)
+            else:
+                inputs = session.find_inputs(paths, plan)
+        except hooks.GitError as exc:
+            _fail(str(exc))
+        except ConfigError as exc:  # a URL without fsspec or its filesystem package (s3fs, gcsfs)
+            _fail(str(exc))
+        for where, why in inputs.problems:
+            click.echo(f"noticer: warning: {where}: {why}", err=True)
+        images = inputs.images
         if output and Path(output).resolve() in {Path(p).resolve() for p in images}:
             _fail(f"--output {output} is one of the images being checked; it would be overwritten")
-        n_jobs = jobs if jobs is not None else (plan.jobs if plan.jobs is not None else default_jobs())
         show_progress = progress if progress is not None else sys.stderr.isatty()
         show_progress = show_progress and len(images) > 3
-        to_check = [sources.get(p, p) for p in images]
         try:
             if show_progress:
                 with click.progressbar(length=len(images), label="checking", file=sys.stderr) as bar:
-                    results = run_paths(to_check, plan, jobs=n_jobs, on_result=lambda _r: bar.update(1))
+                    report = session.run(plan, inputs, jobs=plan.jobs, on_result=lambda _r: bar.update(1))
             else:
-                results = run_paths(to_check, plan, jobs=n_jobs)
+                report = session.run(plan, inputs, jobs=plan.jobs)
         except ConfigError as exc:  # the dask executor: extra missing, no --scheduler, no scheduler there
             _fail(str(exc))
-        if sources:
-            shown = {checked: shown for shown, checked in sources.items()}
-            results = sorted((dataclasses.replace(r, path=shown.get(r.path, r.path)) for r in results),
-                             key=lambda r: Path(r.path).as_posix())
-        report = report_from(plan, results)
         if hasattr(formatter, "sources"):
-            formatter.sources = dict(sources)
+            formatter.sources = dict(inputs.sources)
         rendered = formatter.render(report)
-        _write_pictures(report, sources, annotate_dir, masks_dir, mask_dilate, paths)
+        _write_pictures(report, dict(inputs.sources), annotate_dir, masks_dir, mask_dilate, paths)
     if output:
         mode = "wb" if isinstance(rendered, bytes) else "w"
         with open(output, mode, **({} if mode == "wb" else {"encoding": "utf-8"})) as fh:
@@ -198,54 +201,10 @@ def check_command(paths: tuple[str, ...], profile, select, ignore, fmt, output, 
     sys.exit(report.exit_code)
 
 
-def _excluded(path: str, patterns: Sequence[str]) -> bool:
-    posix = Path(path).as_posix()
-    return any(fnmatch.fnmatch(posix, pat) or fnmatch.fnmatch(Path(path).name, pat)
-               or fnmatch.fnmatch(posix, f"*/{pat}") for pat in patterns)
-
-
-def _under(path: Path, roots: Sequence[Path]) -> bool:
-    return any(path == root or root in path.parents for root in roots)
-
-
-def _git_images(stack: contextlib.ExitStack, paths: Sequence[str], exclude: Sequence[str], changed: str | None,
-                staged: bool, pushed: bool) -> tuple[list[str], dict[str, str]]:
-    """The images git would record (--staged), publish (--pushed) or has changed (--changed),
-    limited to PATHS; for --staged and --pushed their bytes are exported to a temporary folder."""
-    from . import hooks
-
-    try:
-        root = hooks.repo_root()
-        if changed:
-            specs = [("", p) for p in hooks.changed_images(changed, root)]
-        elif staged:
-            specs = [("", p) for p in hooks.staged_images(root)]
-        else:
-            specs = hooks.pushed_images(hooks.parse_push_lines(sys.stdin.read()), root)
-        roots = [Path(p).resolve() for p in paths]
-        cwd = Path.cwd()
-        chosen = []
-        for source, rel in specs:
-            shown = os.path.relpath(root / rel, cwd)
-            if _under(root / rel, roots) and not _excluded(shown, exclude):
-                chosen.append((source, rel, shown))
-        if changed:
-            return [shown for _, _, shown in chosen if Path(shown).is_file()], {}
-        folder = Path(stack.enter_context(hooks.staging_folder()))
-        written = hooks.export_blobs([(source, rel) for source, rel, _ in chosen], folder, root)
-        by_rel = {rel: shown for _, rel, shown in chosen}
-        sources = {by_rel[rel]: checked for checked, rel in written.items()}
-        return sorted(sources, key=lambda p: Path(p).as_posix()), sources
-    except hooks.GitError as exc:
-        _fail(str(exc))
-        raise  # unreachable: _fail exits
-
-
 def _write_pictures(report, sources: dict[str, str], annotate_dir: str | None, masks_dir: str | None,
                     dilate: int, inputs: Sequence[str]) -> None:
     if not annotate_dir and not masks_dir:
         return
-    from .annotate import write_annotations, write_masks
 
     for folder, writer, kind in ((annotate_dir, write_annotations, "annotated images"),
                                  (masks_dir, write_masks, "masks")):
@@ -259,7 +218,7 @@ def _write_pictures(report, sources: dict[str, str], annotate_dir: str | None, m
         for path, why in outcome.skipped:
             click.echo(f"noticer: warning: {path}: {why}", err=True)
         click.echo(f"noticer: wrote {len(outcome.written)} {kind} to {folder}", err=True)
-        inside = [p for p in inputs if Path(p).is_dir() and _under(Path(folder).resolve(), [Path(p).resolve()])]
+        inside = [p for p in inputs if Path(p).is_dir() and is_under(Path(folder).resolve(), [Path(p).resolve()])]
         if inside and outcome.written:
             click.echo(f"noticer: warning: {folder} is inside the checked folder {inside[0]}; the next run "
                        f"will check those files too unless you pass --exclude", err=True)
@@ -274,8 +233,6 @@ def install_hook_command(pre_push: bool, profile: str | None, force: bool, optio
     """Install a plain git hook (no pre-commit framework needed) that checks the images a
     commit (or push) records: their staged content, not the working tree. Extra OPTIONS after
     `--` are passed to `noticer check`, e.g. `noticer install-hook -- --fail-on warning`."""
-    from . import hooks
-
     hook = "pre-push" if pre_push else "pre-commit"
     extra = [*(["--profile", profile] if profile else []), *options]
     _check_hook_options(extra)
@@ -291,28 +248,21 @@ def install_hook_command(pre_push: bool, profile: str | None, force: bool, optio
 
 
 # the options of `noticer check` that decide its plan
-PLAN_OPTIONS = ("config", "profile", "select", "ignore", "sets", "fail_on", "exclude", "reference", "timeout",
-                "max_pixels", "executor", "scheduler", "use_cache", "cache_dir", "jobs")
+PLAN_OPTIONS = ("config", "profile", "select", "ignore", "sets", "fail_on",
+                *(option.field for option in ENGINE_OPTIONS if option.cli_help is not None))
 
 
-def _check_plan(rules, paths: list[str], *, config, profile, select, ignore, sets, fail_on, exclude, reference,
-                timeout, max_pixels, executor, scheduler, use_cache, cache_dir, jobs, prefix: str = ""):
+def _check_plan(rules, paths: list[str], *, config, profile, select, ignore, sets, fail_on, prefix: str = "",
+                **engine):
     """The run plan of `noticer check`'s options, every value checked: a configuration
     error, a negative --jobs or a reference folder that is not there stops with exit 2.
     ``prefix`` starts each message (the hook's options are checked at install time)."""
-    from .config import parse_set_option
-
     try:
-        cfg, cfg_path = load_config(paths, config)
-        plan = resolve(rules, cfg, profile=profile, select=_split(select or ()) or None,
-                       ignore=_split(ignore or ()), sets=[parse_set_option(s) for s in sets or ()], fail_on=fail_on,
-                       config_path=str(cfg_path) if cfg_path else None, exclude=tuple(exclude or ()),
-                       reference=reference, timeout=timeout, max_pixels=max_pixels,
-                       executor=executor, scheduler=scheduler, cache=use_cache, cache_dir=cache_dir)
+        plan = session.plan_for(rules, paths, config=config, profile=profile, select=_split(select or ()) or None,
+                                ignore=_split(ignore or ()), settings=tuple(sets or ()), fail_on=fail_on,
+                                flag_prefix="--", **engine)
     except ConfigError as exc:
         _fail(f"{prefix}{exc}")
-    if jobs is not None and jobs < 0:
-        _fail(f"{prefix}--jobs must be 0 (in this process) or more, not {jobs}")
     if plan.reference and not Path(plan.reference).is_dir():
         _fail(f"{prefix}reference folder not found: {plan.reference}")
     return plan
@@ -327,8 +277,6 @@ def _check_hook_options(options: Sequence[str]) -> None:
     except click.ClickException as exc:
         _fail(f"hook options: {exc.format_message()}")
     params = ctx.params
-    from . import hooks
-
     try:
         root = hooks.repo_root()
     except hooks.GitError as exc:
@@ -345,8 +293,6 @@ def _check_hook_options(options: Sequence[str]) -> None:
 def uninstall_hook_command(pre_push: bool) -> None:
     """Remove the git hook installed by `noticer install-hook` (never anyone else's), and put
     back the hook `install-hook --force` replaced."""
-    from . import hooks
-
     hook = "pre-push" if pre_push else "pre-commit"
     try:
         path, removed, restored = hooks.uninstall_hook(hook)
@@ -367,9 +313,6 @@ def uninstall_hook_command(pre_push: bool) -> None:
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=str), help="Cache folder to remove.")
 def clean_command(config: str | None, cache_dir: str | None) -> None:
     """Remove the result cache."""
-    from .cache import cache_root, clear
-    from .config import Plan
-
     try:
         cfg, cfg_path = load_config([Path.cwd()], config)
     except ConfigError as exc:

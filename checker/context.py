@@ -5,6 +5,10 @@ once: grayscale, generation metadata, and any *shared analysis* (hand landmarks,
 through :meth:`ImageContext.shared`, which memoises a plain function by its
 arguments. The context knows nothing about hands or text; rule families bring their
 own analysis functions, so it does not grow into a god object.
+
+Rules that read another image (ALIGN004's reference) decode it with :func:`load_image`,
+the engine's own loader, exported here as part of the public rule API with the error it
+raises, :class:`ImageLoadError`.
 """
 from __future__ import annotations
 
@@ -14,8 +18,10 @@ from typing import Any, Callable, TypeVar
 
 import numpy as np
 
-from .imageio import LoadedImage
+from .imageio import ImageLoadError, LoadedImage, load_image
 from .metadata import GenerationMetadata, extract_metadata
+
+__all__ = ["ImageContext", "ImageLoadError", "LoadedImage", "load_image"]
 
 T = TypeVar("T")
 

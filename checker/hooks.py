@@ -13,6 +13,7 @@ paths again.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shlex
@@ -25,6 +26,8 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from .imageio import IMAGE_SUFFIXES, LFS_POINTER
+from .inputs import excluded_below, is_under
+from .session import Inputs
 
 MARKER = "# noticer-managed-hook: installed by `noticer install-hook`; `noticer uninstall-hook` removes it"
 HOOK_NAMES = ("pre-commit", "pre-push")
@@ -204,6 +207,36 @@ def export_blobs(specs: Sequence[tuple[str, str]], destination: Path, cwd: str |
 
 def staging_folder() -> tempfile.TemporaryDirectory:
     return tempfile.TemporaryDirectory(prefix="noticer-git-")
+
+
+def git_inputs(stack: contextlib.ExitStack, paths: Sequence[str], exclude: Sequence[str], *,
+               changed: str | None = None, staged: bool = False, pushed_lines: str | None = None) -> Inputs:
+    """The images git would record (``staged``), publish (``pushed_lines``: a pre-push hook's
+    standard input) or has changed (``changed``: a revision), limited to ``paths`` and not
+    excluded; for staged and pushed content their bytes are exported to a temporary folder
+    that lives as long as ``stack``. Raises GitError."""
+    root = repo_root()
+    if changed:
+        specs = [("", p) for p in changed_images(changed, root)]
+    elif staged:
+        specs = [("", p) for p in staged_images(root)]
+    else:
+        specs = pushed_images(parse_push_lines(pushed_lines or ""), root)
+    roots = [Path(p).resolve() for p in paths]
+    cwd = Path.cwd()
+    chosen = []
+    for source, rel in specs:
+        shown = os.path.relpath(root / rel, cwd)
+        inside = [r for r in roots if is_under(root / rel, [r])]
+        if inside and not excluded_below(shown, os.path.relpath(inside[0], cwd), exclude):
+            chosen.append((source, rel, shown))
+    if changed:
+        return Inputs(tuple(shown for _, _, shown in chosen if Path(shown).is_file()))
+    folder = Path(stack.enter_context(staging_folder()))
+    written = export_blobs([(source, rel) for source, rel, _ in chosen], folder, root)
+    by_rel = {rel: shown for _, rel, shown in chosen}
+    sources = {by_rel[rel]: checked for checked, rel in written.items()}
+    return Inputs(tuple(sorted(sources, key=lambda p: Path(p).as_posix())), sources)
 
 
 # ----------------------------------------------------------------------------- plain git hooks

@@ -1,4 +1,4 @@
-"""Reading images safely: read-only, once, with clear errors.
+"""Decoding images safely: read-only, once, with clear errors.
 
 The file is read into memory with a plain read-only open (no lock, no write, no
 move). Decoding uses OpenCV for ordinary 8-bit JPEG/PNG (about 3x faster than
@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
+import stat
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +19,8 @@ from typing import Any
 import numpy as np
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff")
+# the largest image decoded (width x height): the default of the max-pixels option
+DEFAULT_MAX_PIXELS = 100_000_000
 
 
 class ImageLoadError(Exception):
@@ -50,9 +54,6 @@ class LoadedImage:
 
 
 def read_bytes(path: Path) -> bytes:
-    import os
-    import stat
-
     try:
         mode = os.stat(path).st_mode
     except FileNotFoundError:
@@ -86,7 +87,7 @@ PNG_TEXT_CHUNK_LIMIT = 64 << 20  # bytes of one decompressed PNG text chunk
 PNG_TEXT_MEMORY_LIMIT = 256 << 20  # bytes of all of them
 
 
-def load_image(path: Path, max_pixels: int = 100_000_000, data: bytes | None = None) -> LoadedImage:
+def load_image(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS, data: bytes | None = None) -> LoadedImage:
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     if data is None:
@@ -241,74 +242,3 @@ def composite_on_contrast(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     weight = alpha.astype(np.float32)[:, :, None] / 255.0
     blended = rgb.astype(np.float32) * weight + ground * (1.0 - weight)
     return np.ascontiguousarray(np.clip(blended + 0.5, 0, 255).astype(np.uint8))
-
-
-def find_images(paths, exclude=(), suffixes=IMAGE_SUFFIXES) -> tuple[list[Path], list[tuple[Path, str]]]:
-    """Expand files and folders (recursively, following links once) into image paths.
-
-    Returns (images, problems): problems are paths that could not be walked, with why
-    (a symlink loop, a missing path, an unreadable folder)."""
-    import fnmatch
-    import os
-
-    found: dict[str, Path] = {}
-    problems: list[tuple[Path, str]] = []
-
-    def excluded(p: Path) -> bool:
-        s = p.as_posix()
-        return any(fnmatch.fnmatch(s, pat) or fnmatch.fnmatch(p.name, pat) or fnmatch.fnmatch(s, f"*/{pat}")
-                   for pat in exclude)
-
-    for raw in paths:
-        if "://" in str(raw):  # an fsspec URL: listed here, read where the image is checked
-            from .dask import expand_urls
-
-            try:
-                for url in expand_urls([str(raw)], exclude=exclude, suffixes=suffixes):
-                    found.setdefault(url, url)
-            except FileNotFoundError as exc:
-                problems.append((raw, str(exc)))
-            continue
-        root = Path(raw)
-        if not root.exists() and not root.is_symlink():
-            problems.append((root, "no such file or folder"))
-            continue
-        if root.is_file() or (root.is_symlink() and not root.is_dir()):
-            if not excluded(root):
-                found.setdefault(str(root), root)
-            continue
-        seen_dirs: set[tuple[int, int]] = set()
-        stack = [root]
-        while stack:
-            folder = stack.pop()
-            try:
-                st = folder.stat()
-            except OSError as exc:
-                problems.append((folder, f"cannot open folder: {exc.strerror or exc}"))
-                continue
-            key = (st.st_dev, st.st_ino)
-            if key in seen_dirs:
-                problems.append((folder, "symlink loop or repeated folder, skipped"))
-                continue
-            seen_dirs.add(key)
-            try:
-                entries = sorted(os.scandir(folder), key=lambda e: e.name)
-            except OSError as exc:
-                problems.append((folder, f"cannot list folder: {exc.strerror or exc}"))
-                continue
-            for entry in entries:
-                p = Path(entry.path)
-                if excluded(p) or entry.name in (".git", ".noticer_cache", ".venv", "__pycache__"):
-                    continue
-                try:
-                    is_dir = entry.is_dir(follow_symlinks=True)
-                except OSError:
-                    is_dir = False
-                if is_dir:
-                    stack.append(p)
-                elif p.suffix.lower() in suffixes:
-                    found.setdefault(str(p), p)
-                elif entry.is_symlink() and not p.exists():
-                    if p.suffix.lower() in suffixes:
-                        found.setdefault(str(p), p)
-    return sorted(found.values(), key=lambda p: p if isinstance(p, str) else p.as_posix()), problems

@@ -111,6 +111,9 @@ class ImageResult:
     # what analyses saw even when nothing is wrong (e.g. every hand and its finger count);
     # never affects the verdict, and appears in the JSON only when there is something
     observations: Mapping[str, Any] = field(default_factory=dict)
+    # which rule (by code) first recorded each observation: lets the result cache keep each
+    # rule family's observations with that family's findings; not part of the report
+    observed_by: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         out = {

@@ -8,11 +8,10 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from .config import resolve
-from .context import ImageContext
-from .imageio import load_image
+from .context import ImageContext, load_image
 from .model import Finding
 from .rule import Rule
-from .runner import _stamp
+from .runner import stamp
 
 
 def context_from_array(rgb: np.ndarray, name: str = "synthetic.png", info: Mapping[str, Any] | None = None,
@@ -55,4 +54,4 @@ def run_rule(rule: Rule, image: np.ndarray | str | Path | ImageContext, profile:
         ctx = context_from_path(image)
     else:
         ctx = context_from_array(image)
-    return [_stamp(rp, issue, ctx.width, ctx.height) for issue in (rule.check(ctx, rp.settings) or ())]
+    return [stamp(rp, issue, ctx.width, ctx.height) for issue in (rule.check(ctx, rp.settings) or ())]

@@ -27,6 +27,7 @@ from typing import Mapping
 
 import numpy as np
 
+from ..imageio import ImageLoadError, load_image
 from ..model import Finding, ImageResult, Report, Severity, Verdict
 
 # region colours (also used by the browser test to find the drawn regions in a screenshot)
@@ -171,8 +172,6 @@ class HtmlFormat:
     sources: Mapping[str, str] = field(default_factory=dict)
 
     def _pixels(self, image: ImageResult) -> np.ndarray | None:
-        from ..imageio import ImageLoadError, load_image
-
         if image.verdict is Verdict.ERROR and not image.width:
             return None
         try:

@@ -414,7 +414,7 @@ class ReferenceSettings:
 def _reference_gray(path: str, mtime: float) -> np.ndarray:
     import cv2
 
-    from checker.imageio import load_image
+    from checker.context import load_image
     from pathlib import Path
 
     return cv2.cvtColor(load_image(Path(path)).rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
@@ -451,7 +451,7 @@ def check_reference_offset(ctx, settings: ReferenceSettings):
     path = str(ctx.reference_path)
     import os
 
-    from checker.imageio import ImageLoadError
+    from checker.context import ImageLoadError
 
     try:
         ref = _reference_gray(path, os.path.getmtime(path))

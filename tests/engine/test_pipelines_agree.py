@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from bench.compare_reports import compare
-from checker import check
+from checker import check, session
 from tests.helpers import ROOT, run_json
 
 GALLERY = "fixtures/gallery"
@@ -20,12 +20,21 @@ def cli_report() -> dict:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("jobs", [0, 2])
-def test_the_api_reports_the_gallery_as_the_cli_does(cli_report, monkeypatch, jobs):
+def test_the_api_reports_the_gallery_as_the_cli_does(cli_report, monkeypatch):
     monkeypatch.chdir(ROOT)
-    api_report = check([GALLERY], cache=False, jobs=jobs).to_dict()
+    api_report = check([GALLERY], cache=False).to_dict()
     assert len(api_report["images"]) == len(cli_report["images"]) > 10
     assert compare(cli_report, api_report) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("jobs", [0, 2])
+def test_the_session_reports_the_gallery_as_the_cli_does(cli_report, monkeypatch, jobs):
+    monkeypatch.chdir(ROOT)
+    plan, _warnings = session.build_plan([GALLERY], cache=False)
+    report = session.run(plan, session.find_inputs([GALLERY], plan), jobs=jobs).to_dict()
+    assert len(report["images"]) == len(cli_report["images"])
+    assert compare(cli_report, report) == []
 
 
 def test_compare_reports_sees_a_changed_finding_and_ignores_timings():

@@ -19,11 +19,13 @@ from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
 from checker import dask as noticer_dask
-from checker.api import build_plan, report_from
+from checker.executors import dask as dask_executor
+from checker.job import build_job
+from checker.session import build_plan, report_from
 from checker.config import ConfigError, resolve
 from checker.model import Issue, Severity, Verdict
 from checker.rule import Rule
-from checker.runner import run_paths
+from checker.session import run_paths
 from tests.helpers import run_cli
 
 distributed = pytest.importorskip("distributed", reason="needs the noticer[dask] extra (dask[distributed])")
@@ -205,7 +207,7 @@ def test_scheduler_address_is_required(tmp_path):
 
 
 def test_cluster_without_workers_fails_clearly_instead_of_waiting_forever(tmp_path, monkeypatch):
-    monkeypatch.setattr(noticer_dask, "NO_WORKERS_LIMIT_S", 0.5)
+    monkeypatch.setattr(dask_executor, "NO_WORKERS_LIMIT_S", 0.5)
     with distributed.LocalCluster(n_workers=0, processes=True, host="127.0.0.1", dashboard_address=None,
                                   silence_logs=40) as empty:
         plan = test_plan(SLOW_RULE, scheduler=empty.scheduler_address)
@@ -215,7 +217,7 @@ def test_cluster_without_workers_fails_clearly_instead_of_waiting_forever(tmp_pa
 
 def test_worker_side_check_reports_unreadable_url_as_image_error(tmp_path):
     plan = test_plan(SLOW_RULE)
-    result = noticer_dask.check_one("file:///no/such/x.png", "file:///no/such/x.png", plan)
+    result = noticer_dask.check_one(build_job("file:///no/such/x.png", plan))
     assert result.verdict is Verdict.ERROR and result.findings[0].code == "IMG001"
     assert result.path == "file:///no/such/x.png"
 
@@ -226,7 +228,7 @@ def test_same_report_as_a_local_run(cluster, mixed_folder, monkeypatch):
     monkeypatch.chdir(mixed_folder.parent)  # relative paths, as a user types them
     paths = ["images"]
     plan, _ = build_plan(paths)
-    from checker.imageio import find_images
+    from checker.inputs import find_images
 
     images = [str(p) for p in find_images(paths)[0]]
     assert len(images) == 7
@@ -305,7 +307,7 @@ def test_image_that_kills_every_worker_is_reported_and_the_run_completes(cluster
 
 
 def test_image_past_the_time_limit_is_reported(cluster, client, tmp_path, monkeypatch):
-    monkeypatch.setattr(noticer_dask, "MODEL_LOAD_GRACE_S", 0.0)
+    monkeypatch.setattr(dask_executor, "MODEL_LOAD_GRACE_S", 0.0)
     image = str(save_png(tmp_path / "slow.png", 40))
     plan = test_plan(SLOW_RULE, scheduler=cluster.scheduler_address, timeout=0.3)
     started = time.monotonic()

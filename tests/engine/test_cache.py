@@ -16,7 +16,7 @@ from checker import cache as result_cache
 from checker.config import resolve
 from checker.model import Issue, Region, Severity, Verdict
 from checker.rule import Rule
-from checker.runner import run_paths
+from checker.session import run_paths
 from fixtures.make_fixtures import A1111_PARAMETERS, save_png, scene
 from tests.helpers import run_cli, without_timings
 
@@ -90,7 +90,7 @@ def images(tmp_path: Path) -> list[str]:
 
 
 def entries(root: Path) -> list[Path]:
-    return sorted(root.glob("v*/*/*/*.json"))
+    return sorted(root.glob("v*/*/*/*/*.json"))  # v2/<family>/<run>/<key[:2]>/<key>.json
 
 
 def strip_timings(results):
@@ -126,23 +126,23 @@ def test_changed_content_settings_or_profile_miss(tmp_path, images):
     assert {f.severity for r in strict for f in r.findings} == {Severity.ERROR}
 
 
-def test_editing_a_file_a_setting_names_changes_the_run_fingerprint(tmp_path):
+def test_editing_a_file_a_setting_names_changes_the_family_fingerprint(tmp_path):
     """TEXT001's words file: adding a word to it must not leave the old findings cached."""
     from rules.text import TEXT001
 
     words = tmp_path / "words.txt"
     words.write_text("noticer\n", encoding="utf-8")
     plan = resolve([TEXT001], {}, sets=[("text.misspelled", "words_file", str(words))])
-    before = result_cache.run_fingerprint(plan)
-    assert result_cache.run_fingerprint(plan) == before
+    before = result_cache.family_fingerprints(plan)
+    assert result_cache.family_fingerprints(plan) == before and list(before) == ["rules.text"]
     words.write_text("noticer\nzimage\n", encoding="utf-8")
-    assert result_cache.run_fingerprint(plan) != before
+    assert result_cache.family_fingerprints(plan) != before
 
 
 def test_a_rule_packages_data_files_are_part_of_its_sources():
     import rules.text  # noqa: F401  (the module must be loaded for its sources to be found)
 
-    sources = result_cache._module_sources("rules.text")
+    sources = result_cache.family_sources("rules.text")
     assert any(s.endswith("rules/text/__init__.py") for s in sources)
     assert any(s.endswith("rules/text/words.py") for s in sources)
     assert any(s.endswith("rules/text/data/words_en.txt") for s in sources)
@@ -158,7 +158,7 @@ def test_a_large_file_is_known_by_size_and_time_and_a_small_one_by_content(tmp_p
     opened = []
     real_open = open
     monkeypatch.setattr("builtins.open", lambda path, *a, **k: (opened.append(str(path)), real_open(path, *a, **k))[1])
-    digest = result_cache._file_digest.__wrapped__
+    digest = result_cache.file_digest.__wrapped__
     assert digest(str(small)) == hashlib.sha256(b"x" * 1000).hexdigest()
     before = digest(str(large))
     assert opened == [str(small)]  # the large one is not read
@@ -201,7 +201,7 @@ def test_sidecar_text_is_part_of_the_key(tmp_path, images):
 @pytest.mark.parametrize("damage", [
     b"",  # empty file
     b"\x00\xff not json",
-    b'{"format": 1, "key": "someone-else", "result": {}}',  # valid JSON, foreign key
+    b'{"format": 2, "key": "someone-else", "family": "tests"}',  # valid JSON, foreign key
     b'{"format": 999}',  # another format version
     b"[1, 2, 3]",
 ])
@@ -226,7 +226,7 @@ def test_entry_with_the_right_key_but_broken_fields_is_not_trusted(tmp_path, ima
     run_paths(images, plan, jobs=0)
     for entry in entries(tmp_path / "cache"):
         data = json.loads(entry.read_text())
-        data["result"]["verdict"] = "splendid"
+        data["image"]["width"] = "wide"
         entry.write_text(json.dumps(data))
     CALLS.clear()
     results = run_paths(images, plan, jobs=0)
@@ -260,7 +260,7 @@ def test_cache_folder_is_marked_and_ignored_by_git(tmp_path, images):
 
 
 def test_only_the_most_recently_used_run_folders_are_kept(tmp_path, images):
-    base = tmp_path / "cache" / f"v{result_cache.ENTRY_FORMAT}"
+    base = tmp_path / "cache" / f"v{result_cache.ENTRY_FORMAT}" / result_cache.rule_family(COUNTING)
     base.mkdir(parents=True)
     (tmp_path / "cache" / "CACHEDIR.TAG").write_text(result_cache.CACHEDIR_TAG)  # a cache of earlier runs
     old_runs = []
@@ -300,7 +300,7 @@ def test_cli_cache_beside_config_never_beside_images(tmp_path):
     elsewhere.mkdir()
     proc = run_cli("check", str(art), "--no-progress", "--jobs", "0", "--select", "META001", cwd=elsewhere)
     assert proc.returncode == 1, proc.stderr
-    assert list((project / ".noticer_cache").glob("v*/*/*/*.json"))
+    assert list((project / ".noticer_cache").glob("v*/*/*/*/*.json"))
     assert not (art / ".noticer_cache").exists() and not (elsewhere / ".noticer_cache").exists()
     # without a config file the cache goes into the current folder, not beside the images
     loose = tmp_path / "loose"
@@ -375,7 +375,7 @@ def test_cli_warm_run_gives_the_same_report_with_paths_of_this_run(tmp_path):
     assert cold.returncode == warm.returncode == 0, cold.stderr + warm.stderr
     cold_report, warm_report = json.loads(cold.stdout), json.loads(warm.stdout)
     assert warm_report == cold_report, "a warm report is the cold report, timings included"
-    assert len(list((tmp_path / ".noticer_cache").glob("v*/*/*/*.json"))) == 2
+    assert len(list((tmp_path / ".noticer_cache").glob("v*/*/*/*/*.json"))) == 4  # two images, two families
     assert [i["path"] for i in warm_report["images"]] == ["imgs/clean.png", "imgs/leak.png"]
 
 
@@ -391,8 +391,8 @@ def test_two_runs_at_once_leave_a_sound_cache(tmp_path):
              for _ in range(3)]
     outputs = [p.communicate(timeout=300) for p in procs]
     assert all(p.returncode == 0 for p in procs), [o[1] for o in outputs]
-    stored = list((tmp_path / ".noticer_cache").glob("v*/*/*/*.json"))
-    assert len(stored) == 12
+    stored = list((tmp_path / ".noticer_cache").glob("v*/*/*/*/*.json"))
+    assert len(stored) == 24  # one entry per image and rule family (rules.metadata, rules.image)
     for entry in stored:
         assert json.loads(entry.read_text())["format"] == result_cache.ENTRY_FORMAT
     assert not list((tmp_path / ".noticer_cache").rglob(".tmp-*"))
@@ -420,4 +420,87 @@ def test_python_api_uses_the_cache_unless_told_not_to(tmp_path, monkeypatch):
     assert report.summary["warn"] == 1 and not (tmp_path / ".noticer_cache").exists()
     again = check(folder, select=["META001"], cache_dir=str(tmp_path / "api-cache"))
     assert again.summary == report.summary
-    assert len(list((tmp_path / "api-cache").glob("v*/*/*/*.json"))) == 1
+    assert len(list((tmp_path / "api-cache").glob("v*/*/*/*/*.json"))) == 1
+
+
+# ----------------------------------------------------------------------------- per family
+
+FAMILY_MODULE = '''
+import os
+
+from checker.model import Issue
+from checker.rule import Rule
+
+from .helpers import MESSAGE
+
+
+def check(ctx, settings):
+    """Test rule of family {name}: logs its calls, observes, and always finds one issue."""
+    with open(os.environ["NOTICER_TEST_FAMILY_LOG"], "a", encoding="utf-8") as log:
+        log.write(f"{name} {{ctx.path.name}}\\n")
+    ctx.observe("{name}.seen", ctx.width)
+    yield Issue(MESSAGE, None, 0.5, {{"family": "{name}"}})
+
+
+RULES = (Rule(code="{code}", name="{name}.flag", summary="test family", check=check),)
+'''
+
+
+@pytest.fixture()
+def two_families(tmp_path, monkeypatch):
+    """Two rule packages, as plugins ship them: famone/ and famtwo/, each a rule module and a
+    helper module; the log names every check that ran."""
+    log = tmp_path / "calls.log"
+    monkeypatch.setenv("NOTICER_TEST_FAMILY_LOG", str(log))
+    for name, code in (("famone", "FAMA001"), ("famtwo", "FAMB001")):
+        package = tmp_path / "plugins" / name
+        package.mkdir(parents=True)
+        (package / "__init__.py").write_text(FAMILY_MODULE.format(name=name, code=code))
+        (package / "helpers.py").write_text(f'MESSAGE = "{name} found it"\n')
+    monkeypatch.syspath_prepend(str(tmp_path / "plugins"))
+    import importlib
+
+    modules = [importlib.import_module(name) for name in ("famone", "famtwo")]
+    yield [rule for module in modules for rule in module.RULES], log, tmp_path / "plugins"
+    for name in ("famone", "famone.helpers", "famtwo", "famtwo.helpers"):
+        sys.modules.pop(name, None)
+
+
+def test_editing_one_familys_sources_recomputes_only_that_familys_rules(tmp_path, images, two_families):
+    """The cache keys each rule family's part by that family's own sources: editing
+    rules/align/*.py once made every rule of every cached image run again."""
+    from checker.session import run_paths as session_run_paths
+
+    rules, log, plugins = two_families
+    plan = plan_for(tmp_path, rules=rules)
+    assert set(result_cache.family_fingerprints(plan)) == {"famone", "famtwo"}
+    first = session_run_paths(images, plan, jobs=0)
+    assert sorted(log.read_text().split("\n")[:-1]) == sorted(
+        f"{family} {Path(i).name}" for family in ("famone", "famtwo") for i in images)
+    log.write_text("")
+    warm = session_run_paths(images, plan, jobs=0)
+    assert log.read_text() == ""
+    assert [r.to_dict() for r in warm] == [r.to_dict() for r in first]
+
+    helpers = plugins / "famtwo" / "helpers.py"
+    helpers.write_text(helpers.read_text() + "# edited: the family's results may differ now\n")
+    result_cache.file_digest.cache_clear()  # a new run in a long-lived process reads it afresh
+    partly = session_run_paths(images, plan_for(tmp_path, rules=rules), jobs=0)
+    assert sorted(log.read_text().split("\n")[:-1]) == sorted(f"famtwo {Path(i).name}" for i in images)
+    assert strip_timings(partly) == strip_timings(first)
+    assert [r.observations for r in partly] == [r.observations for r in first]
+    assert {f.code for r in partly for f in r.findings} == {"FAMA001", "FAMB001"}
+
+
+def test_a_rules_family_is_its_top_level_package_under_rules():
+    from rules.text import TEXT001
+
+    def check_in_a_rule_module(ctx, settings):
+        return ()
+
+    check_in_a_rule_module.__module__ = "rules.align.seams"
+    nested = Rule(code="TEST903", name="test.nested", summary="x", check=check_in_a_rule_module)
+    assert result_cache.rule_family(TEXT001) == "rules.text"
+    assert result_cache.rule_family(nested) == "rules.align"
+    # a plugin's top-level package (here: this test module's, however pytest named it)
+    assert result_cache.rule_family(COUNTING) == check_counting.__module__.split(".")[0]

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from checker.imageio import ImageLoadError, find_images, load_image
+from checker.imageio import ImageLoadError, load_image
+from checker.inputs import find_images
 from fixtures.make_fixtures import make_bad_inputs
 from tests.helpers import run_json, validate_report, without_timings
 
