@@ -15,6 +15,7 @@ regions and pixels agree (EXIF orientation applied).
 from __future__ import annotations
 
 import functools
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
@@ -119,7 +120,8 @@ def output_path(folder: Path, report_path: str, suffix: str, taken: set[Path]) -
 def _write(report: Report, folder: Path, sources: Mapping[str, str], wanted, render, suffix: str) -> Written:
     from PIL import Image
 
-    inputs = {Path(p).resolve() for p in (*(i.path for i in report.images), *sources.values())}
+    # realpath, not resolve(): a symlink loop among the inputs must not stop the writing
+    inputs = {Path(os.path.realpath(p)) for p in (*(i.path for i in report.images), *sources.values())}
     written: list[Path] = []
     skipped: list[tuple[str, str]] = []
     taken: set[Path] = set()
@@ -127,7 +129,7 @@ def _write(report: Report, folder: Path, sources: Mapping[str, str], wanted, ren
         if not wanted(image):
             continue
         target = output_path(folder, image.path, suffix, taken)
-        if target.resolve() in inputs:
+        if Path(os.path.realpath(target)) in inputs:
             skipped.append((image.path, f"not written: {target} is a checked image"))
             continue
         try:

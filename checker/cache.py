@@ -41,6 +41,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import sys
 import tempfile
 from dataclasses import dataclass, field, replace
@@ -63,6 +64,7 @@ ENTRY_FORMAT = 2
 RESULT_LIBRARIES = ("numpy", "opencv-contrib-python", "mediapipe", "pillow", "scipy", "pytesseract",
                     "tesserocr", "rapidocr-onnxruntime", "onnxruntime", "onnx", "pyspellchecker", "rapidfuzz")
 RUN_DIR_CHARS = 16
+MAX_ENTRY_BYTES = 16 << 20  # an entry larger than this is not ours: it is not read
 KEEP_RUNS = 8  # fingerprint folders (code and settings combinations) kept per family
 CACHEDIR_TAG = ("Signature: 8a477f597d28d172789f06886806bc55\n"
                 "# This file is a cache directory tag created by noticer.\n"
@@ -433,11 +435,20 @@ class ResultCache:
         return removed
 
     def get(self, family: str, family_fp: str, key: str) -> FamilyPart | None:
+        """The part stored under ``key``, or None. Only a regular file of at most
+        ``MAX_ENTRY_BYTES`` is read (a FIFO would hang the run, a link to /dev/zero would
+        fill the memory), and whatever it holds is checked field by field."""
+        path = self._entry_path(family, family_fp, key)
         try:
-            with open(self._entry_path(family, family_fp, key), "rb") as fh:
-                entry = json.loads(fh.read())
-            return part_from_entry(entry, key, family)
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            info = os.stat(path)
+            if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_ENTRY_BYTES:
+                return None
+            with open(path, "rb") as fh:
+                raw = fh.read(MAX_ENTRY_BYTES + 1)
+            if len(raw) > MAX_ENTRY_BYTES:
+                return None
+            return part_from_entry(json.loads(raw), key, family)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
             return None
 
     def put(self, family_fp: str, key: str, part: FamilyPart) -> bool:

@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -169,7 +170,7 @@ def check_command(paths: tuple[str, ...], profile, select, ignore, fmt, output, 
         for where, why in inputs.problems:
             click.echo(f"noticer: warning: {where}: {why}", err=True)
         images = inputs.images
-        if output and Path(output).resolve() in {Path(p).resolve() for p in images}:
+        if output and os.path.realpath(output) in {os.path.realpath(p) for p in images if "://" not in p}:
             _fail(f"--output {output} is one of the images being checked; it would be overwritten")
         show_progress = progress if progress is not None else sys.stderr.isatty()
         show_progress = show_progress and len(images) > 3
@@ -186,9 +187,10 @@ def check_command(paths: tuple[str, ...], profile, select, ignore, fmt, output, 
         rendered = formatter.render(report)
         _write_pictures(report, dict(inputs.sources), annotate_dir, masks_dir, mask_dilate, paths)
     if output:
-        mode = "wb" if isinstance(rendered, bytes) else "w"
-        with open(output, mode, **({} if mode == "wb" else {"encoding": "utf-8"})) as fh:
-            fh.write(rendered)
+        try:
+            write_report(Path(output), rendered)
+        except ReportWriteError as exc:
+            _fail(str(exc))
         click.echo(f"noticer: wrote {fmt} report to {output}", err=True)
     else:
         if isinstance(rendered, bytes):
@@ -199,6 +201,36 @@ def check_command(paths: tuple[str, ...], profile, select, ignore, fmt, output, 
         what = "changed images" if git_mode else "images"
         click.echo(f"noticer: {'note' if git_mode else 'warning'}: no {what} found", err=True)
     sys.exit(report.exit_code)
+
+
+class ReportWriteError(OSError):
+    """The report could not be written; the file that was there is left as it was."""
+
+
+def write_report(path: Path, rendered: str | bytes) -> None:
+    """Write a report atomically: into a temporary file beside ``path``, renamed over it
+    only when complete, so a full disk or an encoding error never leaves a truncated report
+    in place of the previous one."""
+    data = rendered if isinstance(rendered, bytes) else None
+    try:
+        if data is None:
+            data = rendered.encode("utf-8")
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or Path("."))
+    except (OSError, UnicodeError) as exc:
+        raise ReportWriteError(f"cannot write the report to {path}: {exc}") from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # as an ordinary new file; mkstemp makes 0600
+        os.replace(tmp, path)
+    except OSError as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise ReportWriteError(f"cannot write the report to {path}: {exc}") from None
 
 
 def _write_pictures(report, sources: dict[str, str], annotate_dir: str | None, masks_dir: str | None,
@@ -218,7 +250,7 @@ def _write_pictures(report, sources: dict[str, str], annotate_dir: str | None, m
         for path, why in outcome.skipped:
             click.echo(f"noticer: warning: {path}: {why}", err=True)
         click.echo(f"noticer: wrote {len(outcome.written)} {kind} to {folder}", err=True)
-        inside = [p for p in inputs if Path(p).is_dir() and is_under(Path(folder).resolve(), [Path(p).resolve()])]
+        inside = [p for p in inputs if Path(p).is_dir() and is_under(Path(os.path.realpath(folder)), [Path(os.path.realpath(p))])]
         if inside and outcome.written:
             click.echo(f"noticer: warning: {folder} is inside the checked folder {inside[0]}; the next run "
                        f"will check those files too unless you pass --exclude", err=True)

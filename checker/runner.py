@@ -8,7 +8,9 @@ with the rule's code, name and resolved severity.
 """
 from __future__ import annotations
 
+import contextlib
 import math
+import sys
 import time
 import traceback
 from pathlib import Path
@@ -59,13 +61,40 @@ def sanitize(value: Any) -> Any:
 
 def stamp(rule_plan: RulePlan, issue: Issue, width: int, height: int) -> Finding:
     """The finding a rule's issue becomes: the rule's code, name and resolved severity, the
-    region clipped to the image, the confidence clipped to [0, 1], JSON-friendly measurements."""
+    region in whole pixels clipped to the image, the confidence clipped to [0, 1],
+    JSON-friendly measurements. What no report can hold (a message that is not text, a
+    confidence or region that is not a finite number) is refused here, at the rule's
+    boundary, as that rule's error, not later by a formatter."""
     if not isinstance(issue, Issue):
         raise TypeError(f"rule yielded {type(issue).__name__}, expected checker.model.Issue")
-    region = issue.region.clipped(width, height) if isinstance(issue.region, Region) else None
-    confidence = float(min(max(issue.confidence, 0.0), 1.0))
-    return Finding(rule_plan.rule.code, rule_plan.rule.name, rule_plan.severity, confidence, issue.message, region,
-                   sanitize(dict(issue.measurements)))
+    if not isinstance(issue.message, str):
+        raise TypeError(f"rule yielded an Issue whose message is {type(issue.message).__name__}, not str")
+    try:
+        confidence = float(issue.confidence)
+    except (TypeError, ValueError):
+        confidence = math.nan
+    if not math.isfinite(confidence):
+        raise ValueError(f"rule yielded an Issue whose confidence is not a finite number: {issue.confidence!r}")
+    region = whole_pixels(issue.region).clipped(width, height) if isinstance(issue.region, Region) else None
+    return Finding(rule_plan.rule.code, rule_plan.rule.name, rule_plan.severity, min(max(confidence, 0.0), 1.0),
+                   issue.message, region, sanitize(dict(issue.measurements)))
+
+
+def whole_pixels(region: Region) -> Region:
+    """A region in whole pixels: integral coordinates as they are, a fractional box grown to
+    the pixels it touches. A coordinate that is not a finite number is a ValueError."""
+    values = (region.x, region.y, region.width, region.height)
+    try:
+        floats = [float(v) for v in values]
+    except (TypeError, ValueError):
+        floats = [math.nan]
+    if not all(math.isfinite(v) for v in floats):
+        raise ValueError(f"rule yielded an Issue whose region is not in finite numbers: {region!r}")
+    if all(v.is_integer() for v in floats):
+        return Region(*(int(v) for v in floats))
+    x0, y0 = math.floor(floats[0]), math.floor(floats[1])
+    x1, y1 = math.ceil(floats[0] + floats[2]), math.ceil(floats[1] + floats[3])
+    return Region(x0, y0, max(1, x1 - x0), max(1, y1 - y0))
 
 
 def finding_sort_key(f: Finding) -> tuple:
@@ -101,8 +130,10 @@ def check_image(job: ImageJob, data: bytes | None = None) -> ImageResult:
         t0 = time.perf_counter()
         before = set(ctx.observations)
         try:
-            for issue in rp.rule.check(ctx, rp.settings) or ():
-                findings.append(stamp(rp, issue, image.width, image.height))
+            # stdout carries the report (`--format json`): what a rule prints goes to stderr
+            with contextlib.redirect_stdout(sys.stderr):
+                for issue in rp.rule.check(ctx, rp.settings) or ():
+                    findings.append(stamp(rp, issue, image.width, image.height))
         except Exception as exc:  # noqa: BLE001 - a crashing rule must not lose the image
             broken = True
             findings.append(engine_finding(
