@@ -167,7 +167,7 @@ def check_command(paths: tuple[str, ...], profile, select, ignore, fmt, output, 
             _fail(str(exc))
         except ConfigError as exc:  # a URL without fsspec or its filesystem package (s3fs, gcsfs)
             _fail(str(exc))
-        for where, why in inputs.problems:
+        for where, why in (*inputs.problems, *inputs.unchecked):
             click.echo(f"noticer: warning: {where}: {why}", err=True)
         images = inputs.images
         if output and os.path.realpath(output) in {os.path.realpath(p) for p in images if "://" not in p}:

@@ -21,6 +21,7 @@ from .errors import DaskSetupError
 from .imageio import IMAGE_SUFFIXES, ImageLoadError, read_bytes
 
 SKIPPED_FOLDERS = (".git", ".noticer_cache", ".venv", "__pycache__")
+REPEATED_FOLDER = "symlink loop or repeated folder, skipped"  # its images are found once: only a note
 EXTRA_HINT = "install it with: pip install 'noticer[dask]'"
 
 
@@ -171,7 +172,7 @@ def find_images(paths: Iterable[str | os.PathLike], exclude: Sequence[str] = (),
         if not root.exists() and not root.is_symlink():
             problems.append((root, "no such file or folder"))
             continue
-        if root.is_file() or (root.is_symlink() and not root.is_dir()):
+        if not root.is_dir():  # a file, a broken link, or a pipe or device: the runner says which
             if not excluded(root, exclude):
                 found.setdefault(str(root), root)
             continue
@@ -193,7 +194,7 @@ def _walk(root: Path, exclude: Sequence[str], suffixes: Sequence[str],
             continue
         key = (st.st_dev, st.st_ino)
         if key in seen_dirs:
-            problems.append((folder, "symlink loop or repeated folder, skipped"))
+            problems.append((folder, REPEATED_FOLDER))
             continue
         seen_dirs.add(key)
         try:

@@ -16,11 +16,11 @@ from .discovery import discover_rules
 from .errors import ConfigError
 from .executors.dask import run_on_dask
 from .executors.local import default_jobs, run_local
-from .inputs import find_images
+from .inputs import REPEATED_FOLDER, find_images
 from .job import ImageJob, build_job
 from .model import ImageResult, Report
 from .rule import Rule
-from .runner import preflight_problems
+from .runner import error_result, preflight_problems
 from .version import __version__
 
 ResultCallback = Callable[[ImageResult], None]
@@ -34,7 +34,8 @@ class Inputs:
 
     images: tuple[str, ...]
     sources: Mapping[str, str] = field(default_factory=dict)  # reported path -> file checked
-    problems: tuple[tuple[str, str], ...] = ()
+    problems: tuple[tuple[str, str], ...] = ()  # notes: nothing was left out
+    unchecked: tuple[tuple[str, str], ...] = ()  # paths whose images could not be found, with why
 
 
 def build_plan(paths: Sequence[str | os.PathLike] = (), *, config: str | None = None,
@@ -65,7 +66,9 @@ def plan_for(rules: Sequence[Rule], paths: Sequence[str | os.PathLike] = (), *, 
 def find_inputs(paths: Sequence[str | os.PathLike], plan: Plan) -> Inputs:
     """Files, folders (recursively) and URLs, minus the plan's excludes."""
     found, problems = find_images(paths, exclude=plan.exclude)
-    return Inputs(tuple(str(p) for p in found), {}, tuple((str(where), why) for where, why in problems))
+    notes = tuple((str(where), why) for where, why in problems if why == REPEATED_FOLDER)
+    unchecked = tuple((str(where), why) for where, why in problems if why != REPEATED_FOLDER)
+    return Inputs(tuple(str(p) for p in found), {}, notes, unchecked)
 
 
 def report_from(plan: Plan, results: Sequence[ImageResult]) -> Report:
@@ -120,8 +123,16 @@ def run_paths(paths: Sequence[str | Path], plan: Plan, jobs: int | None = None,
 
 def run(plan: Plan, inputs: Inputs, *, jobs: int | None = None,
         on_result: ResultCallback | None = None) -> Report:
-    """Check the inputs with the plan and report."""
-    return report_from(plan, run_paths(inputs.images, plan, jobs=jobs, on_result=on_result, sources=inputs.sources))
+    """Check the inputs with the plan and report. A path whose images could not be found (a
+    missing file, a folder that cannot be listed) is an error of the report, never a silent
+    gap: it gets an IMG001 result of its own."""
+    results = run_paths(inputs.images, plan, jobs=jobs, on_result=on_result, sources=inputs.sources)
+    missed = [error_result(where, f"not checked: {why}") for where, why in inputs.unchecked
+              if where not in {r.path for r in results}]
+    for result in missed:
+        if on_result:
+            on_result(result)
+    return report_from(plan, sorted([*results, *missed], key=lambda r: Path(r.path).as_posix()))
 
 
 def check(paths: Sequence[str | os.PathLike] | str | os.PathLike, *, profile: str | None = None,

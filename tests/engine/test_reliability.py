@@ -169,3 +169,48 @@ def test_a_report_that_cannot_be_written_leaves_the_old_one_whole(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json"], "no temporary file left"
     write_report(target, b"\x00binary")
     assert target.read_bytes() == b"\x00binary"
+
+
+# ----------------------------------------------------------------------------- nothing left out (#17.5)
+
+def test_a_pipe_named_on_the_command_line_is_an_error_of_the_report(tmp_path):
+    """#17.5: a FIFO passed directly gave "cannot list folder", 0 images and exit 0."""
+    fifo = tmp_path / "incoming.png"
+    os.mkfifo(fifo)
+    proc = run_cli("check", str(fifo), "--no-cache", "--jobs", "0", "--format", "json", "--no-progress")
+    assert proc.returncode == 1, proc.stderr
+    (image,) = json.loads(proc.stdout)["images"]
+    assert image["path"] == str(fifo) and image["verdict"] == "error"
+    assert "not a regular file" in image["findings"][0]["message"]
+
+
+def test_a_folder_that_cannot_be_listed_is_an_error_of_the_report(tmp_path, monkeypatch):
+    """#17.5: an unreadable subfolder only warned; its images were silently left out."""
+    from checker import check
+
+    locked = tmp_path / "art" / "locked"
+    locked.mkdir(parents=True)
+    save_png(tmp_path / "art" / "ok.png", np.full((200, 300, 3), 90, np.uint8))
+    save_png(locked / "hidden.png", np.full((200, 300, 3), 90, np.uint8))
+    real_scandir = os.scandir
+
+    def scandir(path="."):
+        if Path(path) == locked:
+            raise PermissionError(13, "Permission denied")
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    report = check([tmp_path / "art"], cache=False, select=["IMG"])
+    verdicts = {Path(r.path).name: r.verdict for r in report.images}
+    assert verdicts["locked"] is Verdict.ERROR and verdicts["ok.png"] is not Verdict.ERROR
+    (locked_result,) = [r for r in report.images if Path(r.path).name == "locked"]
+    assert "cannot list folder" in locked_result.findings[0].message and report.exit_code == 1
+
+
+def test_a_missing_path_given_to_the_api_is_an_error_not_an_empty_pass(tmp_path):
+    from checker import check
+
+    report = check([tmp_path / "nowhere.png"], cache=False)
+    (result,) = report.images
+    assert result.verdict is Verdict.ERROR and "no such file" in result.findings[0].message
+    assert report.exit_code == 1
