@@ -193,14 +193,20 @@ def check_command(paths: tuple[str, ...], profile, select, ignore, fmt, output, 
             _fail(str(exc))
         click.echo(f"noticer: wrote {fmt} report to {output}", err=True)
     else:
-        if isinstance(rendered, bytes):
-            sys.stdout.buffer.write(rendered)
-        else:
-            click.echo(rendered, nl=False)
+        sys.stdout.flush()
+        sys.stdout.buffer.write(report_bytes(rendered))
+        sys.stdout.buffer.flush()
     if not images:
         what = "changed images" if git_mode else "images"
         click.echo(f"noticer: {'note' if git_mode else 'warning'}: no {what} found", err=True)
     sys.exit(report.exit_code)
+
+
+def report_bytes(rendered: str | bytes) -> bytes:
+    """A rendered report as UTF-8. A file name that is not UTF-8 reaches Python as lone
+    surrogates (``\udce9``); they are written as that escape, which is valid in every format
+    (a JSON reader turns it back into the same name) instead of failing the whole report."""
+    return rendered if isinstance(rendered, bytes) else rendered.encode("utf-8", "backslashreplace")
 
 
 class ReportWriteError(OSError):
@@ -211,10 +217,8 @@ def write_report(path: Path, rendered: str | bytes) -> None:
     """Write a report atomically: into a temporary file beside ``path``, renamed over it
     only when complete, so a full disk or an encoding error never leaves a truncated report
     in place of the previous one."""
-    data = rendered if isinstance(rendered, bytes) else None
+    data = report_bytes(rendered)
     try:
-        if data is None:
-            data = rendered.encode("utf-8")
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or Path("."))
     except (OSError, UnicodeError) as exc:
         raise ReportWriteError(f"cannot write the report to {path}: {exc}") from None

@@ -6,6 +6,7 @@ that read it, as a ``rectangles`` entry in the location's properties)."""
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -25,7 +26,7 @@ def artifact_uri(path: str) -> str:
     local = Path(path)
     if local.is_absolute():
         return local.as_uri()
-    return quote(local.as_posix(), safe="/")
+    return quote(os.fsencode(local.as_posix()), safe="/")  # bytes: a non-UTF-8 name is percent-encoded as it is
 
 
 @dataclass

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import subprocess
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +23,7 @@ from checker.rule import Rule
 from checker.runner import check_image
 from checker.session import run_paths
 from fixtures.make_fixtures import save_png
-from tests.helpers import run_cli
+from tests.helpers import ROOT, run_cli
 
 
 @dataclass(frozen=True)
@@ -214,3 +216,39 @@ def test_a_missing_path_given_to_the_api_is_an_error_not_an_empty_pass(tmp_path)
     (result,) = report.images
     assert result.verdict is Verdict.ERROR and "no such file" in result.findings[0].message
     assert report.exit_code == 1
+
+
+# ----------------------------------------------------------------------------- file names (#17.2)
+
+@pytest.fixture()
+def latin1_named(tmp_path) -> Path:
+    """A folder holding an image whose file name is not UTF-8 (Latin-1 "café.png"), small
+    enough for IMG002 to name it in every format."""
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    save_png(folder / "plain.png", np.full((40, 50, 3), 90, np.uint8))
+    os.rename(folder / "plain.png", os.path.join(os.fsencode(folder), b"caf\xe9.png"))
+    return folder
+
+
+@pytest.mark.parametrize("fmt", ["json", "sarif", "junit", "html", "text"])
+def test_a_file_name_that_is_not_utf8_does_not_lose_the_report(tmp_path, latin1_named, fmt):
+    """#17.2: every --output format ended in UnicodeEncodeError with a 0-byte file."""
+    out = tmp_path / f"report.{fmt}"
+    proc = run_cli("check", str(latin1_named), "--no-cache", "--jobs", "0", "--select", "IMG",
+                   "--format", fmt, "-o", str(out))
+    assert proc.returncode in (0, 1) and "Traceback" not in proc.stderr, proc.stderr
+    text = out.read_bytes().decode("utf-8")  # valid UTF-8
+    assert "caf" in text
+    if fmt in ("json", "sarif"):
+        json.loads(text)
+
+
+def test_json_on_stdout_is_valid_utf8_and_gives_the_file_name_back(latin1_named):
+    proc = subprocess.run([sys.executable, "-m", "checker.cli", "check", str(latin1_named), "--no-cache",
+                           "--jobs", "0", "--select", "IMG", "--format", "json", "--no-progress"],
+                          capture_output=True, cwd=ROOT)
+    assert proc.returncode in (0, 1), proc.stderr
+    report = json.loads(proc.stdout.decode("utf-8"))
+    (image,) = report["images"]
+    assert os.fsencode(image["path"]).endswith(b"caf\xe9.png")  # the escape reads back as the name
