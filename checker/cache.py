@@ -389,10 +389,6 @@ def part_from_entry(entry: Any, key: str, family: str) -> FamilyPart:
 
 # ----------------------------------------------------------------------------- the store
 
-def _is_run_dir(name: str) -> bool:
-    return len(name) == RUN_DIR_CHARS and all(c in "0123456789abcdef" for c in name)
-
-
 def _family_dir(family: str) -> str:
     """A family's folder name: its package name, with anything but letters, digits, dots,
     dashes and underscores replaced."""

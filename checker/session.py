@@ -97,22 +97,23 @@ def run_paths(paths: Sequence[str | Path], plan: Plan, jobs: int | None = None,
         if on_result:
             on_result(result)
 
-    to_run: list[ImageJob] = image_jobs
-    collect_fresh = collect
-    if plan.cache and image_jobs:
-        run_cache = RunCache(ResultCache(cache_root(plan)), plan)
-        looked_up: dict[str, CachedImage] = {}
-        to_run = []
-        for job in image_jobs:
-            cached = run_cache.lookup(job)
-            if cached.to_run is None:
-                collect(assemble(job, None, cached.hits))
-            else:
-                looked_up[job.path] = cached
-                to_run.append(cached.to_run)
+    # the result cache: hits are reported at once, only what it lacks is checked
+    run_cache = RunCache(ResultCache(cache_root(plan)), plan) if plan.cache and image_jobs else None
+    looked_up: dict[str, CachedImage] = {}
+    to_run: list[ImageJob] = []
+    for job in image_jobs:
+        cached = run_cache.lookup(job) if run_cache else None
+        if cached is None:
+            to_run.append(job)
+        elif cached.to_run is None:
+            collect(assemble(job, None, cached.hits))
+        else:
+            looked_up[job.path] = cached
+            to_run.append(cached.to_run)
 
-        def collect_fresh(result: ImageResult) -> None:
-            collect(run_cache.complete(looked_up[result.path], result))
+    def collect_fresh(result: ImageResult) -> None:
+        cached = looked_up.get(result.path)
+        collect(run_cache.complete(cached, result) if run_cache and cached else result)
 
     if plan.executor == "dask":
         run_on_dask(to_run, plan, collect_fresh)

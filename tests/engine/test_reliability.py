@@ -159,14 +159,33 @@ def test_a_symlink_loop_beside_output_still_gives_a_report(tmp_path):
     assert verdicts["loop.png"] == "error" and verdicts["ok.png"] != "error"
 
 
-def test_a_report_that_cannot_be_written_leaves_the_old_one_whole(tmp_path):
+def test_a_report_that_cannot_be_written_leaves_the_old_one_whole(tmp_path, monkeypatch):
     """#17.10: a failed write truncated the previous report and ended in a traceback."""
+    import checker.cli
     from checker.cli import ReportWriteError, write_report
 
     target = tmp_path / "report.json"
     target.write_text('{"old": true}')
-    with pytest.raises(ReportWriteError, match="report.json"):
-        write_report(target, "new report \udcff")  # cannot be encoded: fails half-way
+    real_fdopen = os.fdopen
+
+    class FullDisk:
+        def __init__(self, fd, mode):
+            self.handle = real_fdopen(fd, mode)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.handle.close()
+
+        def write(self, data):
+            self.handle.write(data[:10])
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(checker.cli.os, "fdopen", FullDisk)
+    with pytest.raises(ReportWriteError, match="report.json.*No space left"):
+        write_report(target, "a new report, longer than what fits")
+    monkeypatch.undo()
     assert target.read_text() == '{"old": true}'
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json"], "no temporary file left"
     write_report(target, b"\x00binary")
