@@ -1,7 +1,7 @@
 """Benchmark of the text rules (TEXT001-TEXT004): ``python -m bench.text``.
 
 Per engine and profile it prints
-- on generated signs (bench/text_gen.py): typo recall and false alarms per image by
+- on generated signs (fixtures/text_gen.py): typo recall and false alarms per image by
   background style, false alarms per text-free image, median ms with and without text;
 - on the same kind of signs at 1024x1024 (the size of most generated images, where the
   OCR stage detects in bands around what its gates saw): typo recall, false alarms and
@@ -33,7 +33,7 @@ from rules.text import RULES, expected_text_match, ocr_params
 from rules.text.ocr import ENGINES, OcrParams, read_text, second_reading
 from rules.text.words import normalized_edit_similarity
 
-from bench.text_gen import LABEL_SIZES, STYLES, make_case, make_label_case, make_packing_case, make_text_free
+from fixtures.text_gen import LABEL_SIZES, STYLES, make_case, make_label_case, make_packing_case, make_text_free
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 PROFILES = ("lenient", "strict")

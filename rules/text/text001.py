@@ -1,0 +1,141 @@
+"""TEXT001: misspelled words in rendered text."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator
+
+from checker.model import Issue, Severity
+from checker.rule import Rule
+from rules.text.reading import OcrLine, OcrWord
+from rules.text.settings import DEFAULT_ENGINE, SHARED_OCR_SETTINGS, ocr_engine_missing, validate_text_settings
+from rules.text.shared import ocr, region_of, rule_dictionary
+from rules.text.verdicts import framed_verdicts, judge_word, wordless_line
+from rules.text.words import edit_distance
+
+
+@dataclass(frozen=True)
+class MisspelledSettings:
+    engine: str = DEFAULT_ENGINE  # rapidocr, tesseract or hybrid; same on every TEXT rule
+    # longest side the text detector sees; smaller is faster and misses more small text
+    detection_side: int = 960
+    languages: tuple[str, ...] = ("en",)
+    words: tuple[str, ...] = ()  # extra words to accept (names, brands)
+    words_file: str = ""  # a file of extra words, whitespace separated, '#' comments
+    min_confidence: float = 0.85  # OCR confidence a word needs to be judged
+    min_text_height: float = 12.0  # pixels: smaller lettering is ignored
+    min_letters: int = 3
+    acronym_letters: int = 5  # all-caps words up to this length are treated as acronyms
+    check_acronyms: bool = True  # flag an acronym when it is one edit from a dictionary word
+    split_anywhere: bool = True  # accept run-together words split anywhere (else only at gaps/case changes)
+    skip_mixed_case: bool = True  # ZImage, ComfyUI: mixed-case words are names or brands
+    min_char_confidence: float = 0.6  # a word with a letter read below this is not judged
+    accept_expected_words: bool = True  # words of the text the image was asked to show are known
+
+    def __post_init__(self) -> None:
+        validate_text_settings(self)
+
+
+def check_misspelled(ctx, settings: MisspelledSettings) -> Iterator[Issue]:
+    """
+    What it detects
+        Words of `min_letters`+ letters, read with enough OCR confidence, that are not in the
+        dictionary but are one or two edits from a word that is: `FIRL` for `FIRE`,
+        `LATETEN` for `LATENT`. The message gives the suggested correction.
+
+    Why people notice
+        A misspelled word on a sign, shirt or poster is read by everyone who looks at it,
+        and is the best-known tell of a generated image.
+
+    Settings
+        engine: OCR engine for all TEXT rules: rapidocr (PP-OCRv4 detection and recognition,
+        the default), tesseract, or hybrid (RapidOCR finds the lines, Tesseract reads them).
+        Set it for the family (`text.engine`) so that OCR runs once per image.
+        detection_side: the longest side the text detector sees (lenient 736, strict 960);
+        smaller is faster and misses more small lettering. A family setting, like engine.
+        languages: pyspellchecker dictionaries to use (en, de, fr, es, ...).
+        words / words_file: your own words (names, brands, slogans) to accept; a relative
+        words_file is taken from the config file's folder.
+        min_confidence: OCR confidence a word needs (lenient 0.85, strict 0.6).
+        min_text_height: lettering lower than this many pixels is ignored (lenient 12, strict 0).
+        min_letters: shorter words are not judged.
+        acronym_letters / check_acronyms: all-caps words up to this length count as
+        acronyms (lenient 5, strict 3) and are only flagged, with check_acronyms, when one
+        edit from a word at least as long (FRE for FIRE, SAEL for SALE; USA is not taken
+        for US). In lenient CVPR passes; strict judges it as a word. Common acronyms (USA,
+        FBI, CEO, DIY, BBQ, ...) are in noticer's own word list.
+        split_anywhere: run-together words that split into common words pass (lenient);
+        strict only splits at visible gaps and case changes.
+        skip_mixed_case: words like ZImage or ComfyUI are taken as names (lenient).
+        min_char_confidence: skip words with a letter the OCR is unsure of (lenient 0.6),
+        which are more often misreadings of odd fonts than misspellings.
+        accept_expected_words: the words of the text the image was asked to show (see
+        TEXT003: the config's `expected-text`, the prompt's quoted strings, the sidecar)
+        count as known: a prompt that asks for "Rockdown" wants ROCKDOWN. On by default.
+
+    Known limits
+        Numbers, units, and words with digits are skipped. Names, brands and acronyms one
+        edit from a common word (a pun such as PARTI, NASA next to "nasal") are flagged
+        unless listed in `words` or asked for by the prompt. A typo that makes another real
+        word (IMAGES for IMAGINE) is not a misspelling: TEXT003 catches it when the intended
+        text is known. A line of three or more words none of which is a word is left to
+        TEXT002 (pseudo-text, not typos). OCR misreadings of unusual fonts can be reported;
+        the engine can misread a malformed letter as the right one (FIRL read as FIRE) and
+        miss the typo. A word that reaches the image's left or right edge (within a quarter
+        of its height) and is the visible part of a common word is taken as cut by the
+        crop, not misspelled (VERNM, of GOVERNMENT); a typo there that is also such a part
+        (the end of a word on the left edge, the start of one on the right) is missed.
+    """
+    result = ocr(ctx, settings)
+    if not result.lines:
+        return
+    dictionary = rule_dictionary(ctx, settings)
+    width = ctx.rgb.shape[1]
+    for line in result.lines:
+        if wordless_line(line, dictionary, width):
+            continue  # pseudo-text, not misspelled words: TEXT002 reports it
+        for word in line.words:
+            if not _readable(line, word, settings.min_confidence, settings.min_text_height):
+                continue
+            verdicts = judge_word(word, dictionary, settings.min_letters, settings.acronym_letters,
+                                  settings.check_acronyms, settings.split_anywhere,
+                                  settings.skip_mixed_case, settings.min_char_confidence)
+            for verdict in framed_verdicts(verdicts, word, width, dictionary):
+                if verdict.status != "typo":
+                    continue
+                yield Issue(
+                    message=f"misspelled word {verdict.text!r} (did you mean {verdict.suggestion!r}?)",
+                    region=region_of(word.box),
+                    confidence=round(float(word.confidence), 3),
+                    measurements={
+                        "word": verdict.text,
+                        "suggestion": verdict.suggestion,
+                        "edit_distance": edit_distance(verdict.text.lower(), verdict.suggestion.lower()),
+                        "ocr_confidence": round(float(word.confidence), 3),
+                        "text_height": round(line.text_height, 1),
+                        "line": line.text,
+                        "engine": result.engine,
+                    },
+                )
+
+
+def _readable(line: OcrLine, word: OcrWord, min_confidence: float, min_text_height: float) -> bool:
+    return word.confidence >= min_confidence and line.text_height >= min_text_height
+
+
+TEXT001 = Rule(
+    code="TEXT001",
+    name="text.misspelled",
+    summary="Misspelled word in rendered text",
+    check=check_misspelled,
+    severity=Severity.WARNING,
+    settings=MisspelledSettings,
+    shared_settings=SHARED_OCR_SETTINGS,
+    preflight=ocr_engine_missing,
+    profiles={
+        "lenient": {"detection_side": 736, "min_confidence": 0.85, "min_text_height": 12.0, "check_acronyms": True, "acronym_letters": 5,
+                    "split_anywhere": True, "skip_mixed_case": True, "min_char_confidence": 0.6},
+        "strict": {"min_confidence": 0.6, "min_text_height": 0.0, "check_acronyms": True, "acronym_letters": 3,
+                   "split_anywhere": False, "skip_mixed_case": False, "min_char_confidence": 0.0,
+                   "severity": "error"},
+    },
+)

@@ -1,0 +1,122 @@
+"""TEXT002: garbled pseudo-text that reads as no language."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator
+
+from checker.model import Issue, Severity
+from checker.rule import Rule
+from rules.text.settings import DEFAULT_ENGINE, SHARED_OCR_SETTINGS, ocr_engine_missing, validate_text_settings
+from rules.text.shared import ocr, region_of, rule_dictionary
+from rules.text.verdicts import nonword_share, wordless_line
+
+
+@dataclass(frozen=True)
+class GarbledSettings:
+    engine: str = DEFAULT_ENGINE
+    detection_side: int = 960
+    languages: tuple[str, ...] = ("en",)
+    words: tuple[str, ...] = ()
+    words_file: str = ""
+    min_letters: int = 8  # letters a line needs before it can be called garbled
+    max_confidence: float = 0.55  # a line read below this confidence is garbled
+    min_nonword_share: float = 0.6  # or: this share of its letters in runs that are no word
+    min_text_height: float = 12.0
+    flag_unreadable: bool = False  # also report detected lettering that reads as nothing
+    min_nonwords: int = 2  # non-word runs a line needs to be garbled by its share
+    accept_expected_words: bool = True  # words of the text the image was asked to show are known
+
+    def __post_init__(self) -> None:
+        validate_text_settings(self)
+
+
+def check_garbled(ctx, settings: GarbledSettings) -> Iterator[Issue]:
+    """
+    What it detects
+        Lines that look like lettering but read as no language: OCR reads them with low
+        confidence, most of their letters form runs that are not words nor near any word
+        (`CIEFLIEEELENIN SAGSILASESS`), or none of their three or more words is a word
+        (`Thr qolwe ebnrt skaljhe mpo`, where each alone is near some short word). In
+        strict mode also detected text regions that yield no readable string at all.
+
+    Why people notice
+        The meaningless background lettering of AI images (newspaper columns, labels,
+        book spines) looks like text until someone tries to read it.
+
+    Settings
+        engine: OCR engine for all TEXT rules.
+        min_letters: letters a line needs to be judged (lenient 8, strict 4).
+        max_confidence: lines read below this confidence are garbled (lenient 0.55, strict 0.7).
+        min_nonword_share / min_nonwords: share of non-word letters, and how many non-word
+        runs, that make a line garbled (lenient 0.6 and 2, strict 0.5 and 1): one unknown
+        word is a name, several are pseudo-text.
+        min_text_height: smaller lettering is ignored (lenient 12 px, strict 0).
+        flag_unreadable: report detected text regions with no readable string (strict).
+        languages / words / words_file / accept_expected_words: as for TEXT001.
+
+    Known limits
+        Script and decorative fonts can read badly and look garbled; foreign words count as
+        non-words unless their language is listed. Tiny text is ignored by the lenient profile.
+        A word cut by the image's left or right edge that is part of a common word is no
+        non-word (as for TEXT001). The evidence is what OCR reads, not the shape of each
+        glyph: a malformed letter that both engines read as the letter it imitates (a
+        flame-lettered FIRE whose E trails off like an L) goes unflagged.
+    """
+    result = ocr(ctx, settings)
+    if not result.gate_passed:
+        return
+    dictionary = rule_dictionary(ctx, settings)
+    width = ctx.rgb.shape[1]
+    read_boxes = []
+    for line in result.lines:
+        read_boxes.append(line.box)
+        if line.text_height < settings.min_text_height:
+            continue
+        share, letters, runs = nonword_share(line, dictionary, width)
+        if letters < settings.min_letters:
+            continue
+        low_confidence = line.confidence < settings.max_confidence
+        wordless = wordless_line(line, dictionary, width)
+        if low_confidence or wordless or (share >= settings.min_nonword_share and runs >= settings.min_nonwords):
+            why = (f"read with confidence {line.confidence:.2f}" if low_confidence else
+                   "none of its words is a word" if wordless else f"{share:.0%} of its letters form no word")
+            yield Issue(
+                message=f"garbled lettering {line.text[:40]!r}: {why}",
+                region=region_of(line.box),
+                confidence=round(float(max(1 - line.confidence, share)), 3),
+                measurements={"text": line.text, "ocr_confidence": round(line.confidence, 3),
+                              "nonword_share": round(share, 3), "letters": letters,
+                              "text_height": round(line.text_height, 1), "engine": result.engine},
+            )
+    if settings.flag_unreadable:
+        for box in result.candidate_boxes:
+            if box.height < settings.min_text_height or box.width < 2 * box.height:
+                continue
+            if any(_overlap(box, rb) > 0.5 for rb in read_boxes):
+                continue
+            yield Issue(message="text-like region that reads as nothing", region=region_of(box),
+                        confidence=0.5, measurements={"text_height": round(box.height, 1), "engine": result.engine})
+
+
+def _overlap(a, b) -> float:
+    ix = max(0.0, min(a.x1, b.x1) - max(a.x0, b.x0))
+    iy = max(0.0, min(a.y1, b.y1) - max(a.y0, b.y0))
+    return ix * iy / max(1e-6, a.width * a.height)
+
+
+TEXT002 = Rule(
+    code="TEXT002",
+    name="text.garbled",
+    summary="Garbled pseudo-text that reads as no language",
+    check=check_garbled,
+    severity=Severity.WARNING,
+    settings=GarbledSettings,
+    shared_settings=SHARED_OCR_SETTINGS,
+    preflight=ocr_engine_missing,
+    profiles={
+        "lenient": {"detection_side": 736, "min_letters": 8, "max_confidence": 0.55, "min_nonword_share": 0.6, "min_nonwords": 2,
+                    "min_text_height": 12.0, "flag_unreadable": False},
+        "strict": {"min_letters": 4, "max_confidence": 0.7, "min_nonword_share": 0.5, "min_nonwords": 1,
+                   "min_text_height": 0.0, "flag_unreadable": True},
+    },
+)
