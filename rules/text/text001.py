@@ -8,7 +8,7 @@ from checker.model import Issue, Severity
 from checker.rule import Rule
 from rules.text.reading import OcrLine, OcrWord
 from rules.text.settings import DEFAULT_ENGINE, SHARED_OCR_SETTINGS, ocr_engine_missing, validate_text_settings
-from rules.text.shared import ocr, region_of, rule_dictionary
+from rules.text.shared import ocr, other_script, region_of, rule_dictionary
 from rules.text.verdicts import framed_verdicts, judge_word, wordless_line
 from rules.text.words import edit_distance
 
@@ -93,30 +93,35 @@ def check_misspelled(ctx, settings: MisspelledSettings) -> Iterator[Issue]:
     for line in result.lines:
         if wordless_line(line, dictionary, width):
             continue  # pseudo-text, not misspelled words: TEXT002 reports it
-        for word in line.words:
-            if not _readable(line, word, settings.min_confidence, settings.min_text_height):
-                continue
-            verdicts = judge_word(word, dictionary, settings.min_letters, settings.acronym_letters,
-                                  settings.check_acronyms, settings.split_anywhere,
-                                  settings.skip_mixed_case, settings.min_char_confidence)
-            for verdict in framed_verdicts(verdicts, word, width, dictionary):
-                if verdict.status != "typo":
-                    continue
-                yield Issue(
-                    message=f"misspelled word {verdict.text!r} (did you mean {verdict.suggestion!r}?)",
-                    region=region_of(word.box),
-                    confidence=round(float(word.confidence), 3),
-                    measurements={
-                        "word": verdict.text,
-                        "suggestion": verdict.suggestion,
-                        "edit_distance": edit_distance(verdict.text.lower(), verdict.suggestion.lower()),
-                        "ocr_confidence": round(float(word.confidence), 3),
-                        "text_height": round(line.text_height, 1),
-                        "line": line.text,
-                        "engine": result.engine,
-                    },
-                )
+        issues = list(_line_typos(line, dictionary, width, settings, result.engine))
+        if issues and not other_script(ctx, line.text, line.box):  # СВЕЖИЙ read as CBE>KNV is no typo
+            yield from issues
 
+
+def _line_typos(line: OcrLine, dictionary, width: int, settings: MisspelledSettings, engine: str) -> Iterator[Issue]:
+    for word in line.words:
+        if not _readable(line, word, settings.min_confidence, settings.min_text_height):
+            continue
+        verdicts = judge_word(word, dictionary, settings.min_letters, settings.acronym_letters,
+                              settings.check_acronyms, settings.split_anywhere,
+                              settings.skip_mixed_case, settings.min_char_confidence)
+        for verdict in framed_verdicts(verdicts, word, width, dictionary):
+            if verdict.status != "typo":
+                continue
+            yield Issue(
+                message=f"misspelled word {verdict.text!r} (did you mean {verdict.suggestion!r}?)",
+                region=region_of(word.box),
+                confidence=round(float(word.confidence), 3),
+                measurements={
+                    "word": verdict.text,
+                    "suggestion": verdict.suggestion,
+                    "edit_distance": edit_distance(verdict.text.lower(), verdict.suggestion.lower()),
+                    "ocr_confidence": round(float(word.confidence), 3),
+                    "text_height": round(line.text_height, 1),
+                    "line": line.text,
+                    "engine": engine,
+                },
+            )
 
 def _readable(line: OcrLine, word: OcrWord, min_confidence: float, min_text_height: float) -> bool:
     return word.confidence >= min_confidence and line.text_height >= min_text_height

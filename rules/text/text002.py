@@ -7,7 +7,9 @@ from typing import Iterator
 from checker.model import Issue, Severity
 from checker.rule import Rule
 from rules.text.settings import DEFAULT_ENGINE, SHARED_OCR_SETTINGS, ocr_engine_missing, validate_text_settings
-from rules.text.shared import ocr, region_of, rule_dictionary
+from rules.text.reading import OcrLine
+from rules.text.scripts import foreign_script, main_script, script_of_char
+from rules.text.shared import ocr, other_script, region_of, rule_dictionary
 from rules.text.verdicts import nonword_share, wordless_line
 
 
@@ -25,6 +27,9 @@ class GarbledSettings:
     flag_unreadable: bool = False  # also report detected lettering that reads as nothing
     min_nonwords: int = 2  # non-word runs a line needs to be garbled by its share
     accept_expected_words: bool = True  # words of the text the image was asked to show are known
+    # a CJK line is pseudo-characters when this share of its characters are doubtful
+    cjk_min_doubtful_share: float = 0.4
+    cjk_min_chars: int = 2
 
     def __post_init__(self) -> None:
         validate_text_settings(self)
@@ -72,12 +77,21 @@ def check_garbled(ctx, settings: GarbledSettings) -> Iterator[Issue]:
         read_boxes.append(line.box)
         if line.text_height < settings.min_text_height:
             continue
+        script = main_script(line.text)
+        if script == "cjk":  # RapidOCR's recogniser reads Chinese: its doubt is the evidence
+            yield from _pseudo_characters(ctx, line, settings, result.engine)
+            continue
+        if script not in (None, "latin"):
+            other_script(ctx, line.text, line.box)  # noted in the observations, not judged
+            continue
         share, letters, runs = nonword_share(line, dictionary, width)
         if letters < settings.min_letters:
             continue
         low_confidence = line.confidence < settings.max_confidence
         wordless = wordless_line(line, dictionary, width)
         if low_confidence or wordless or (share >= settings.min_nonword_share and runs >= settings.min_nonwords):
+            if other_script(ctx, line.text, line.box):
+                continue  # Cyrillic read as Latin look-alikes is no pseudo-text
             why = (f"read with confidence {line.confidence:.2f}" if low_confidence else
                    "none of its words is a word" if wordless else f"{share:.0%} of its letters form no word")
             yield Issue(
@@ -94,8 +108,43 @@ def check_garbled(ctx, settings: GarbledSettings) -> Iterator[Issue]:
                 continue
             if any(_overlap(box, rb) > 0.5 for rb in read_boxes):
                 continue
+            if other_script(ctx, "", box):
+                continue  # Korean, Arabic, kana: read by no reader of noticer's, not garbled
             yield Issue(message="text-like region that reads as nothing", region=region_of(box),
                         confidence=0.5, measurements={"text_height": round(box.height, 1), "engine": result.engine})
+
+
+# a CJK character RapidOCR reads below this confidence is doubtful: it reads real characters
+# at 0.95-1.0 and the composed non-characters of fixtures/text_gen.py mostly at 0.1-0.7
+CJK_DOUBTFUL_CONFIDENCE = 0.7
+
+
+def cjk_doubt(line: OcrLine) -> tuple[float, int]:
+    """Share of a line's CJK characters read below ``CJK_DOUBTFUL_CONFIDENCE``, and how many
+    CJK characters it has."""
+    confidences = [c.confidence for word in line.words for c in word.chars if script_of_char(c.text) == "cjk"]
+    if not confidences:
+        return 0.0, 0
+    return sum(c < CJK_DOUBTFUL_CONFIDENCE for c in confidences) / len(confidences), len(confidences)
+
+
+def _pseudo_characters(ctx, line: OcrLine, settings: GarbledSettings, engine: str) -> Iterator[Issue]:
+    """A CJK line most of whose characters the recogniser doubts is pseudo-characters, unless
+    Tesseract's Japanese model (kana, which RapidOCR does not know) reads it well."""
+    share, count = cjk_doubt(line)
+    if count < settings.cjk_min_chars or share < settings.cjk_min_doubtful_share:
+        return
+    if ctx.shared(foreign_script, line.box) is not None:  # Japanese kana, or Korean read as CJK
+        other_script(ctx, "", line.box)
+        return
+    yield Issue(
+        message=f"pseudo-characters {line.text[:20]!r}: {share:.0%} of its {count} CJK characters read as no known character",
+        region=region_of(line.box),
+        confidence=round(float(share), 3),
+        measurements={"text": line.text, "script": "cjk", "ocr_confidence": round(line.confidence, 3),
+                      "doubtful_share": round(share, 3), "letters": count,
+                      "text_height": round(line.text_height, 1), "engine": engine},
+    )
 
 
 def _overlap(a, b) -> float:
@@ -115,8 +164,8 @@ TEXT002 = Rule(
     preflight=ocr_engine_missing,
     profiles={
         "lenient": {"detection_side": 736, "min_letters": 8, "max_confidence": 0.55, "min_nonword_share": 0.6, "min_nonwords": 2,
-                    "min_text_height": 12.0, "flag_unreadable": False},
+                    "min_text_height": 12.0, "flag_unreadable": False, "cjk_min_doubtful_share": 0.4},
         "strict": {"min_letters": 4, "max_confidence": 0.7, "min_nonword_share": 0.5, "min_nonwords": 1,
-                   "min_text_height": 0.0, "flag_unreadable": True},
+                   "min_text_height": 0.0, "flag_unreadable": True, "cjk_min_doubtful_share": 0.34},
     },
 )

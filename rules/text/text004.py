@@ -10,7 +10,8 @@ from checker.model import Issue, Severity
 from checker.rule import Rule
 from rules.text.packing import space_positions, baseline_jumps, gap_jumps, second_reading_gaps, split_words
 from rules.text.settings import DEFAULT_ENGINE, SHARED_OCR_SETTINGS, ocr_engine_missing, validate_text_settings
-from rules.text.shared import ocr, region_of, rule_dictionary
+from rules.text.scripts import is_latin_token
+from rules.text.shared import ocr, other_script, region_of, rule_dictionary
 
 
 @dataclass(frozen=True)
@@ -86,13 +87,14 @@ def check_packing(ctx, settings: PackingSettings) -> Iterator[Issue]:
     for line in result.lines:
         if line.text_height < settings.min_text_height:
             continue
+        issues = []
         for word in line.words:
             chars = list(word.chars)
             letters = "".join(c.text for c in chars)
             if sum(c.isalpha() for c in letters) < settings.min_chars or word.confidence < settings.min_confidence:
                 continue
-            if not all(c.isalpha() for c in letters):
-                continue  # punctuation and digits have their own spacing
+            if not all(c.isalpha() for c in letters) or not is_latin_token(letters):
+                continue  # punctuation and digits have their own spacing; CJK has no letter rhythm to judge
             lefts = np.array([c.box.x0 for c in chars])
             rights = np.array([c.box.x1 for c in chars])
             jumps = gap_jumps(lefts, rights, line.text_height, settings.gap_jump,
@@ -103,9 +105,8 @@ def check_packing(ctx, settings: PackingSettings) -> Iterator[Issue]:
                 jumps += baseline_jumps((lefts + rights) / 2, np.array([c.box.y1 for c in chars]),
                                         letter_height, settings.baseline_jump, letters)
             for jump in jumps:
-                reported.add(word.text)
                 position = f"{letters[:jump.index]}|{letters[jump.index:]}" if jump.kind == "gap" else letters[jump.index]
-                yield Issue(
+                issues.append((word.text, Issue(
                     message=(f"uneven letter spacing in {word.text!r} at {position!r}" if jump.kind == "gap"
                              else f"letter {position!r} in {word.text!r} leaves the baseline"),
                     region=region_of(word.box),
@@ -113,7 +114,12 @@ def check_packing(ctx, settings: PackingSettings) -> Iterator[Issue]:
                     measurements={"word": word.text, "kind": jump.kind, "index": jump.index,
                                   "size": jump.size, "text_height": round(line.text_height, 1),
                                   "engine": result.engine},
-                )
+                )))
+        if issues and other_script(ctx, line.text, line.box):
+            continue  # Greek or Cyrillic read as Latin look-alikes: their rhythm is not Latin's
+        for word_text, issue in issues:
+            reported.add(word_text)
+            yield issue
     if settings.second_reader and result.engine == "rapidocr":
         yield from second_reading_gaps(ctx, result, settings, dictionary, reported)
 

@@ -7,6 +7,7 @@ import functools
 from dataclasses import dataclass
 
 from rules.text.reading import OcrLine, OcrWord
+from rules.text.scripts import is_latin_token
 from rules.text.words import (
     COMMON_FREQUENCY,
     Dictionary,
@@ -47,6 +48,8 @@ def judge_word(word: OcrWord, dictionary: Dictionary, min_letters: int, acronym_
     anywhere when ``split_anywhere`` and the whole run is not one edit from a word; failing
     that, the unknown remainder next to known words is judged on its own."""
     token = strip_word(word.text)
+    if not is_latin_token(token):
+        return [WordVerdict(token, "skipped", reason="not in Latin script")]
     if not token or any(c.isdigit() for c in token) or is_number_or_unit(token):
         return [WordVerdict(token, "skipped", reason="number or unit")]
     runs = letter_runs(token)
