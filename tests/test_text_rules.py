@@ -141,14 +141,15 @@ def test_text001_and_text002_accept_the_words_the_image_was_asked_to_show():
     """A band's made-up name one edit from a word (ROCKDOWN, LOCKDOWN) is a typo to the
     dictionary, but not when the config, the prompt or the sidecar asks for it."""
     image = _sign("ROCKDOWN")
-    (finding,) = run_rule(TEXT001, image)
+    (finding,) = run_rule(TEXT001, image, profile="strict")  # lenient takes a new first letter for a pun
     assert finding.measurements["suggestion"] == "LOCKDOWN"
-    assert run_rule(TEXT001, context_from_array(image, expected_text=("Rockdown",))) == []
-    assert run_rule(TEXT001, context_from_array(image, sidecar_text='a band poster that says "Rockdown"')) == []
+    assert run_rule(TEXT001, context_from_array(image, expected_text=("Rockdown",)), profile="strict") == []
+    assert run_rule(TEXT001, context_from_array(image, sidecar_text='a band poster that says "Rockdown"'),
+                    profile="strict") == []
     prompt = {"parameters": 'a gig poster, large letters "ROCKDOWN"\nSteps: 20, Sampler: Euler, Seed: 1'}
-    assert run_rule(TEXT001, context_from_array(image, info=prompt)) == []
+    assert run_rule(TEXT001, context_from_array(image, info=prompt), profile="strict") == []
     asked_but_off = context_from_array(image, expected_text=("Rockdown",))
-    assert run_rule(TEXT001, asked_but_off, settings={"accept_expected_words": False})
+    assert run_rule(TEXT001, asked_but_off, profile="strict", settings={"accept_expected_words": False})
     # words asked for make a line of no dictionary words no garbage either
     names = _sign("XQRTV BLZNKW", size=48)
     assert run_rule(TEXT002, names, profile="strict")
@@ -182,6 +183,34 @@ def test_text001_lenient_ignores_small_text_that_strict_reads():
     lenient = run_rule(TEXT001, image, settings={"min_text_height": 40.0})
     strict = run_rule(TEXT001, image, profile="strict")
     assert lenient == [] and strict
+
+
+def test_lenient_takes_a_common_word_with_a_new_first_letter_for_a_pun():
+    """A band's ROCKDOWN (LOCKDOWN) was lenient's false alarm; generated misspellings keep the
+    first letter, and one inside the word is still reported."""
+    from rules.text.text001 import first_letter_pun
+
+    assert first_letter_pun("ROCKDOWN", "LOCKDOWN") and not first_letter_pun("LOCKDOWM", "LOCKDOWN")
+    assert not first_letter_pun("Fre", "Fire") and not first_letter_pun("ban", "can")
+    assert run_rule(TEXT001, _sign("ROCKDOWN")) == []
+    assert [f.measurements["suggestion"] for f in run_rule(TEXT001, _sign("LOCKDOWM"))] == ["LOCKDOWN"]
+
+
+def test_a_typo_the_second_reader_reads_spelled_right_was_a_misreading(monkeypatch):
+    """RapidOCR read handwritten "achieving" as achieping; Tesseract, re-reading the word,
+    reads the correction there, so the typo is the reader's, not the image's."""
+    import rules.text.text001 as text001
+    from rules.text.scripts import ScriptReading
+
+    image = _sign("DIFFUSON")
+    assert run_rule(TEXT001, image)
+    monkeypatch.setattr(text001, "crop_reading",
+                        lambda ctx, box, language, script="latin": ScriptReading("latin", "eng", "DIFFUSION", 0.9))
+    assert run_rule(TEXT001, image) == []
+    assert run_rule(TEXT001, image, settings={"second_reader": False})
+    monkeypatch.setattr(text001, "crop_reading",  # the second reader sees the typo too: it stays
+                        lambda ctx, box, language, script="latin": ScriptReading("latin", "eng", "DIFFUSON", 0.9))
+    assert run_rule(TEXT001, image)
 
 
 def test_a_line_of_typos_is_misspelled_not_pseudo_text():

@@ -179,23 +179,31 @@ def judge_script(readings: list[ScriptReading], english: float) -> ScriptReading
     return max(fitting, key=lambda r: r.confidence) if fitting else None
 
 
+def crop_reading(ctx, box: Box, language: str, script: str = "latin") -> ScriptReading | None:
+    """Tesseract's ``language`` model's reading of the lettering in ``box`` (see ``line_gray``);
+    None when Tesseract or the model is missing. Call as ``ctx.shared(crop_reading, box, ...)``."""
+    if box.width < 2 or box.height < 2:
+        return None
+    try:
+        return read_crop(ctx.shared(_crop_gray, box), language, script)
+    except (RuntimeError, ImportError):
+        return None
+
+
+def _crop_gray(ctx, box: Box) -> np.ndarray:
+    return line_gray(ctx.rgb, box)
+
+
 def foreign_script(ctx, box: Box) -> ScriptReading | None:
     """Whether the lettering in ``box`` is in a script other than Latin that an installed
     Tesseract model reads (``judge_script``). Call as ``ctx.shared(foreign_script, box)``.
     None when no such model is installed, Tesseract is missing, or the crop is Latin (or
     garbled: no model reads it well)."""
     languages = installed_script_languages()
-    if not languages or box.width < 2 or box.height < 2:
+    if not languages:
         return None
-    gray = line_gray(ctx.rgb, box)
-    try:
-        english = read_crop(gray, "eng", "latin").confidence
-        readings = [read_crop(gray, language, script) for script, language in languages]
-    except RuntimeError:
+    english = ctx.shared(crop_reading, box, "eng", "latin")
+    if english is None:
         return None
-    return judge_script(readings, english)
-
-
-def script_name(script: str) -> str:
-    return {"cjk": "Chinese/Japanese", "hangul": "Korean"}.get(script, script.capitalize())
-
+    readings = [ctx.shared(crop_reading, box, language, script) for script, language in languages]
+    return judge_script([r for r in readings if r is not None], english.confidence)

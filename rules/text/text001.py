@@ -6,11 +6,12 @@ from typing import Iterator
 
 from checker.model import Issue, Severity
 from checker.rule import Rule
-from rules.text.reading import OcrLine, OcrWord
+from rules.text.reading import Box, OcrLine, OcrWord
+from rules.text.scripts import crop_reading
 from rules.text.settings import DEFAULT_ENGINE, SHARED_OCR_SETTINGS, ocr_engine_missing, validate_text_settings
 from rules.text.shared import ocr, other_script, region_of, rule_dictionary
 from rules.text.verdicts import framed_verdicts, judge_word, wordless_line
-from rules.text.words import edit_distance
+from rules.text.words import edit_distance, letter_runs
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,12 @@ class MisspelledSettings:
     skip_mixed_case: bool = True  # ZImage, ComfyUI: mixed-case words are names or brands
     min_char_confidence: float = 0.6  # a word with a letter read below this is not judged
     accept_expected_words: bool = True  # words of the text the image was asked to show are known
+    # Tesseract re-reads each word found misspelled; when it reads the correction there, the
+    # typo was RapidOCR's misreading of the lettering (handwriting, script), not the image's
+    second_reader: bool = True
+    # a word that is a common word with its first letter replaced (ROCKDOWN, LOCKDOWN) reads
+    # as a pun or a name: generated misspellings keep the first letter and go wrong inside
+    skip_first_letter_puns: bool = True
 
     def __post_init__(self) -> None:
         validate_text_settings(self)
@@ -94,8 +101,27 @@ def check_misspelled(ctx, settings: MisspelledSettings) -> Iterator[Issue]:
         if wordless_line(line, dictionary, width):
             continue  # pseudo-text, not misspelled words: TEXT002 reports it
         issues = list(_line_typos(line, dictionary, width, settings, result.engine))
+        if settings.second_reader and result.engine != "tesseract":
+            issues = [issue for issue in issues if not _misread(ctx, issue)]
         if issues and not other_script(ctx, line.text, line.box):  # СВЕЖИЙ read as CBE>KNV is no typo
             yield from issues
+
+
+def first_letter_pun(word: str, suggestion: str) -> bool:
+    """Whether ``word`` is ``suggestion`` with only its first letter replaced by another."""
+    a, b = word.lower(), suggestion.lower()
+    return len(a) == len(b) >= 4 and a[0] != b[0] and a[1:] == b[1:]
+
+
+def _misread(ctx, issue: Issue) -> bool:
+    """Whether Tesseract, re-reading the word's crop, reads the suggested correction there as
+    a word of its own (and not the misspelling): PARTI read as PARTI holds no PART."""
+    region = issue.region
+    reading = ctx.shared(crop_reading, Box(region.x, region.y, region.x + region.width, region.y + region.height), "eng")
+    if reading is None:
+        return False
+    words = {run.lower() for run in letter_runs(reading.text)}
+    return str(issue.measurements["suggestion"]).lower() in words and str(issue.measurements["word"]).lower() not in words
 
 
 def _line_typos(line: OcrLine, dictionary, width: int, settings: MisspelledSettings, engine: str) -> Iterator[Issue]:
@@ -107,6 +133,8 @@ def _line_typos(line: OcrLine, dictionary, width: int, settings: MisspelledSetti
                               settings.skip_mixed_case, settings.min_char_confidence)
         for verdict in framed_verdicts(verdicts, word, width, dictionary):
             if verdict.status != "typo":
+                continue
+            if settings.skip_first_letter_puns and first_letter_pun(verdict.text, verdict.suggestion):
                 continue
             yield Issue(
                 message=f"misspelled word {verdict.text!r} (did you mean {verdict.suggestion!r}?)",
@@ -123,6 +151,7 @@ def _line_typos(line: OcrLine, dictionary, width: int, settings: MisspelledSetti
                 },
             )
 
+
 def _readable(line: OcrLine, word: OcrWord, min_confidence: float, min_text_height: float) -> bool:
     return word.confidence >= min_confidence and line.text_height >= min_text_height
 
@@ -138,9 +167,11 @@ TEXT001 = Rule(
     preflight=ocr_engine_missing,
     profiles={
         "lenient": {"detection_side": 736, "min_confidence": 0.85, "min_text_height": 12.0, "check_acronyms": True, "acronym_letters": 5,
-                    "split_anywhere": True, "skip_mixed_case": True, "min_char_confidence": 0.6},
-        "strict": {"min_confidence": 0.6, "min_text_height": 0.0, "check_acronyms": True, "acronym_letters": 3,
-                   "split_anywhere": False, "skip_mixed_case": False, "min_char_confidence": 0.0,
+                    "split_anywhere": True, "skip_mixed_case": True, "min_char_confidence": 0.6,
+                    "skip_first_letter_puns": True},
+        "strict": {"min_confidence": 0.6, "min_text_height": 0.0, "check_acronyms": True, "acronym_letters": 4,
+                   "split_anywhere": False, "skip_mixed_case": False, "min_char_confidence": 0.3,
+                   "skip_first_letter_puns": False,
                    "severity": "error"},
     },
 )

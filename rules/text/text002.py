@@ -24,6 +24,9 @@ class GarbledSettings:
     max_confidence: float = 0.55  # a line read below this confidence is garbled
     min_nonword_share: float = 0.6  # or: this share of its letters in runs that are no word
     min_text_height: float = 12.0
+    # ... unless it is at least this share of the image's shorter side: on a small picture
+    # (a 259-px newspaper) 10-px lettering is prominent, and its pseudo-text plain to see
+    min_text_share: float = 0.035
     flag_unreadable: bool = False  # also report detected lettering that reads as nothing
     min_nonwords: int = 2  # non-word runs a line needs to be garbled by its share
     accept_expected_words: bool = True  # words of the text the image was asked to show are known
@@ -55,7 +58,9 @@ def check_garbled(ctx, settings: GarbledSettings) -> Iterator[Issue]:
         min_nonword_share / min_nonwords: share of non-word letters, and how many non-word
         runs, that make a line garbled (lenient 0.6 and 2, strict 0.5 and 1): one unknown
         word is a name, several are pseudo-text.
-        min_text_height: smaller lettering is ignored (lenient 12 px, strict 0).
+        min_text_height / min_text_share: lettering lower than min_text_height pixels (lenient
+        12, strict 0) is ignored unless it is at least min_text_share of the image's shorter
+        side (3.5%: 10-px lettering on a 259-px picture is as plain as 36 px on 1024).
         flag_unreadable: report detected text regions with no readable string (strict).
         languages / words / words_file / accept_expected_words: as for TEXT001.
 
@@ -73,9 +78,10 @@ def check_garbled(ctx, settings: GarbledSettings) -> Iterator[Issue]:
     dictionary = rule_dictionary(ctx, settings)
     width = ctx.rgb.shape[1]
     read_boxes = []
+    prominent = min(settings.min_text_height, settings.min_text_share * min(ctx.rgb.shape[:2]))
     for line in result.lines:
         read_boxes.append(line.box)
-        if line.text_height < settings.min_text_height:
+        if line.text_height < prominent:
             continue
         script = main_script(line.text)
         if script == "cjk":  # RapidOCR's recogniser reads Chinese: its doubt is the evidence

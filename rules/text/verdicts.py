@@ -10,6 +10,8 @@ from rules.text.reading import OcrLine, OcrWord
 from rules.text.scripts import is_latin_token
 from rules.text.words import (
     COMMON_FREQUENCY,
+    LONG_PIECE,
+    SPLIT_THREE_LETTER_FREQUENCY,
     Dictionary,
     case_cuts,
     gap_cuts,
@@ -119,9 +121,12 @@ def _judge_run(word: OcrWord, run: str, start: int, dictionary: Dictionary, min_
                                            skip_mixed_case, min_char_confidence)
             return verdicts
     near_word = bool(dictionary.near_words(run))
-    if split_anywhere and not near_word:
-        pieces = dictionary.segments(run, None, min_frequency=COMMON_FREQUENCY)
-        if pieces:
+    if not near_word:
+        # a run of function words (OFTHE, DONOT) is split wherever the profile splits: no
+        # misspelling leaves one, and OCR drops the spaces around them most
+        pieces = dictionary.segments(run, None, min_frequency=COMMON_FREQUENCY if split_anywhere
+                                     else SPLIT_THREE_LETTER_FREQUENCY)
+        if pieces and (split_anywhere or all(len(p) < LONG_PIECE for p in pieces)):
             return [WordVerdict(run, "split", reason=" ".join(pieces))]
     if not near_word and len(run) >= 2 * min_letters:
         # cut anywhere, a rare short piece is found by chance inside pseudo-text (SAGS and
@@ -196,12 +201,18 @@ def _match_case(suggestion: str, original: str) -> str:
 WORDLESS_MIN_WORDS = 3
 
 
+# all-caps runs up to this long are acronyms in the line measures (CVPR, a conference's name,
+# was a line of pseudo-text to them), unless one edit from a word at least as long (FRE)
+PLAIN_ACRONYM_LETTERS = 4
+
+
 @functools.lru_cache(maxsize=4096)
 def plain_verdicts(word: OcrWord, dictionary: Dictionary, image_width: int) -> tuple[WordVerdict, ...]:
     """A word's verdicts with the plain settings the line measures use (3+ letters, acronyms
-    judged, split anywhere), a word cut by the image's edge framed (``framed_verdicts``):
+    of up to ``PLAIN_ACRONYM_LETTERS`` judged as such, split anywhere), a word cut by the image's edge framed (``framed_verdicts``):
     computed once per word for TEXT001's and TEXT002's checks of a line."""
-    return tuple(framed_verdicts(judge_word(word, dictionary, 3, 0, True, True), word, image_width, dictionary))
+    return tuple(framed_verdicts(judge_word(word, dictionary, 3, PLAIN_ACRONYM_LETTERS, True, True), word,
+                                 image_width, dictionary))
 
 
 def wordless_line(line: OcrLine, dictionary: Dictionary, image_width: int) -> bool:
