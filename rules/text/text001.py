@@ -66,15 +66,23 @@ def check_misspelled(ctx, settings: MisspelledSettings) -> Iterator[Issue]:
         min_text_height: lettering lower than this many pixels is ignored (lenient 12, strict 0).
         min_letters: shorter words are not judged.
         acronym_letters / check_acronyms: all-caps words up to this length count as
-        acronyms (lenient 5, strict 3) and are only flagged, with check_acronyms, when one
+        acronyms (lenient 5, strict 4) and are only flagged, with check_acronyms, when one
         edit from a word at least as long (FRE for FIRE, SAEL for SALE; USA is not taken
-        for US). In lenient CVPR passes; strict judges it as a word. Common acronyms (USA,
-        FBI, CEO, DIY, BBQ, ...) are in noticer's own word list.
+        for US, nor CVPR for CAR). Common acronyms (USA, FBI, CEO, DIY, BBQ, ...) are in
+        noticer's own word list.
         split_anywhere: run-together words that split into common words pass (lenient);
-        strict only splits at visible gaps and case changes.
+        a three-letter piece must then be a function word (THE, WAS, NOT: ATETEN is no ATE
+        TEN). Strict splits at visible gaps and case changes, and runs of function words
+        (OFTHE, DONOT) anywhere.
         skip_mixed_case: words like ZImage or ComfyUI are taken as names (lenient).
-        min_char_confidence: skip words with a letter the OCR is unsure of (lenient 0.6),
-        which are more often misreadings of odd fonts than misspellings.
+        min_char_confidence: skip words with a letter the OCR is unsure of (lenient 0.6,
+        strict 0.3), which are more often misreadings of odd fonts than misspellings.
+        second_reader: Tesseract re-reads the crop of each word found misspelled; when it
+        reads the correction there (and not the misspelling), the typo was RapidOCR's
+        misreading of handwriting or a script font (achieping for achieving). On in both.
+        skip_first_letter_puns: a common word with only its first letter replaced
+        (ROCKDOWN for LOCKDOWN) is taken as a pun or a name (lenient); generated
+        misspellings keep the first letter.
         accept_expected_words: the words of the text the image was asked to show (see
         TEXT003: the config's `expected-text`, the prompt's quoted strings, the sidecar)
         count as known: a prompt that asks for "Rockdown" wants ROCKDOWN. On by default.
@@ -91,6 +99,11 @@ def check_misspelled(ctx, settings: MisspelledSettings) -> Iterator[Issue]:
         of its height) and is the visible part of a common word is taken as cut by the
         crop, not misspelled (VERNM, of GOVERNMENT); a typo there that is also such a part
         (the end of a word on the left edge, the start of one on the right) is missed.
+        Lettering in another script than Latin is not judged (see the README's "Lettering
+        in other scripts"): words with such letters are skipped, and a line a Tesseract
+        model of another script reads far better than English is left alone. Without
+        those models, Cyrillic or Greek read as Latin look-alikes can be reported. Lenient
+        misses a misspelling that only changes the first letter.
     """
     result = ocr(ctx, settings)
     if not result.lines:

@@ -45,7 +45,9 @@ def check_garbled(ctx, settings: GarbledSettings) -> Iterator[Issue]:
         confidence, most of their letters form runs that are not words nor near any word
         (`CIEFLIEEELENIN SAGSILASESS`), or none of their three or more words is a word
         (`Thr qolwe ebnrt skaljhe mpo`, where each alone is near some short word). In
-        strict mode also detected text regions that yield no readable string at all.
+        strict mode also detected text regions that yield no readable string at all. CJK
+        lines (read by RapidOCR's Chinese recogniser) whose characters it mostly doubts:
+        pseudo-characters, strokes composed into characters that do not exist.
 
     Why people notice
         The meaningless background lettering of AI images (newspaper columns, labels,
@@ -62,15 +64,25 @@ def check_garbled(ctx, settings: GarbledSettings) -> Iterator[Issue]:
         12, strict 0) is ignored unless it is at least min_text_share of the image's shorter
         side (3.5%: 10-px lettering on a 259-px picture is as plain as 36 px on 1024).
         flag_unreadable: report detected text regions with no readable string (strict).
+        cjk_min_doubtful_share / cjk_min_chars: the share of a CJK line's characters (at
+        least cjk_min_chars) read below 0.7 confidence that makes it pseudo-characters
+        (lenient 0.4, strict 0.34); real characters are read at 0.95-1.
         languages / words / words_file / accept_expected_words: as for TEXT001.
 
     Known limits
         Script and decorative fonts can read badly and look garbled; foreign words count as
-        non-words unless their language is listed. Tiny text is ignored by the lenient profile.
-        A word cut by the image's left or right edge that is part of a common word is no
-        non-word (as for TEXT001). The evidence is what OCR reads, not the shape of each
-        glyph: a malformed letter that both engines read as the letter it imitates (a
-        flame-lettered FIRE whose E trails off like an L) goes unflagged.
+        non-words unless their language is listed. Lettering in another script than Latin
+        is never garbled for being unreadable to the English checks: Chinese is judged by
+        its characters' doubt; Japanese kana, Korean, Cyrillic, Greek, Arabic, Hebrew and
+        Devanagari that a Tesseract model of the script reads well are not judged (and
+        are listed in the observations); pseudo-text in those scripts is not detected.
+        Without the script models installed, such lettering may be reported. Japanese
+        kana lines RapidOCR only partly reads rely on the Japanese model in strict. Tiny
+        text is ignored by the lenient profile. A word cut by the image's left or right
+        edge that is part of a common word is no non-word (as for TEXT001). The evidence
+        is what OCR reads, not the shape of each glyph: a malformed letter that both
+        engines read as the letter it imitates (a flame-lettered FIRE whose E trails off
+        like an L) goes unflagged.
     """
     result = ocr(ctx, settings)
     if not result.gate_passed:

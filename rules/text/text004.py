@@ -75,7 +75,9 @@ def check_packing(ctx, settings: PackingSettings) -> Iterator[Issue]:
         Touching script letters have no gaps to measure; without the second reader a gap
         smaller than `gap_jump` line heights (SENT ENCE on a small shirt) is missed; the
         second reader now and then splits an evenly set word;
-        deliberate letter spacing can be reported.
+        deliberate letter spacing can be reported. CJK lettering, and lines a Tesseract
+        model of another script reads (Greek capitals read as Latin look-alikes), are not
+        judged.
     """
     result = ocr(ctx, settings)
     if not result.lines:
