@@ -30,8 +30,10 @@ class GarbledSettings:
     flag_unreadable: bool = False  # also report detected lettering that reads as nothing
     min_nonwords: int = 2  # non-word runs a line needs to be garbled by its share
     accept_expected_words: bool = True  # words of the text the image was asked to show are known
-    # a CJK line is pseudo-characters when this share of its characters are doubtful
-    cjk_min_doubtful_share: float = 0.4
+    # a CJK line is pseudo-characters when read below cjk_max_confidence and this share of its
+    # characters are doubtful
+    cjk_min_doubtful_share: float = 0.5
+    cjk_max_confidence: float = 0.8
     cjk_min_chars: int = 2
 
     def __post_init__(self) -> None:
@@ -64,9 +66,10 @@ def check_garbled(ctx, settings: GarbledSettings) -> Iterator[Issue]:
         12, strict 0) is ignored unless it is at least min_text_share of the image's shorter
         side (3.5%: 10-px lettering on a 259-px picture is as plain as 36 px on 1024).
         flag_unreadable: report detected text regions with no readable string (strict).
-        cjk_min_doubtful_share / cjk_min_chars: the share of a CJK line's characters (at
-        least cjk_min_chars) read below 0.7 confidence that makes it pseudo-characters
-        (lenient 0.4, strict 0.34); real characters are read at 0.95-1.
+        cjk_min_doubtful_share / cjk_max_confidence / cjk_min_chars: a CJK line (of at
+        least cjk_min_chars characters) read below cjk_max_confidence (0.8) is
+        pseudo-characters when this share of its characters is read below 0.7 confidence
+        (lenient 0.5, strict 0.4); real characters are read at 0.95-1.
         languages / words / words_file / accept_expected_words: as for TEXT001.
 
     Known limits
@@ -150,7 +153,8 @@ def _pseudo_characters(ctx, line: OcrLine, settings: GarbledSettings, engine: st
     """A CJK line most of whose characters the recogniser doubts is pseudo-characters, unless
     Tesseract's Japanese model (kana, which RapidOCR does not know) reads it well."""
     share, count = cjk_doubt(line)
-    if count < settings.cjk_min_chars or share < settings.cjk_min_doubtful_share:
+    if count < settings.cjk_min_chars or share < settings.cjk_min_doubtful_share \
+            or line.confidence >= settings.cjk_max_confidence:
         return
     if ctx.shared(foreign_script, line.box) is not None:  # Japanese kana, or Korean read as CJK
         other_script(ctx, "", line.box)
@@ -182,8 +186,8 @@ TEXT002 = Rule(
     preflight=ocr_engine_missing,
     profiles={
         "lenient": {"detection_side": 736, "min_letters": 8, "max_confidence": 0.55, "min_nonword_share": 0.6, "min_nonwords": 2,
-                    "min_text_height": 12.0, "flag_unreadable": False, "cjk_min_doubtful_share": 0.4},
+                    "min_text_height": 12.0, "flag_unreadable": False, "cjk_min_doubtful_share": 0.5},
         "strict": {"min_letters": 4, "max_confidence": 0.7, "min_nonword_share": 0.5, "min_nonwords": 1,
-                   "min_text_height": 0.0, "flag_unreadable": True, "cjk_min_doubtful_share": 0.34},
+                   "min_text_height": 0.0, "flag_unreadable": True, "cjk_min_doubtful_share": 0.4},
     },
 )
