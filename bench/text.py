@@ -19,7 +19,7 @@ Per engine and profile it prints
   alarms within issue #18's budget (6% lenient, 12% strict) on the other sources, applied to
   the held-out source, so that no figure comes from the images that set its threshold;
 - on generated signs in other scripts (CJK, Hangul, Cyrillic, Greek, Arabic, Hebrew,
-  Devanagari; seeds from 100, apart from those the script thresholds were looked at on):
+  Devanagari; seeds from 200, apart from those the script thresholds were looked at on):
   correct lettering flagged per profile (should be none), and CJK pseudo-characters found.
 
 Nothing read from the corpus is written anywhere.
@@ -379,8 +379,9 @@ def print_sources(result: dict) -> None:
 
 # ---------------------------------------------------------------- lettering in other scripts
 
-# seeds of the script cases the benchmark measures: the thresholds were looked at on seeds 0-11
-SCRIPT_SEED0 = 100
+# seeds of the script cases the benchmark measures: the thresholds were looked at on seeds
+# 0-11, and failures on seeds 100-109 were looked into; what is reported comes after those
+SCRIPT_SEED0 = 200
 
 
 def evaluate_scripts(engine: str, n: int, seed0: int = SCRIPT_SEED0) -> dict:

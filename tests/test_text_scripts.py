@@ -102,3 +102,19 @@ def test_correct_chinese_is_not_garbled_and_pseudo_characters_are():
     flagged = [bool(run_rule(TEXT002, make_script_case(seed, "cjk", pseudo=True).image, profile="strict"))
                for seed in range(4)]
     assert sum(flagged) >= 2, flagged
+
+
+def test_a_reading_that_explains_rapidocrs_look_alikes_needs_less_confidence():
+    """ΑΘΗΝΑ read by RapidOCR as AOHNA and by the Greek model as ΑΘΗΝΑ at 0.82 (English:
+    AQHNA at 0.73): the Greek reading, transliterated, is what RapidOCR read."""
+    athens = _reading("greek", "ΑΘΗΝΑ", 0.82)
+    assert judge_script([athens], english=0.73, read_text="AOHNA") == athens
+    assert judge_script([athens], english=0.73, read_text="SALE") is None
+
+
+def test_a_short_reading_of_long_lettering_is_no_script():
+    """Read on the corpus's Latin lettering, other models gave short readings far above the
+    English one (ואו for IMAGES at 0.53): a reading must spell about as many letters."""
+    hebrew = ScriptReading("hebrew", "heb", "ואו", 0.53)
+    assert judge_script([hebrew], english=0.0, read_text="IMAGES") is None
+    assert judge_script([hebrew], english=0.0, read_text="ab") == hebrew

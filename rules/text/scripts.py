@@ -50,19 +50,33 @@ SCRIPT_LANGUAGES: dict[str, tuple[str, ...]] = {
 
 # A script's own model reads clean lettering of it at 0.75-0.96 mean word confidence, and
 # lettering on a busy ground or in a bold face down to about 0.47 (Arabic and Devanagari on
-# generated signs), while it reads another script's lettering as digits, punctuation or
-# stray letters. A reading counts when its confidence is at least MIN_SCRIPT_CONFIDENCE and
-# above the English model's reading of the same crop by a margin: a wide one (0.1) for a
-# doubtful reading, a narrow one (0.03) from CONFIDENT_SCRIPT_READING on (Greek capitals are
-# read by the English model as look-alikes at 0.89, by the Greek one at 0.96; Latin lettering
-# by the Russian model at 0.89, by the English one at 0.95).
+# generated signs). But the English model reads some Latin crops badly (its binarisation
+# loses a script font, an outline), and the other models then read them in their own letters
+# at up to 0.88 (the corpus's "here" as πετε at 0.88 against English's 0.82, DO NOT as זסא at
+# 0.87 against 0.59, HABIT as μαθι at 0.82 against 0.68). So a reading counts when its
+# confidence is at least MIN_SCRIPT_CONFIDENCE and above English's by MARGIN_OVER_ENGLISH,
+# or, from CONFIDENT_SCRIPT_READING on, by CONFIDENT_MARGIN_OVER_ENGLISH (Greek capitals are
+# read by the English model as look-alikes at 0.89-0.90, by the Greek one at 0.95-0.96).
 MIN_SCRIPT_CONFIDENCE = 0.45
-CONFIDENT_SCRIPT_READING = 0.7
-MARGIN_OVER_ENGLISH = 0.1
+CONFIDENT_SCRIPT_READING = 0.9
+MARGIN_OVER_ENGLISH = 0.2
 CONFIDENT_MARGIN_OVER_ENGLISH = 0.03
-# share of a reading's letters that must be in the model's own script, and how many letters
+# Greek and Cyrillic letters RapidOCR reads as Latin look-alikes (ΑΘΗΝΑ as AOHNA, СВЕЖИЙ as
+# CBE>KNV): a reading of the script's model that, so transliterated, is RapidOCR's reading
+# (normalised edit similarity LOOKALIKE_SIMILARITY or more) explains it, and needs only
+# LOOKALIKE_CONFIDENCE and the narrow margin
+LOOKALIKES = dict(zip("ΑΒΕΖΗΙΚΜΝΟΡΤΥΧΘΛαβεικνορτυχΑВЕКМНОРСТХУИЗБаеорсхукмнтви",
+                      "ABEZHIKMNOPTYXOAaBeiKvoptuxABEKMHOPCTXYN36aeopcxykmhtBN"))
+LOOKALIKE_SIMILARITY = 0.75
+LOOKALIKE_CONFIDENCE = 0.75
+
+# share of a reading's letters that must be in the model's own script, how many letters it
+# needs, and how many for each letter RapidOCR read there: a reading of its own script
+# spells about as many letters as the lettering has (the short readings above, and ואו for
+# IMAGES at 0.53, spell half as many or fewer).
 MIN_SCRIPT_SHARE = 0.6
-MIN_SCRIPT_LETTERS = 2
+MIN_SCRIPT_LETTERS = 3
+MIN_LETTER_RATIO = 0.8
 
 
 def script_of_char(char: str) -> str | None:
@@ -166,14 +180,37 @@ def line_gray(rgb: np.ndarray, box: Box) -> np.ndarray:
     return cv2.copyMakeBorder(binarize_for_tesseract(gray), 12, 12, 12, 12, cv2.BORDER_CONSTANT, value=255)
 
 
-def judge_script(readings: list[ScriptReading], english: float) -> ScriptReading | None:
+def transliterated(text: str) -> str:
+    """``text`` with Greek and Cyrillic letters replaced by the Latin ones they look like."""
+    return "".join(LOOKALIKES.get(c, c) for c in text)
+
+
+def explains_lookalikes(reading: ScriptReading, read_text: str) -> bool:
+    """Whether ``reading``, transliterated, is what RapidOCR read (``read_text``)."""
+    from rules.text.words import compact_text, normalized_edit_similarity
+
+    if reading.script not in ("greek", "cyrillic") or not read_text:
+        return False
+    return normalized_edit_similarity(compact_text(transliterated(reading.text)),
+                                      compact_text(read_text)) >= LOOKALIKE_SIMILARITY
+
+
+def judge_script(readings: list[ScriptReading], english: float, read_text: str = "") -> ScriptReading | None:
     """The reading that shows the crop is lettering of another script: mostly in that
-    script's letters, read with at least ``MIN_SCRIPT_CONFIDENCE`` and above English's
-    ``english`` confidence by the margin its confidence asks; the best such, or None."""
+    script's letters, at least ``MIN_SCRIPT_LETTERS`` of them and ``MIN_LETTER_RATIO`` of the
+    letters of ``read_text`` (what RapidOCR read there), read with at least
+    ``MIN_SCRIPT_CONFIDENCE`` and above English's ``english`` confidence by the margin its
+    confidence asks, or explaining RapidOCR's reading as look-alikes; the best such, or None."""
+    read_letters = _letters(read_text)
+
     def fits(r: ScriptReading) -> bool:
-        margin = CONFIDENT_MARGIN_OVER_ENGLISH if r.confidence >= CONFIDENT_SCRIPT_READING else MARGIN_OVER_ENGLISH
+        confident = r.confidence >= CONFIDENT_SCRIPT_READING or (
+            r.confidence >= LOOKALIKE_CONFIDENCE and explains_lookalikes(r, read_text))
+        margin = CONFIDENT_MARGIN_OVER_ENGLISH if confident else MARGIN_OVER_ENGLISH
+        letters = _letters(r.text)
         return (r.confidence >= MIN_SCRIPT_CONFIDENCE and r.confidence >= english + margin
-                and _letters(r.text) >= MIN_SCRIPT_LETTERS and script_shares(r.text).get(r.script, 0.0) >= MIN_SCRIPT_SHARE)
+                and letters >= max(MIN_SCRIPT_LETTERS, MIN_LETTER_RATIO * read_letters)
+                and script_shares(r.text).get(r.script, 0.0) >= MIN_SCRIPT_SHARE)
 
     fitting = [r for r in readings if fits(r)]
     return max(fitting, key=lambda r: r.confidence) if fitting else None
@@ -194,9 +231,10 @@ def _crop_gray(ctx, box: Box) -> np.ndarray:
     return line_gray(ctx.rgb, box)
 
 
-def foreign_script(ctx, box: Box) -> ScriptReading | None:
-    """Whether the lettering in ``box`` is in a script other than Latin that an installed
-    Tesseract model reads (``judge_script``). Call as ``ctx.shared(foreign_script, box)``.
+def foreign_script(ctx, box: Box, read_text: str = "") -> ScriptReading | None:
+    """Whether the lettering in ``box``, where RapidOCR read ``read_text``, is in a script
+    other than Latin that an installed Tesseract model reads (``judge_script``). Call as
+    ``ctx.shared(foreign_script, box, read_text)``.
     None when no such model is installed, Tesseract is missing, or the crop is Latin (or
     garbled: no model reads it well)."""
     languages = installed_script_languages()
@@ -206,4 +244,4 @@ def foreign_script(ctx, box: Box) -> ScriptReading | None:
     if english is None:
         return None
     readings = [ctx.shared(crop_reading, box, language, script) for script, language in languages]
-    return judge_script([r for r in readings if r is not None], english.confidence)
+    return judge_script([r for r in readings if r is not None], english.confidence, read_text)

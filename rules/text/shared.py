@@ -54,7 +54,7 @@ def other_script(ctx, text: str, box) -> str | None:
     script = main_script(text)
     reading = None
     if script in (None, "latin"):
-        reading = ctx.shared(foreign_script, box)
+        reading = ctx.shared(foreign_script, box, text)
         script = reading.script if reading else None
     if script is None:
         return None
