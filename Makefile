@@ -5,7 +5,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.noticer-installed
 # System packages: Tesseract and its English data for OCR, fonts for the generated fixtures.
-SYSTEM_PACKAGES := tesseract-ocr tesseract-ocr-eng fonts-dejavu-core fonts-liberation2 chromium
+# Tesseract's models of other scripts (0.4-1.4 MB each) tell lettering in those scripts from
+# garbled Latin text (rules/text/scripts.py); Droid Sans Fallback (CJK, 1.8 MB) and Lohit
+# Devanagari (0.1 MB) draw the generated cases in those scripts (DejaVu has the others).
+SYSTEM_PACKAGES := tesseract-ocr tesseract-ocr-eng fonts-dejavu-core fonts-liberation2 chromium \
+	tesseract-ocr-rus tesseract-ocr-ell tesseract-ocr-ara tesseract-ocr-heb tesseract-ocr-hin \
+	tesseract-ocr-jpn tesseract-ocr-kor fonts-droid-fallback fonts-lohit-deva
 # RapidOCR is installed without its dependencies: it would add opencv-python beside
 # mediapipe's opencv-contrib-python, and two OpenCV distributions overwrite one cv2 folder.
 # Its other dependencies are listed in pyproject.toml.

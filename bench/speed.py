@@ -85,7 +85,7 @@ def _seam(seed: int, size: int) -> np.ndarray:
 
 def _sign(seed: int, size: int, typo: bool) -> np.ndarray:
     try:
-        from bench.text_gen import STYLES, make_case
+        from fixtures.text_gen import STYLES, make_case
 
         return make_case(seed, STYLES[seed % len(STYLES)], typo, width=size, height=size).image
     except ImportError:
@@ -100,7 +100,7 @@ def _sign(seed: int, size: int, typo: bool) -> np.ndarray:
 
 def _clutter(seed: int, size: int) -> np.ndarray:
     try:
-        from bench.text_gen import make_text_free
+        from fixtures.text_gen import make_text_free
 
         return make_text_free(seed, width=size, height=size)
     except ImportError:

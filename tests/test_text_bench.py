@@ -7,7 +7,20 @@ from __future__ import annotations
 
 import pytest
 
-from bench.text import LARGE_SIDE, corpus_samples, evaluate_corpus, evaluate_generated, evaluate_labels, intended_text
+from bench.text import (
+    FALSE_ALARM_BUDGET,
+    LARGE_SIDE,
+    SampleRecord,
+    calibrated_threshold,
+    corpus_samples,
+    evaluate_corpus,
+    evaluate_generated,
+    evaluate_labels,
+    evaluate_scripts,
+    intended_text,
+    leave_one_source_out,
+    per_source,
+)
 
 # Seeds 0..N-1 per style, typo and correct versions, plus text-free images: 512x384 signs
 # (2N text-free) and 1024x1024 ones (N text-free; the OCR stage detects in bands there).
@@ -66,6 +79,34 @@ def test_intended_text_is_read_from_labels():
     assert intended_text("clean (black marble skull)") == ()
 
 
+def _record(source: str, defective: bool, *confidences: float) -> SampleRecord:
+    return SampleRecord(source, f"{source}-{len(confidences)}", defective, {"lenient": confidences, "strict": confidences})
+
+
+def test_a_held_out_source_is_judged_with_a_threshold_chosen_without_it():
+    records = [_record("a", False, 0.5), _record("a", False), _record("a", True, 0.9),
+               _record("b", False, 0.95), _record("b", True, 0.6), _record("b", False)]
+    assert per_source(records, "lenient") == {"a": (1, 1, 1, 2), "b": (1, 1, 1, 2)}
+    # at most one in two correct samples flagged: as shipped on a alone, above 0.5 on both
+    assert calibrated_threshold([r for r in records if r.source == "a"], "lenient", 0.5) == 0.0
+    assert calibrated_threshold(records, "lenient", 0.25) == 0.6
+    # no false alarm allowed: chosen on b alone nothing may be reported; chosen on a alone,
+    # from a's defect's 0.9 on, which misses b's defect (0.6) and flags b's correct sample (0.95)
+    held_out = leave_one_source_out(records, "lenient", 0.0)
+    assert held_out["a"] == (float("inf"), (0, 1, 0, 2))
+    assert held_out["b"] == (0.9, (0, 1, 1, 2))
+
+
+def test_correct_lettering_in_other_scripts_is_not_flagged_and_cjk_pseudo_characters_are():
+    """On seeds apart from those the script thresholds were looked at on (0-11)."""
+    result = evaluate_scripts("rapidocr", 3)
+    for profile in ("lenient", "strict"):
+        for key, tally in result["profiles"][profile].items():
+            if key != "cjk pseudo":
+                assert tally.flagged == 0, (profile, key, result["names"])
+    assert result["profiles"]["strict"]["cjk pseudo"].flagged >= 1, result["names"]
+
+
 # ---------------------------------------------------------------- corpus
 
 @pytest.fixture(scope="module")
@@ -82,12 +123,13 @@ def test_corpus_labels_give_defects_and_correct_samples(corpus):
 
 
 @pytest.mark.corpus
-def test_lenient_flags_at_most_one_in_ten_correct_corpus_samples(corpus_result):
+def test_lenient_flags_at_most_six_in_a_hundred_correct_corpus_samples(corpus_result):
     correct = corpus_result["profiles"]["lenient"]["correct"]
-    # measured: 3 of 40 (PARTI and ROCKDOWN, puns; nothng, a misread handwritten word); VERNM,
-    # a word cut by the photo's edge, is no longer flagged
-    assert correct.flagged / correct.n <= 0.1, correct.names
-    assert correct.flagged <= 3, correct.names
+    # measured: 2 of 40 (PARTI, a pun; nothng, a misread handwritten word). ROCKDOWN, a
+    # band's pun on LOCKDOWN, is a first-letter pun to lenient; VERNM, a word cut by the
+    # photo's edge, is no misspelling
+    assert correct.flagged / correct.n <= 0.06, correct.names
+    assert correct.flagged <= 2, correct.names
     assert not any(name.startswith("diffste_edit_STAFF_realphoto.png") for name in correct.names)
     assert corpus_result["profiles"]["lenient"]["clean"].flagged == 0
 
@@ -96,9 +138,12 @@ def test_lenient_flags_at_most_one_in_ten_correct_corpus_samples(corpus_result):
 def test_defect_recall_on_the_corpus(corpus_result):
     lenient = corpus_result["profiles"]["lenient"]
     strict = corpus_result["profiles"]["strict"]
-    # measured: lenient 7/13 alone, 9/13 with the intended text; strict 10/13 and 12/13 (its
-    # second reading catches SENT ENCE)
-    assert lenient["defect"].hits >= 7, lenient["defect"].names
+    # measured: lenient 8/13 alone (LATETEN, read ATETEN, is no longer split into ATE TEN;
+    # the garbled body text of a 259-px newspaper is prominent there), 10/13 with the intended
+    # text; strict 10/13 and 12/13 (its second reading catches SENT ENCE)
+    assert lenient["defect"].hits >= 8, lenient["defect"].names
+    assert "ldm_street_sign_LATETEN_garbled.png" not in lenient["defect"].names
+    assert "glyphcontrol_newspaper.png" not in lenient["defect"].names
     assert strict["defect"].hits >= 10, strict["defect"].names
     assert strict["defect_with_expected"].hits >= 12, strict["defect_with_expected"].names
     assert "textdiffuser_template_dress_SENT_ENCE.png" not in strict["defect"].names
@@ -106,12 +151,28 @@ def test_defect_recall_on_the_corpus(corpus_result):
 
 
 @pytest.mark.corpus
-def test_strict_false_alarms_on_correct_corpus_samples_stay_where_they_are(corpus_result):
-    """Strict reads every word and flags what it cannot place; measured: 7 of 40 correct samples
-    (puns, script misreadings, CVPR as a word), 10 findings, none on text-free pictures."""
+def test_strict_false_alarms_on_correct_corpus_samples_stay_within_twelve_in_a_hundred(corpus_result):
+    """Strict reads every word and flags what it cannot place; measured: 4 of 40 correct
+    samples (PARTI and ROCKDOWN, puns; wost and nothng, script and handwriting misread), 5
+    findings, none on text-free pictures. CVPR is an acronym, OFTHE two function words."""
     strict = corpus_result["profiles"]["strict"]
-    assert strict["correct"].flagged <= 7 and strict["correct"].alarms <= 10, strict["correct"].names
+    assert strict["correct"].flagged <= 4 and strict["correct"].alarms <= 5, strict["correct"].names
+    assert strict["correct"].flagged / strict["correct"].n <= 0.12
     assert strict["clean"].flagged == 0
+
+
+@pytest.mark.corpus
+def test_figures_per_source_and_leave_one_source_out(corpus_result):
+    records = corpus_result["records"]
+    assert len({r.source for r in records}) >= 6
+    for profile, budget in FALSE_ALARM_BUDGET.items():
+        held_out = leave_one_source_out(records, profile, budget)
+        found = sum(cells[0] for _, cells in held_out.values())
+        flagged = sum(cells[2] for _, cells in held_out.values())
+        correct = sum(cells[3] for _, cells in held_out.values())
+        # measured: lenient 8 of 13 defects, 2 of 40 correct flagged; strict 9 and 3
+        assert found >= {"lenient": 8, "strict": 9}[profile], profile
+        assert flagged <= {"lenient": 2, "strict": 3}[profile] and flagged / correct <= budget, profile
 
 
 @pytest.mark.corpus

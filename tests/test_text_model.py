@@ -10,6 +10,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from rules.text import model as text_model
+from rules.text import rapid as text_rapid
 from rules.text.model import DETECTOR_PROBE, RECOGNISER_PROBE, fold_affine_activations, optimised_session
 
 
@@ -123,10 +124,8 @@ def rapidocr_models(monkeypatch, tmp_path):
     """{"det"/"rec": (model path, original session, probe size)} for RapidOCR's two
     networks, with an empty model cache."""
     pytest.importorskip("rapidocr_onnxruntime", reason="RapidOCR is not installed")
-    from rules.text import ocr as text_ocr
-
     monkeypatch.setenv("NOTICER_MODEL_CACHE", str(tmp_path / "models"))
-    det_path, rec_path = text_ocr.rapidocr_model_paths()
+    det_path, rec_path = text_rapid.rapidocr_model_paths()
     return {"det": (det_path, _rapidocr_like_session(det_path), DETECTOR_PROBE),
             "rec": (rec_path, _rapidocr_like_session(rec_path), RECOGNISER_PROBE)}
 
@@ -149,7 +148,7 @@ def test_the_engine_reads_the_same_text_with_the_rewritten_graphs(monkeypatch, t
     """End to end on a generated sign: the rewritten detector and recogniser read exactly
     what the original graphs read, with the same boxes."""
     pytest.importorskip("rapidocr_onnxruntime", reason="RapidOCR is not installed")
-    from bench.text_gen import make_case
+    from fixtures.text_gen import make_case
     from rules.text import ocr as text_ocr
 
     monkeypatch.setenv("NOTICER_MODEL_CACHE", str(tmp_path / "models"))
@@ -209,11 +208,11 @@ def test_the_detector_input_is_rapidocrs_own_to_float_rounding():
 
     image = (np.random.default_rng(3).random((300, 470, 3)) * 255).astype(np.uint8)
     theirs = DetPreProcess(470, "max", [0.5] * 3, [0.5] * 3)
-    ours = text_ocr.DetectorInput(theirs.resize)(image)
+    ours = text_rapid.DetectorInput(theirs.resize)(image)
     expected = theirs(image)
     assert ours.shape == expected.shape == (1, 3, 288, 480)
     np.testing.assert_allclose(ours, expected, atol=1e-6)
-    assert isinstance(text_ocr.rapidocr_engine().text_det.get_preprocess(470), text_ocr.DetectorInput)
+    assert isinstance(text_ocr.rapidocr_engine().text_det.get_preprocess(470), text_rapid.DetectorInput)
 
 
 def test_the_rewrite_is_kept_in_the_model_cache_and_read_back(detector, monkeypatch, tmp_path):
@@ -273,7 +272,7 @@ def test_a_rapidocr_without_the_expected_config_keeps_its_graphs(monkeypatch, ca
     def no_config():
         raise KeyError("Det")
 
-    monkeypatch.setattr(text_ocr, "rapidocr_model_paths", no_config)
+    monkeypatch.setattr(text_rapid, "rapidocr_model_paths", no_config)
     image = np.full((200, 480, 3), 235, np.uint8)
     cv2.putText(image, "OPEN", (120, 130), cv2.FONT_HERSHEY_SIMPLEX, 3.0, (20, 20, 20), 8, cv2.LINE_AA)
     text_ocr.rapidocr_engine.cache_clear()

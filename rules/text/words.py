@@ -22,6 +22,12 @@ SUGGESTION_FREQUENCY_RATIO = 100
 # Pieces of a run-together token this long need only be known words, however rare:
 # "NASHVILLETENNESSEE" (Nashville is counted 90 times, Tennessee 281).
 LONG_PIECE = 7
+# A three-letter piece of a run cut anywhere (no visible gap, no case change) must be a word
+# counted this often, a function word (the, was, not, and, you: 1-76 million; ate and ten,
+# 68 and 274 thousand): common three-letter words are found by chance inside a misspelling
+# (ATETEN, the sign's LATETEN cut by the frame, is no ATE TEN) and dropped spaces are
+# mostly around function words (DONOT, THENEXT, OFTHE).
+SPLIT_THREE_LETTER_FREQUENCY = 1_000_000
 # Short words a run-together token may be split into when no gap shows where the space was
 # (longer pieces only need to be known): "MYOLD", "DONOT", "Iam", but not "BA KEY".
 SHORT_WORDS = frozenset("a i am an as at be by do go he if in is it me my no of oh on or so to up us we".split())
@@ -204,8 +210,9 @@ class Dictionary:
         """Split a run of letters into known words (OCR often drops the space in
         ``"BearInfested"``), cutting only at ``allowed_cuts`` (positions between letters)
         when given. Returns the pieces, or None when no split into known words exists.
-        Pieces shorter than three letters must be common short words (``SHORT_WORDS``)
-        when no cuts are given. ``min_frequency`` applies to pieces shorter than
+        Pieces shorter than three letters must be common short words (``SHORT_WORDS``),
+        and three-letter ones function words (``SPLIT_THREE_LETTER_FREQUENCY``), when no
+        cuts are given. ``min_frequency`` applies to pieces shorter than
         ``LONG_PIECE``; a longer piece needs only to be known (place names and other
         long words are rare in the list, and pseudo-text does not split into them)."""
         w = word.lower()
@@ -220,6 +227,8 @@ class Dictionary:
                 if len(piece) == 1 and piece not in ("a", "i"):
                     continue
                 if allowed_cuts is None and len(piece) < 3 and piece not in SHORT_WORDS:
+                    continue
+                if allowed_cuts is None and len(piece) == 3 and self.frequency(piece) < SPLIT_THREE_LETTER_FREQUENCY:
                     continue
                 if not self.knows(piece, min_frequency if len(piece) < LONG_PIECE else 1):
                     continue
@@ -248,7 +257,8 @@ class Dictionary:
                 piece = w[start:end]
                 known = self.knows(piece, min_frequency if len(piece) < LONG_PIECE else 1) and \
                     (len(piece) > 1 or piece in ("a", "i")) and \
-                    (allowed_cuts is not None or len(piece) >= 3 or piece in SHORT_WORDS)
+                    (allowed_cuts is not None or len(piece) >= 3 or piece in SHORT_WORDS) and \
+                    (allowed_cuts is not None or len(piece) != 3 or self.frequency(piece) >= SPLIT_THREE_LETTER_FREQUENCY)
                 if not known and len(piece) < min_unknown and not (start == 0 and end == n):
                     continue
                 cost_letters, cost_pieces, pieces = best[start]

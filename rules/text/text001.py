@@ -1,0 +1,190 @@
+"""TEXT001: misspelled words in rendered text."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator
+
+from checker.model import Issue, Severity
+from checker.rule import Rule
+from rules.text.reading import Box, OcrLine, OcrWord
+from rules.text.scripts import crop_reading
+from rules.text.settings import DEFAULT_ENGINE, SHARED_OCR_SETTINGS, ocr_engine_missing, validate_text_settings
+from rules.text.shared import ocr, other_script, region_of, rule_dictionary
+from rules.text.verdicts import framed_verdicts, judge_word, wordless_line
+from rules.text.words import edit_distance, letter_runs
+
+
+@dataclass(frozen=True)
+class MisspelledSettings:
+    engine: str = DEFAULT_ENGINE  # rapidocr, tesseract or hybrid; same on every TEXT rule
+    # longest side the text detector sees; smaller is faster and misses more small text
+    detection_side: int = 960
+    languages: tuple[str, ...] = ("en",)
+    words: tuple[str, ...] = ()  # extra words to accept (names, brands)
+    words_file: str = ""  # a file of extra words, whitespace separated, '#' comments
+    min_confidence: float = 0.85  # OCR confidence a word needs to be judged
+    min_text_height: float = 12.0  # pixels: smaller lettering is ignored
+    min_letters: int = 3
+    acronym_letters: int = 5  # all-caps words up to this length are treated as acronyms
+    check_acronyms: bool = True  # flag an acronym when it is one edit from a dictionary word
+    split_anywhere: bool = True  # accept run-together words split anywhere (else only at gaps/case changes)
+    skip_mixed_case: bool = True  # ZImage, ComfyUI: mixed-case words are names or brands
+    min_char_confidence: float = 0.6  # a word with a letter read below this is not judged
+    accept_expected_words: bool = True  # words of the text the image was asked to show are known
+    # Tesseract re-reads each word found misspelled; when it reads the correction there, the
+    # typo was RapidOCR's misreading of the lettering (handwriting, script), not the image's
+    second_reader: bool = True
+    # a word that is a common word with its first letter replaced (ROCKDOWN, LOCKDOWN) reads
+    # as a pun or a name: generated misspellings keep the first letter and go wrong inside
+    skip_first_letter_puns: bool = True
+
+    def __post_init__(self) -> None:
+        validate_text_settings(self)
+
+
+def check_misspelled(ctx, settings: MisspelledSettings) -> Iterator[Issue]:
+    """
+    What it detects
+        Words of `min_letters`+ letters, read with enough OCR confidence, that are not in the
+        dictionary but are one or two edits from a word that is: `FIRL` for `FIRE`,
+        `LATETEN` for `LATENT`. The message gives the suggested correction.
+
+    Why people notice
+        A misspelled word on a sign, shirt or poster is read by everyone who looks at it,
+        and is the best-known tell of a generated image.
+
+    Settings
+        engine: OCR engine for all TEXT rules: rapidocr (PP-OCRv4 detection and recognition,
+        the default), tesseract, or hybrid (RapidOCR finds the lines, Tesseract reads them).
+        Set it for the family (`text.engine`) so that OCR runs once per image.
+        detection_side: the longest side the text detector sees (lenient 736, strict 960);
+        smaller is faster and misses more small lettering. A family setting, like engine.
+        languages: pyspellchecker dictionaries to use (en, de, fr, es, ...).
+        words / words_file: your own words (names, brands, slogans) to accept; a relative
+        words_file is taken from the config file's folder.
+        min_confidence: OCR confidence a word needs (lenient 0.85, strict 0.6).
+        min_text_height: lettering lower than this many pixels is ignored (lenient 12, strict 0).
+        min_letters: shorter words are not judged.
+        acronym_letters / check_acronyms: all-caps words up to this length count as
+        acronyms (lenient 5, strict 4) and are only flagged, with check_acronyms, when one
+        edit from a word at least as long (FRE for FIRE, SAEL for SALE; USA is not taken
+        for US, nor CVPR for CAR). Common acronyms (USA, FBI, CEO, DIY, BBQ, ...) are in
+        noticer's own word list.
+        split_anywhere: run-together words that split into common words pass (lenient);
+        a three-letter piece must then be a function word (THE, WAS, NOT: ATETEN is no ATE
+        TEN). Strict splits at visible gaps and case changes, and runs of function words
+        (OFTHE, DONOT) anywhere.
+        skip_mixed_case: words like ZImage or ComfyUI are taken as names (lenient).
+        min_char_confidence: skip words with a letter the OCR is unsure of (lenient 0.6,
+        strict 0.3), which are more often misreadings of odd fonts than misspellings.
+        second_reader: Tesseract re-reads the crop of each word found misspelled; when it
+        reads the correction there (and not the misspelling), the typo was RapidOCR's
+        misreading of handwriting or a script font (achieping for achieving). On in both.
+        skip_first_letter_puns: a common word with only its first letter replaced
+        (ROCKDOWN for LOCKDOWN) is taken as a pun or a name (lenient); generated
+        misspellings keep the first letter.
+        accept_expected_words: the words of the text the image was asked to show (see
+        TEXT003: the config's `expected-text`, the prompt's quoted strings, the sidecar)
+        count as known: a prompt that asks for "Rockdown" wants ROCKDOWN. On by default.
+
+    Known limits
+        Numbers, units, and words with digits are skipped. Names, brands and acronyms one
+        edit from a common word (a pun such as PARTI, NASA next to "nasal") are flagged
+        unless listed in `words` or asked for by the prompt. A typo that makes another real
+        word (IMAGES for IMAGINE) is not a misspelling: TEXT003 catches it when the intended
+        text is known. A line of three or more words none of which is a word is left to
+        TEXT002 (pseudo-text, not typos). OCR misreadings of unusual fonts can be reported;
+        the engine can misread a malformed letter as the right one (FIRL read as FIRE) and
+        miss the typo. A word that reaches the image's left or right edge (within a quarter
+        of its height) and is the visible part of a common word is taken as cut by the
+        crop, not misspelled (VERNM, of GOVERNMENT); a typo there that is also such a part
+        (the end of a word on the left edge, the start of one on the right) is missed.
+        Lettering in another script than Latin is not judged (see the README's "Lettering
+        in other scripts"): words with such letters are skipped, and a line a Tesseract
+        model of another script reads far better than English is left alone. Without
+        those models, Cyrillic or Greek read as Latin look-alikes can be reported. Lenient
+        misses a misspelling that only changes the first letter.
+    """
+    result = ocr(ctx, settings)
+    if not result.lines:
+        return
+    dictionary = rule_dictionary(ctx, settings)
+    width = ctx.rgb.shape[1]
+    for line in result.lines:
+        if wordless_line(line, dictionary, width):
+            continue  # pseudo-text, not misspelled words: TEXT002 reports it
+        issues = list(_line_typos(line, dictionary, width, settings, result.engine))
+        if settings.second_reader and result.engine != "tesseract":
+            issues = [issue for issue in issues if not _misread(ctx, issue)]
+        if issues and not other_script(ctx, line.text, line.box):  # СВЕЖИЙ read as CBE>KNV is no typo
+            yield from issues
+
+
+def first_letter_pun(word: str, suggestion: str) -> bool:
+    """Whether ``word`` is ``suggestion`` with only its first letter replaced by another."""
+    a, b = word.lower(), suggestion.lower()
+    return len(a) == len(b) >= 4 and a[0] != b[0] and a[1:] == b[1:]
+
+
+def _misread(ctx, issue: Issue) -> bool:
+    """Whether Tesseract, re-reading the word's crop, reads the suggested correction there as
+    a word of its own (and not the misspelling): PARTI read as PARTI holds no PART."""
+    region = issue.region
+    reading = ctx.shared(crop_reading, Box(region.x, region.y, region.x + region.width, region.y + region.height), "eng")
+    if reading is None:
+        return False
+    words = {run.lower() for run in letter_runs(reading.text)}
+    return str(issue.measurements["suggestion"]).lower() in words and str(issue.measurements["word"]).lower() not in words
+
+
+def _line_typos(line: OcrLine, dictionary, width: int, settings: MisspelledSettings, engine: str) -> Iterator[Issue]:
+    for word in line.words:
+        if not _readable(line, word, settings.min_confidence, settings.min_text_height):
+            continue
+        verdicts = judge_word(word, dictionary, settings.min_letters, settings.acronym_letters,
+                              settings.check_acronyms, settings.split_anywhere,
+                              settings.skip_mixed_case, settings.min_char_confidence)
+        for verdict in framed_verdicts(verdicts, word, width, dictionary):
+            if verdict.status != "typo":
+                continue
+            if settings.skip_first_letter_puns and first_letter_pun(verdict.text, verdict.suggestion):
+                continue
+            yield Issue(
+                message=f"misspelled word {verdict.text!r} (did you mean {verdict.suggestion!r}?)",
+                region=region_of(word.box),
+                confidence=round(float(word.confidence), 3),
+                measurements={
+                    "word": verdict.text,
+                    "suggestion": verdict.suggestion,
+                    "edit_distance": edit_distance(verdict.text.lower(), verdict.suggestion.lower()),
+                    "ocr_confidence": round(float(word.confidence), 3),
+                    "text_height": round(line.text_height, 1),
+                    "line": line.text,
+                    "engine": engine,
+                },
+            )
+
+
+def _readable(line: OcrLine, word: OcrWord, min_confidence: float, min_text_height: float) -> bool:
+    return word.confidence >= min_confidence and line.text_height >= min_text_height
+
+
+TEXT001 = Rule(
+    code="TEXT001",
+    name="text.misspelled",
+    summary="Misspelled word in rendered text",
+    check=check_misspelled,
+    severity=Severity.WARNING,
+    settings=MisspelledSettings,
+    shared_settings=SHARED_OCR_SETTINGS,
+    preflight=ocr_engine_missing,
+    profiles={
+        "lenient": {"detection_side": 736, "min_confidence": 0.85, "min_text_height": 12.0, "check_acronyms": True, "acronym_letters": 5,
+                    "split_anywhere": True, "skip_mixed_case": True, "min_char_confidence": 0.6,
+                    "skip_first_letter_puns": True},
+        "strict": {"min_confidence": 0.6, "min_text_height": 0.0, "check_acronyms": True, "acronym_letters": 4,
+                   "split_anywhere": False, "skip_mixed_case": False, "min_char_confidence": 0.3,
+                   "skip_first_letter_puns": False,
+                   "severity": "error"},
+    },
+)
