@@ -259,14 +259,14 @@ def eval_reference(bases):
             for angle, scale in ((0.5, 1.0), (0.0, 1.01), (1.0, 0.98)):
                 img = gen.shifted_copy(rgb, 0.0, 0.0, angle, scale)
                 rows.append(("rotation/scale", (0.0, 0.0, angle, scale), img, ref))
-        from rules.align import signals as sig
+        from rules.align import offsets
 
         t_err, r_err, s_err = [], [], []
         contexts = []
         for kind, (dx, dy, angle, scale), img, ref in rows:
             ctx = context_from_array(img, reference_path=ref)
             contexts.append(ctx)
-            est = sig.estimate_alignment(ctx.gray.astype(np.float32),
+            est = offsets.estimate_alignment(ctx.gray.astype(np.float32),
                                          cv2.cvtColor(cv2.imread(str(ref)), cv2.COLOR_BGR2GRAY).astype(np.float32))
             if kind == "translation":
                 t_err.append(float(np.hypot(est.dx - dx, est.dy - dy)))

@@ -12,7 +12,7 @@ import pytest
 from bench import align_gen as gen
 from checker.rule import DOC_SECTIONS
 from checker.testing import context_from_array, context_from_path, run_rule
-from rules.align import signals as sig
+from rules.align import grids, lines, offsets, seams
 from rules.align import ALIGN001, ALIGN002, ALIGN003, ALIGN004, RULES
 
 CASES = json.loads((Path(__file__).parent / "cases" / "align_cases.json").read_text())
@@ -45,13 +45,13 @@ def test_rules_are_declared_with_full_docs():
 
 
 def test_clean_scene_has_no_seam(scene):
-    assert sig.find_seams(gray(scene), ALIGN001.settings().thresholds()) == []
+    assert seams.find_seams(gray(scene), ALIGN001.settings().thresholds()) == []
 
 
 @pytest.mark.parametrize("step", [6, 12])
 def test_brightness_steps_are_found_where_the_tiles_meet(scene, step):
     damaged, truth = gen.tile_brightness(scene, 256, step)
-    lines = sig.find_seams(gray(damaged), ALIGN001.settings().thresholds())
+    lines = seams.find_seams(gray(damaged), ALIGN001.settings().thresholds())
     assert lines, "no seam found"
     for line in lines:  # every seam found is a true one, within 2 px
         assert any(t.axis == line.axis and abs(t.position - line.position) <= 2 for t in truth), line
@@ -60,7 +60,7 @@ def test_brightness_steps_are_found_where_the_tiles_meet(scene, step):
 
 def test_content_shift_is_found(scene):
     damaged, truth = gen.tile_shift(scene, 256, 4, seed=1)
-    lines = sig.find_seams(gray(damaged), sig.SeamThresholds(shift_ratio=1.6, step_z=8, min_length=0.2))
+    lines = seams.find_seams(gray(damaged), seams.SeamThresholds(shift_ratio=1.6, step_z=8, min_length=0.2))
     assert any(any(t.axis == s.axis and abs(t.position - s.position) <= 2 for t in truth) for s in lines)
 
 
@@ -84,20 +84,20 @@ def test_tile_grid_is_one_finding(scene):
 
 def test_find_tile_grid_on_positions():
     def line(axis, pos):
-        return sig.SeamLine(axis, pos, 0, 512, 2.0, 4.0, 20.0, 1.0, 3.0)
+        return seams.SeamLine(axis, pos, 0, 512, 2.0, 4.0, 20.0, 1.0, 3.0)
 
     lines = [line("horizontal", 512), line("horizontal", 1024), line("vertical", 511), line("vertical", 1536)]
-    grid = sig.find_tile_grid(lines + [line("vertical", 700)])
+    grid = seams.find_tile_grid(lines + [line("vertical", 700)])
     assert grid is not None and grid.tile == 512 and len(grid.seams) == 4
-    assert sig.find_tile_grid(lines[:2]) is None
+    assert seams.find_tile_grid(lines[:2]) is None
 
 
 def test_dominant_period_of_a_latent_grid_profile():
     rng = np.random.default_rng(0)
     profile = rng.normal(10, 0.3, 600)
     profile[::12] += 3
-    assert sig.dominant_period(profile) == 12
-    assert sig.dominant_period(rng.normal(10, 0.3, 600)) is None
+    assert seams.dominant_period(profile) == 12
+    assert seams.dominant_period(rng.normal(10, 0.3, 600)) is None
 
 
 # ---------------------------------------------------------------------------------------- ALIGN002
@@ -147,8 +147,8 @@ def test_jpeg_blocks_are_not_a_grid():
 def test_folded_templates_recover_a_pattern():
     pattern = np.array([[1.0, -1.0], [-1.0, 1.0]])
     img = np.tile(pattern, (64, 64)) * 3
-    templates = sig.folded_templates(img, 2, 32)
-    mean_t, amp, consistency = sig.pattern_strength(templates)
+    templates = grids.folded_templates(img, 2, 32)
+    mean_t, amp, consistency = grids.pattern_strength(templates)
     assert templates.shape == (4, 4, 2, 2)
     assert np.allclose(mean_t, pattern * 3) and amp == pytest.approx(3.0) and consistency == pytest.approx(1.0)
 
@@ -178,7 +178,7 @@ def test_refine_segments_finds_a_subpixel_edge():
     img[60:, :] = 200
     img[59, :] = 50 + 150 * 0.3  # edge at y = 59.7 (between rows, anti-aliased)
     segments = np.array([[20.0, 58.0, 180.0, 58.0]])  # 1.7 px off
-    moved, sides = sig.refine_segments(img, segments)
+    moved, sides = lines.refine_segments(img, segments)
     assert moved[0, 1] == pytest.approx(59.2, abs=0.4) and moved[0, 3] == pytest.approx(59.2, abs=0.4)
     assert sorted(sides[0].tolist()) == pytest.approx([50.0, 200.0], abs=1.0)
 
@@ -195,15 +195,15 @@ def test_refine_segments_keeps_pieces_of_a_thin_stroke_on_one_edge():
     img = _thin_stroke()
     pieces = np.array([[10.0, y, 190.0, y] for y in (99.0, 99.3, 99.7, 100.0)])  # +x: the normal points down
     for seed in range(3):
-        moved, _ = sig.refine_segments(_thin_stroke(seed), pieces)
+        moved, _ = lines.refine_segments(_thin_stroke(seed), pieces)
         assert moved[:, [1, 3]] == pytest.approx(99.5, abs=0.3)
-    moved, _ = sig.refine_segments(img, pieces[:, [2, 3, 0, 1]])  # directed the other way: the same edge
+    moved, _ = lines.refine_segments(img, pieces[:, [2, 3, 0, 1]])  # directed the other way: the same edge
     assert moved[:, [1, 3]] == pytest.approx(99.5, abs=0.3)
     # the detector's own segments: the direction tells which edge (darker side along the normal)
     for seed in range(4):
         img = _thin_stroke(seed)
-        segs = sig.detect_segments(np.clip(img, 0, 255).astype(np.uint8), 30, merge=False)
-        moved, _ = sig.refine_segments(img, segs, polarity=sig.DETECTOR_POLARITY)
+        segs = lines.detect_segments(np.clip(img, 0, 255).astype(np.uint8), 30, merge=False)
+        moved, _ = lines.refine_segments(img, segs, polarity=lines.DETECTOR_POLARITY)
         flat = np.abs(segs[:, 3] - segs[:, 1]) < 1.5  # the detector also cuts across the stroke at a slant
         rightward = flat & (segs[:, 2] > segs[:, 0])
         assert rightward.any() and (flat & ~rightward).any()
@@ -215,7 +215,7 @@ def test_pairing_ignores_stripes_and_takes_offsets():
     a = [0.0, 100.0, 200.0, 100.0]
     continued_off = [230.0, 103.0, 400.0, 103.0]
     stripe = [0.0, 104.0, 200.0, 104.0]  # parallel and overlapping: a second line, not a break
-    breaks = sig.pair_broken_segments(np.array([a, continued_off, stripe]), 1.0, 6.0, 1.0, 60.0)
+    breaks = lines.pair_broken_segments(np.array([a, continued_off, stripe]), 1.0, 6.0, 1.0, 60.0)
     assert len(breaks) == 1 and breaks[0].offset == pytest.approx(3.0, abs=0.01)
     assert breaks[0].gap == pytest.approx(30.0, abs=0.01)
 
@@ -230,13 +230,13 @@ def test_no_reference_no_finding(scene):
 @pytest.mark.parametrize("dx,dy", [(0.35, -0.2), (2.5, 1.25), (-7.0, 4.5)])
 def test_translation_is_estimated_within_a_quarter_pixel(dx, dy):
     base = gen.drawn_scene(11, (512, 512))
-    est = sig.estimate_alignment(gray(gen.shifted_copy(base, dx, dy)), gray(base))
+    est = offsets.estimate_alignment(gray(gen.shifted_copy(base, dx, dy)), gray(base))
     assert est.dx == pytest.approx(dx, abs=0.25) and est.dy == pytest.approx(dy, abs=0.25)
 
 
 def test_rotation_and_scale_are_estimated():
     base = gen.drawn_scene(12, (512, 512))
-    est = sig.estimate_alignment(gray(gen.shifted_copy(base, 0, 0, 0.8, 1.02)), gray(base))
+    est = offsets.estimate_alignment(gray(gen.shifted_copy(base, 0, 0, 0.8, 1.02)), gray(base))
     assert est.rotation == pytest.approx(0.8, abs=0.15) and est.scale == pytest.approx(1.02, abs=0.005)
 
 
@@ -348,7 +348,7 @@ def test_tiles_stepping_up_and_down_along_a_seam_are_one_seam():
     bases = [gen.drawn_scene(seed, (900, 900)) for seed in (23, 24)]
     for base in bases:
         damaged, truth = gen.tile_brightness(base, 200, 4)
-        lines = sig.find_seams(gray(damaged), ALIGN001.settings().thresholds())
+        lines = seams.find_seams(gray(damaged), ALIGN001.settings().thresholds())
         assert lines
         assert all(any(t.axis == s.axis and abs(t.position - s.position) <= 2 for t in truth) for s in lines)
         assert any(s.length > 300 for s in lines)  # across tiles of both exposures
@@ -358,10 +358,10 @@ def test_step_between_noise_free_flat_fills_is_a_drawn_edge():
     img = np.repeat(np.linspace(60.0, 100.0, 512, dtype=np.float32)[:, None], 512, axis=1)  # flat along rows
     img[300:] += 12.0  # a UI panel: flat colours, no noise
     thresholds = ALIGN001.settings().thresholds()
-    assert sig.find_seams(img, thresholds) == []
-    assert [s.position for s in sig.find_seams(img, dataclasses.replace(thresholds, max_flat_share=1.01))] == [300]
+    assert seams.find_seams(img, thresholds) == []
+    assert [s.position for s in seams.find_seams(img, dataclasses.replace(thresholds, max_flat_share=1.01))] == [300]
     noisy = img + np.random.default_rng(0).normal(0, 1.5, img.shape).astype(np.float32)  # generated images carry noise
-    assert [s.position for s in sig.find_seams(noisy, thresholds)] == [300]
+    assert [s.position for s in seams.find_seams(noisy, thresholds)] == [300]
 
 
 def test_nearest_neighbour_upscale_of_tile_steps_is_still_a_seam():
@@ -370,7 +370,7 @@ def test_nearest_neighbour_upscale_of_tile_steps_is_still_a_seam():
     base = gen.drawn_scene(5, (256, 256))
     damaged, truth = gen.tile_brightness(base, 128, 8)
     up = np.repeat(np.repeat(damaged, 4, axis=0), 4, axis=1)
-    lines = sig.find_seams(gray(up), ALIGN001.settings().thresholds())
+    lines = seams.find_seams(gray(up), ALIGN001.settings().thresholds())
     assert {(s.axis, s.position) for s in lines} == {(t.axis, 4 * t.position) for t in truth}
     assert run_rule(ALIGN001, up, "lenient")
 
@@ -381,11 +381,11 @@ def test_nearest_neighbour_upscale_of_a_flat_fill_step_is_still_a_drawn_edge():
     img[:, 40:] += 5.0  # a second panel: the columns are not all alike
     up = np.repeat(np.repeat(img, 4, axis=0), 4, axis=1)
     thresholds = ALIGN001.settings().thresholds()
-    assert sig.find_seams(up, thresholds) == []
-    assert 300 in [s.position for s in sig.find_seams(up, dataclasses.replace(thresholds, max_flat_share=1.01))]
+    assert seams.find_seams(up, thresholds) == []
+    assert 300 in [s.position for s in seams.find_seams(up, dataclasses.replace(thresholds, max_flat_share=1.01))]
     img[:12] = np.random.default_rng(0).uniform(0, 255, (12, 128))  # a noisy strip far away: every column distinct
     up = np.repeat(np.repeat(img, 4, axis=0), 4, axis=1)
-    assert sig.find_seams_one_axis(up, "horizontal", thresholds) == []
+    assert seams.find_seams_one_axis(up, "horizontal", thresholds) == []
 
 
 @pytest.mark.parametrize("value", [0.0, -0.5])
@@ -412,12 +412,12 @@ def test_broken_line_recall_on_generated_line_art():
 def test_chain_joins_pieces_cut_by_crossings_but_not_offset_ones():
     pieces = np.array([[0.0, 100.0, 200.0, 100.0], [212.0, 100.2, 400.0, 100.2], [410.0, 99.9, 600.0, 99.9],
                        [620.0, 103.0, 800.0, 103.0]])  # the last one continues 3 px off
-    joined, _sides, counts = sig.chain_collinear(pieces)
+    joined, _sides, counts = lines.chain_collinear(pieces)
     assert sorted(counts.tolist()) == [1, 3]
     long = joined[int(np.argmax(counts))]
     assert long[0] == pytest.approx(0.0, abs=0.5) and long[2] == pytest.approx(600.0, abs=0.5)
     assert long[1] == pytest.approx(100.0, abs=0.3) and long[3] == pytest.approx(100.0, abs=0.3)
-    breaks = sig.pair_broken_segments(joined, 1.0, 6.0, 1.0, 60.0)
+    breaks = lines.pair_broken_segments(joined, 1.0, 6.0, 1.0, 60.0)
     assert len(breaks) == 1 and breaks[0].offset == pytest.approx(3.0, abs=0.3)
 
 
@@ -427,7 +427,7 @@ def test_similar_direction_pairs_match_the_full_matrix_in_small_chunks():
     direction = np.stack([np.cos(angles), np.sin(angles)], axis=1)
     full = np.triu(direction @ direction.T >= np.cos(np.radians(0.6)), 1)
     expected = set(zip(*(idx.tolist() for idx in np.nonzero(full))))
-    chunks = list(sig.similar_direction_pairs(direction, 0.6, budget=50))
+    chunks = list(lines.similar_direction_pairs(direction, 0.6, budget=50))
     assert len(chunks) > 10 and all(len(rows) <= 300 for rows, _ in chunks)  # at most max(budget, n)
     found = [(i, j) for rows, cols in chunks for i, j in zip(rows.tolist(), cols.tolist())]
     assert len(found) == len(set(found)) and set(found) == expected  # across +-180 degrees too
@@ -438,13 +438,13 @@ def test_profile_match_tells_a_moved_edge_from_two_edges():
     img = np.full((200, 400), 240.0, np.float32)
     img[97:101, :200] = 20.0  # a 4 px stroke ...
     img[100:104, 210:] = 20.0  # ... continued 3 px lower after a gap
-    br = sig.BrokenLine((10.0, 97.0, 195.0, 97.0), (215.0, 100.0, 390.0, 100.0), 3.0, 0.0, 20.0)
-    shift, residual = sig.break_profile_match(img, br)
+    br = lines.BrokenLine((10.0, 97.0, 195.0, 97.0), (215.0, 100.0, 390.0, 100.0), 3.0, 0.0, 20.0)
+    shift, residual = lines.break_profile_match(img, br)
     assert abs(shift) == pytest.approx(3.0, abs=0.3) and residual < 0.1
     other = img.copy()
     other[100:104, 210:] = 240.0
     other[100:112, 210:] = 20.0  # a 12 px bar whose top edge lines up: a different edge
-    shift, residual = sig.break_profile_match(other, br)
+    shift, residual = lines.break_profile_match(other, br)
     assert residual > 0.3
 
 
