@@ -4,7 +4,7 @@ Prints, per rule and profile, recall by defect size on generated cases, false al
 image (generated negatives and the real corpus in ../shared/corpus when present), position
 error in pixels, and median milliseconds per 1024x1024 image.
 
-Generated positives come from `bench.align_gen`: drawn scenes, and the corpus's clean images
+Generated positives come from `fixtures.align_gen`: drawn scenes, and the corpus's clean images
 damaged in memory (reference files go to a temporary folder that is deleted afterwards).
 Nothing derived from the corpus is written into the project.
 """
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench import align_gen as gen
+from fixtures import align_gen as gen
 from checker.testing import context_from_array, context_from_path, run_rule
 from rules.align import ALIGN001, ALIGN002, ALIGN003, ALIGN004
 

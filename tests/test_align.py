@@ -3,19 +3,16 @@ and the accuracy figures reached on generated cases and on the real corpus."""
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from bench import align_gen as gen
+from fixtures import align_gen as gen
 from checker.rule import DOC_SECTIONS
 from checker.testing import context_from_array, context_from_path, run_rule
 from rules.align import grids, lines, offsets, seams
 from rules.align import ALIGN001, ALIGN002, ALIGN003, ALIGN004, RULES
-
-CASES = json.loads((Path(__file__).parent / "cases" / "align_cases.json").read_text())
 
 
 def gray(rgb: np.ndarray) -> np.ndarray:
@@ -297,33 +294,6 @@ def test_each_image_meets_its_own_reference_and_a_broken_reference_is_named(tmp_
     assert lone.findings == () and lone.observations["reference"].startswith("none found in")
 
 
-# ---------------------------------------------------------------------------------------- data-driven
-
-
-def _make_case(case):
-    kind, p = case["make"], case.get("params", {})
-    if kind == "scene":
-        return gen.drawn_scene(p["seed"], (p["size"], p["size"]))
-    if kind == "tile_brightness":
-        return gen.tile_brightness(gen.drawn_scene(p["seed"], (p["size"], p["size"])), p["tile"], p["step"])[0]
-    if kind == "tile_shift":
-        return gen.tile_shift(gen.drawn_scene(p["seed"], (p["size"], p["size"])), p["tile"], p["shift"], p["seed"])[0]
-    if kind == "checkerboard":
-        return gen.checkerboard(gen.drawn_scene(p["seed"], (p["size"], p["size"])), p["amplitude"], p["period"])[0]
-    if kind == "broken_line_art":
-        return gen.broken_line_art(p["seed"], p["offset"], occluder=p.get("occluder", False))[0]
-    if kind == "flat_and_gradient":
-        return gen.flat_and_gradient(p["seed"], (p["size"], p["size"]))
-    raise ValueError(kind)
-
-
-@pytest.mark.parametrize("case", CASES["cases"], ids=[c["id"] for c in CASES["cases"]])
-def test_generated_case(case):
-    rule = {r.code: r for r in RULES}[case["rule"]]
-    findings = run_rule(rule, _make_case(case), case["profile"])
-    assert bool(findings) == case["flagged"], [f.message for f in findings]
-
-
 # ---------------------------------------------------------------------------------------- accuracy
 
 
@@ -497,10 +467,7 @@ def test_real_outpaint_band_is_found_in_strict(corpus):
 
 
 def test_gallery_images_trigger_the_rule_they_show(tmp_path):
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
-    import align_fixtures
+    from fixtures import align_fixtures
 
     expected = {"align_tile_seams.png": {"ALIGN001"}, "align_checkerboard.png": {"ALIGN002"},
                 "align_broken_line.png": {"ALIGN003"}, "align_clean_scene.png": set()}
