@@ -391,8 +391,11 @@ def eval_issue20(seeds, corpus_pos, corpus_clean, corpus_other):
             real_pos[img.relative_to(CORPUS).as_posix()] = codes
         real_clean = {}
         for label, images in (("corpus clean/", corpus_clean), ("corpus, all but seams/ and clean/", corpus_other)):
-            flagged = [img.relative_to(CORPUS).as_posix() for img in images
-                       if any(_run(rule, img, profile) for rule in RULES_BY_CODE.values())]
+            flagged = []
+            for img in images:
+                codes = [c for c, rule in RULES_BY_CODE.items() if _run(rule, img, profile)]
+                if codes:
+                    flagged.append(f"{img.relative_to(CORPUS).as_posix()} ({','.join(codes)})")
             real_clean[label] = (len(flagged), len(images), flagged)
         total_hit = sum(v[0] for v in rec.values())
         total = sum(v[1] for v in rec.values())

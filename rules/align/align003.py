@@ -17,7 +17,8 @@ class BrokenLineSettings:
     min_offset: float = 1.5  # pixels across the line between the two pieces
     max_offset: float = 6.0  # beyond this the pieces are two different lines
     max_angle: float = 0.6  # degrees of direction change still counted as "the same line"
-    max_gap: float = 80.0  # pixels along the line between the pieces (a gap or an occluder)
+    max_gap: float = 160.0  # pixels along the line between the pieces (a gap or an occluder)
+    long_gap: float = 80.0  # beyond this gap each piece must be at least as long as the gap
     min_segment: int = 60  # pixels: shortest piece considered
     max_tone_difference: float = 24.0  # gray levels: both pieces must separate the same two tones
     max_profile_residual: float = 0.15  # the neighbourhoods across the two pieces, one shifted onto the other
@@ -41,6 +42,14 @@ def _segments(ctx, min_segment: int, chain_offset: float) -> tuple[np.ndarray, n
         return segs, sides
     keep = np.hypot(segs[:, 2] - segs[:, 0], segs[:, 3] - segs[:, 1]) >= min_segment
     return segs[keep], sides[keep]
+
+
+# the offset a direction read 0.3 degrees off adds per pixel of gap beyond long_gap
+LONG_GAP_SLOPE = float(np.tan(np.radians(0.3)))
+
+
+def _length(segment: tuple[float, float, float, float]) -> float:
+    return float(np.hypot(segment[2] - segment[0], segment[3] - segment[1]))
 
 
 def _break_point(br: lines.BrokenLine) -> tuple[float, float]:
@@ -68,7 +77,12 @@ def check_broken_line(ctx, settings: BrokenLineSettings):
         max_offset: larger offsets are taken as two different lines.
         max_angle: largest direction change, in degrees, for pieces of one line (lenient 0.6,
             strict 0.8); the change is measured and reported with the offset.
-        max_gap: largest distance along the line between the pieces.
+        max_gap: largest distance along the line between the pieces (160 px: an occluder
+            hides a line over its whole width, and the detector stops a few pixels short of it).
+        long_gap: across a gap longer than this both pieces must be at least half as long as
+            the gap, and the offset must exceed min_offset by what a direction read 0.3 degrees
+            off would add over the extra gap (the eye, too, extrapolates a line only from
+            pieces long enough against what hides it).
         min_segment: shortest piece considered, in pixels.
         max_tone_difference: the gray on each side of the two pieces may differ this much.
         max_profile_residual: the gray profile across the line next to the break, on both
@@ -99,6 +113,12 @@ def check_broken_line(ctx, settings: BrokenLineSettings):
     gray = ctx.shared(gray32)
     reported: list[tuple[float, float]] = []
     for br in sorted(breaks, key=lambda b: -b.offset):
+        if br.gap > settings.long_gap:
+            # a line is followed across a long gap only when seen long enough on both sides,
+            # and by more than a slight misreading of its direction would move it over the gap
+            if (min(_length(br.first), _length(br.second)) < 0.5 * br.gap
+                    or br.offset < settings.min_offset + (br.gap - settings.long_gap) * LONG_GAP_SLOPE):
+                continue
         shift, residual = lines.break_profile_match(gray, br)
         # the same edge moved: its neighbourhood matches once shifted, by about the offset
         if (residual > settings.max_profile_residual or abs(abs(shift) - br.offset) > 1.0
