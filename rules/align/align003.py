@@ -113,16 +113,16 @@ def check_broken_line(ctx, settings: BrokenLineSettings):
     gray = ctx.shared(gray32)
     reported: list[tuple[float, float]] = []
     for br in sorted(breaks, key=lambda b: -b.offset):
-        if br.gap > settings.long_gap:
-            # a line is followed across a long gap only when seen long enough on both sides,
-            # and by more than a slight misreading of its direction would move it over the gap
-            if (min(_length(br.first), _length(br.second)) < 0.5 * br.gap
-                    or br.offset < settings.min_offset + (br.gap - settings.long_gap) * LONG_GAP_SLOPE):
-                continue
+        long_gap = br.gap > settings.long_gap
+        if long_gap and min(_length(br.first), _length(br.second)) < 0.5 * br.gap:
+            continue  # a line is followed across a long gap only when seen long enough on both sides
         shift, residual = lines.break_profile_match(gray, br)
         # the same edge moved: its neighbourhood matches once shifted, by about the offset
         if (residual > settings.max_profile_residual or abs(abs(shift) - br.offset) > 1.0
                 or abs(shift) < settings.min_offset):
+            continue
+        # ... and across a long gap by more than a direction read slightly off would move it
+        if long_gap and min(br.offset, abs(shift)) < settings.min_offset + (br.gap - settings.long_gap) * LONG_GAP_SLOPE:
             continue
         # ... and by the same amount further from the break: a constant offset, not a curve
         # or a contour that bends away (whose offset grows with the distance)
