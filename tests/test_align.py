@@ -474,3 +474,97 @@ def test_gallery_images_trigger_the_rule_they_show(tmp_path):
     for path in align_fixtures.make_gallery_images(tmp_path):
         ctx = context_from_path(path)
         assert {f.code for rule in RULES for f in run_rule(rule, ctx)} == expected[path.name], path.name
+
+
+# ---------------------------------------------------------------------------------------- issue #20 kinds
+# made by fixtures.align_gen's second set of generators (other methods than the cases above);
+# thresholds were tuned on seeds 1000+, these seeds were not looked at while tuning
+
+
+@pytest.mark.parametrize("stride", [2, 3, 4])
+def test_transposed_convolution_grid_over_part_of_the_image(stride):
+    """A real stride-``stride`` transposed convolution at 1.5 levels RMS over 40% of the image:
+    found in strict with its period (reached: 12 of 12 images here except one stride-4 one),
+    too faint for lenient (measured at about 1.1 levels once the texture is filtered out)."""
+    bases = [gen.drawn_scene(s, (512, 512)) for s in (20, 21)] + [gen.photo_like(s, (512, 512)) for s in (20, 21)]
+    found = []
+    for k, base in enumerate(bases):
+        img, _box = gen.transposed_conv_grid(base, stride, 1.5, area=0.4, seed=k)
+        strict = run_rule(ALIGN002, img, "strict")
+        found.append(strict[0].measurements["period"] if strict else None)
+        assert run_rule(ALIGN002, img, "lenient") == []
+    assert sum(p == stride for p in found) >= (3 if stride == 4 else 4), found
+
+
+def test_halftone_screen_over_half_the_image():
+    for k, base in enumerate([gen.drawn_scene(22, (512, 512)), gen.photo_like(22, (512, 512))]):
+        img, _box = gen.halftone_grid(base, 5, 0.12, area=0.5, seed=k)
+        (finding,) = run_rule(ALIGN002, img, "lenient")
+        assert finding.measurements["period"] == 5 and finding.measurements["coverage"] < 0.8
+
+
+def test_a_few_agreeing_blocks_are_not_a_partial_grid():
+    """A few 64 px blocks agree with their own mean too easily: a partial pattern needs twelve.
+    This one covers 9 blocks (a 153 px square of a 512 px photo)."""
+    base = gen.photo_like(23, (512, 512))
+    img, _box = gen.transposed_conv_grid(base, 2, 3.0, area=0.09, seed=0)
+    assert run_rule(ALIGN002, img, "lenient") == []
+    assert len(run_rule(ALIGN002, img, "lenient", settings={"min_partial_blocks": 3})) == 1
+    with pytest.raises(ValueError):
+        ALIGN002.settings(min_partial_blocks=2)
+
+
+def test_naive_tiled_diffusion_seams_and_their_clean_counterpart():
+    for seed in (20, 21, 22):
+        img, truth = gen.tiled_diffusion_photo(seed, tile=192)
+        findings = run_rule(ALIGN001, img, "lenient")
+        positions = {(a, p) for f in findings for a, p in
+                     ([tuple(x) for x in f.measurements["positions"]] if "positions" in f.measurements
+                      else [(f.measurements["axis"], f.measurements["position"])])}
+        assert any(a == t.axis and abs(p - t.position) <= 2 for t in truth for a, p in positions)
+        clean, _ = gen.tiled_diffusion_photo(seed, tile=192, independent=False)
+        assert run_rule(ALIGN001, clean, "strict") == []
+
+
+def test_tone_and_texture_steps_in_a_photo():
+    """Tiles through their own tone curve and grain, 3-4 levels apart: found in strict in
+    10 of 12 textured photos here (a 2-level step in a photo is found in about half)."""
+    found = 0
+    for seed in range(20, 26):
+        base = gen.photo_like(seed)
+        for step in (3, 4):
+            img, _truth = gen.tone_texture_seams(base, 192, step, 0, seed=seed)
+            found += bool(run_rule(ALIGN001, img, "strict"))
+    assert found >= 10
+
+
+def test_line_art_behind_an_occluder():
+    """Polygon strokes on paper, one continued 2-3 px off behind an irregular shape: 10 of 12
+    found in both profiles; the unbroken drawings are silent."""
+    def near(findings, at):
+        return any(f.region.x - 10 <= at[0] <= f.region.x + f.region.width + 10
+                   and f.region.y - 10 <= at[1] <= f.region.y + f.region.height + 10 for f in findings)
+
+    cases = [gen.occluded_line_art(seed, offset) for seed in range(20, 26) for offset in (2.0, 3.0)]
+    contexts = [(context_from_array(img), at) for img, at in cases]
+    for profile in ("lenient", "strict"):
+        assert sum(near(run_rule(ALIGN003, ctx, profile), at) for ctx, at in contexts) >= 10
+    for seed in range(20, 26):
+        assert run_rule(ALIGN003, gen.occluded_line_art(seed, 0.0)[0], "strict") == []
+
+
+def test_a_long_gap_needs_long_pieces():
+    """Two 40 px strokes 120 px apart, 3 px off, are too short to extrapolate across the gap;
+    strokes of 300 px with the same gap and offset are one line continued off."""
+    def strokes(length: float) -> np.ndarray:
+        img = np.full((400, 1000, 3), 240, np.uint8)
+        import cv2
+
+        x0 = 500 - 60 - length
+        cv2.line(img, (int(x0 * 16), 200 * 16), (440 * 16, 200 * 16), (20, 20, 20), 3, cv2.LINE_AA, 4)
+        cv2.line(img, (560 * 16, 203 * 16), (int((560 + length) * 16), 203 * 16), (20, 20, 20), 3, cv2.LINE_AA, 4)
+        return img + np.random.default_rng(0).normal(0, 1.0, img.shape).clip(-3, 3).astype(np.uint8)
+
+    assert run_rule(ALIGN003, strokes(45.0), "strict") == []
+    (finding,) = run_rule(ALIGN003, strokes(300.0), "lenient")
+    assert finding.measurements["offset_px"] == pytest.approx(3.0, abs=0.5)
