@@ -114,7 +114,8 @@ def check_broken_line(ctx, settings: BrokenLineSettings):
     reported: list[tuple[float, float]] = []
     for br in sorted(breaks, key=lambda b: -b.offset):
         long_gap = br.gap > settings.long_gap
-        if long_gap and min(_length(br.first), _length(br.second)) < 0.5 * br.gap:
+        needed = settings.min_offset + max(0.0, br.gap - settings.long_gap) * LONG_GAP_SLOPE
+        if long_gap and (min(_length(br.first), _length(br.second)) < 0.5 * br.gap or br.offset < needed):
             continue  # a line is followed across a long gap only when seen long enough on both sides
         shift, residual = lines.break_profile_match(gray, br)
         # the same edge moved: its neighbourhood matches once shifted, by about the offset
@@ -122,7 +123,7 @@ def check_broken_line(ctx, settings: BrokenLineSettings):
                 or abs(shift) < settings.min_offset):
             continue
         # ... and across a long gap by more than a direction read slightly off would move it
-        if long_gap and min(br.offset, abs(shift)) < settings.min_offset + (br.gap - settings.long_gap) * LONG_GAP_SLOPE:
+        if long_gap and abs(shift) < needed:
             continue
         # ... and by the same amount further from the break: a constant offset, not a curve
         # or a contour that bends away (whose offset grows with the distance)
