@@ -5,7 +5,7 @@
 
 Builds a folder of drawn images (plain scenes, tile seams, signs with and without typos,
 clutter without text, open hands with and without a sixth finger, a generation-metadata
-leak), using the families' generators (bench/align_gen.py, bench/text_gen.py,
+leak), using the families' generators (fixtures/align_gen.py, bench/text_gen.py,
 fixtures/hands_fixtures.py) and simple drawings of its own where one is missing. Then it
 runs the real command line, as a user would, and prints:
 
@@ -64,7 +64,7 @@ def _fallback_scene(seed: int, size: int) -> np.ndarray:
 
 def _scene(seed: int, size: int) -> np.ndarray:
     try:
-        from bench.align_gen import drawn_scene
+        from fixtures.align_gen import drawn_scene
 
         return drawn_scene(seed, (size, size))
     except ImportError:
@@ -74,7 +74,7 @@ def _scene(seed: int, size: int) -> np.ndarray:
 def _seam(seed: int, size: int) -> np.ndarray:
     base = _scene(seed, size)
     try:
-        from bench.align_gen import tile_shift
+        from fixtures.align_gen import tile_shift
 
         return tile_shift(base, size // 2, 3, seed)[0]
     except ImportError:

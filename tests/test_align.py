@@ -3,19 +3,16 @@ and the accuracy figures reached on generated cases and on the real corpus."""
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from bench import align_gen as gen
+from fixtures import align_gen as gen
 from checker.rule import DOC_SECTIONS
 from checker.testing import context_from_array, context_from_path, run_rule
-from rules.align import signals as sig
+from rules.align import grids, lines, offsets, seams
 from rules.align import ALIGN001, ALIGN002, ALIGN003, ALIGN004, RULES
-
-CASES = json.loads((Path(__file__).parent / "cases" / "align_cases.json").read_text())
 
 
 def gray(rgb: np.ndarray) -> np.ndarray:
@@ -45,13 +42,13 @@ def test_rules_are_declared_with_full_docs():
 
 
 def test_clean_scene_has_no_seam(scene):
-    assert sig.find_seams(gray(scene), ALIGN001.settings().thresholds()) == []
+    assert seams.find_seams(gray(scene), ALIGN001.settings().thresholds()) == []
 
 
 @pytest.mark.parametrize("step", [6, 12])
 def test_brightness_steps_are_found_where_the_tiles_meet(scene, step):
     damaged, truth = gen.tile_brightness(scene, 256, step)
-    lines = sig.find_seams(gray(damaged), ALIGN001.settings().thresholds())
+    lines = seams.find_seams(gray(damaged), ALIGN001.settings().thresholds())
     assert lines, "no seam found"
     for line in lines:  # every seam found is a true one, within 2 px
         assert any(t.axis == line.axis and abs(t.position - line.position) <= 2 for t in truth), line
@@ -60,7 +57,7 @@ def test_brightness_steps_are_found_where_the_tiles_meet(scene, step):
 
 def test_content_shift_is_found(scene):
     damaged, truth = gen.tile_shift(scene, 256, 4, seed=1)
-    lines = sig.find_seams(gray(damaged), sig.SeamThresholds(shift_ratio=1.6, step_z=8, min_length=0.2))
+    lines = seams.find_seams(gray(damaged), seams.SeamThresholds(shift_ratio=1.6, step_z=8, min_length=0.2))
     assert any(any(t.axis == s.axis and abs(t.position - s.position) <= 2 for t in truth) for s in lines)
 
 
@@ -84,20 +81,20 @@ def test_tile_grid_is_one_finding(scene):
 
 def test_find_tile_grid_on_positions():
     def line(axis, pos):
-        return sig.SeamLine(axis, pos, 0, 512, 2.0, 4.0, 20.0, 1.0, 3.0)
+        return seams.SeamLine(axis, pos, 0, 512, 2.0, 4.0, 20.0, 1.0, 3.0)
 
     lines = [line("horizontal", 512), line("horizontal", 1024), line("vertical", 511), line("vertical", 1536)]
-    grid = sig.find_tile_grid(lines + [line("vertical", 700)])
+    grid = seams.find_tile_grid(lines + [line("vertical", 700)])
     assert grid is not None and grid.tile == 512 and len(grid.seams) == 4
-    assert sig.find_tile_grid(lines[:2]) is None
+    assert seams.find_tile_grid(lines[:2]) is None
 
 
 def test_dominant_period_of_a_latent_grid_profile():
     rng = np.random.default_rng(0)
     profile = rng.normal(10, 0.3, 600)
     profile[::12] += 3
-    assert sig.dominant_period(profile) == 12
-    assert sig.dominant_period(rng.normal(10, 0.3, 600)) is None
+    assert seams.dominant_period(profile) == 12
+    assert seams.dominant_period(rng.normal(10, 0.3, 600)) is None
 
 
 # ---------------------------------------------------------------------------------------- ALIGN002
@@ -147,8 +144,8 @@ def test_jpeg_blocks_are_not_a_grid():
 def test_folded_templates_recover_a_pattern():
     pattern = np.array([[1.0, -1.0], [-1.0, 1.0]])
     img = np.tile(pattern, (64, 64)) * 3
-    templates = sig.folded_templates(img, 2, 32)
-    mean_t, amp, consistency = sig.pattern_strength(templates)
+    templates = grids.folded_templates(img, 2, 32)
+    mean_t, amp, consistency = grids.pattern_strength(templates)
     assert templates.shape == (4, 4, 2, 2)
     assert np.allclose(mean_t, pattern * 3) and amp == pytest.approx(3.0) and consistency == pytest.approx(1.0)
 
@@ -178,7 +175,7 @@ def test_refine_segments_finds_a_subpixel_edge():
     img[60:, :] = 200
     img[59, :] = 50 + 150 * 0.3  # edge at y = 59.7 (between rows, anti-aliased)
     segments = np.array([[20.0, 58.0, 180.0, 58.0]])  # 1.7 px off
-    moved, sides = sig.refine_segments(img, segments)
+    moved, sides = lines.refine_segments(img, segments)
     assert moved[0, 1] == pytest.approx(59.2, abs=0.4) and moved[0, 3] == pytest.approx(59.2, abs=0.4)
     assert sorted(sides[0].tolist()) == pytest.approx([50.0, 200.0], abs=1.0)
 
@@ -195,15 +192,15 @@ def test_refine_segments_keeps_pieces_of_a_thin_stroke_on_one_edge():
     img = _thin_stroke()
     pieces = np.array([[10.0, y, 190.0, y] for y in (99.0, 99.3, 99.7, 100.0)])  # +x: the normal points down
     for seed in range(3):
-        moved, _ = sig.refine_segments(_thin_stroke(seed), pieces)
+        moved, _ = lines.refine_segments(_thin_stroke(seed), pieces)
         assert moved[:, [1, 3]] == pytest.approx(99.5, abs=0.3)
-    moved, _ = sig.refine_segments(img, pieces[:, [2, 3, 0, 1]])  # directed the other way: the same edge
+    moved, _ = lines.refine_segments(img, pieces[:, [2, 3, 0, 1]])  # directed the other way: the same edge
     assert moved[:, [1, 3]] == pytest.approx(99.5, abs=0.3)
     # the detector's own segments: the direction tells which edge (darker side along the normal)
     for seed in range(4):
         img = _thin_stroke(seed)
-        segs = sig.detect_segments(np.clip(img, 0, 255).astype(np.uint8), 30, merge=False)
-        moved, _ = sig.refine_segments(img, segs, polarity=sig.DETECTOR_POLARITY)
+        segs = lines.detect_segments(np.clip(img, 0, 255).astype(np.uint8), 30, merge=False)
+        moved, _ = lines.refine_segments(img, segs, polarity=lines.DETECTOR_POLARITY)
         flat = np.abs(segs[:, 3] - segs[:, 1]) < 1.5  # the detector also cuts across the stroke at a slant
         rightward = flat & (segs[:, 2] > segs[:, 0])
         assert rightward.any() and (flat & ~rightward).any()
@@ -215,7 +212,7 @@ def test_pairing_ignores_stripes_and_takes_offsets():
     a = [0.0, 100.0, 200.0, 100.0]
     continued_off = [230.0, 103.0, 400.0, 103.0]
     stripe = [0.0, 104.0, 200.0, 104.0]  # parallel and overlapping: a second line, not a break
-    breaks = sig.pair_broken_segments(np.array([a, continued_off, stripe]), 1.0, 6.0, 1.0, 60.0)
+    breaks = lines.pair_broken_segments(np.array([a, continued_off, stripe]), 1.0, 6.0, 1.0, 60.0)
     assert len(breaks) == 1 and breaks[0].offset == pytest.approx(3.0, abs=0.01)
     assert breaks[0].gap == pytest.approx(30.0, abs=0.01)
 
@@ -230,13 +227,13 @@ def test_no_reference_no_finding(scene):
 @pytest.mark.parametrize("dx,dy", [(0.35, -0.2), (2.5, 1.25), (-7.0, 4.5)])
 def test_translation_is_estimated_within_a_quarter_pixel(dx, dy):
     base = gen.drawn_scene(11, (512, 512))
-    est = sig.estimate_alignment(gray(gen.shifted_copy(base, dx, dy)), gray(base))
+    est = offsets.estimate_alignment(gray(gen.shifted_copy(base, dx, dy)), gray(base))
     assert est.dx == pytest.approx(dx, abs=0.25) and est.dy == pytest.approx(dy, abs=0.25)
 
 
 def test_rotation_and_scale_are_estimated():
     base = gen.drawn_scene(12, (512, 512))
-    est = sig.estimate_alignment(gray(gen.shifted_copy(base, 0, 0, 0.8, 1.02)), gray(base))
+    est = offsets.estimate_alignment(gray(gen.shifted_copy(base, 0, 0, 0.8, 1.02)), gray(base))
     assert est.rotation == pytest.approx(0.8, abs=0.15) and est.scale == pytest.approx(1.02, abs=0.005)
 
 
@@ -297,33 +294,6 @@ def test_each_image_meets_its_own_reference_and_a_broken_reference_is_named(tmp_
     assert lone.findings == () and lone.observations["reference"].startswith("none found in")
 
 
-# ---------------------------------------------------------------------------------------- data-driven
-
-
-def _make_case(case):
-    kind, p = case["make"], case.get("params", {})
-    if kind == "scene":
-        return gen.drawn_scene(p["seed"], (p["size"], p["size"]))
-    if kind == "tile_brightness":
-        return gen.tile_brightness(gen.drawn_scene(p["seed"], (p["size"], p["size"])), p["tile"], p["step"])[0]
-    if kind == "tile_shift":
-        return gen.tile_shift(gen.drawn_scene(p["seed"], (p["size"], p["size"])), p["tile"], p["shift"], p["seed"])[0]
-    if kind == "checkerboard":
-        return gen.checkerboard(gen.drawn_scene(p["seed"], (p["size"], p["size"])), p["amplitude"], p["period"])[0]
-    if kind == "broken_line_art":
-        return gen.broken_line_art(p["seed"], p["offset"], occluder=p.get("occluder", False))[0]
-    if kind == "flat_and_gradient":
-        return gen.flat_and_gradient(p["seed"], (p["size"], p["size"]))
-    raise ValueError(kind)
-
-
-@pytest.mark.parametrize("case", CASES["cases"], ids=[c["id"] for c in CASES["cases"]])
-def test_generated_case(case):
-    rule = {r.code: r for r in RULES}[case["rule"]]
-    findings = run_rule(rule, _make_case(case), case["profile"])
-    assert bool(findings) == case["flagged"], [f.message for f in findings]
-
-
 # ---------------------------------------------------------------------------------------- accuracy
 
 
@@ -348,7 +318,7 @@ def test_tiles_stepping_up_and_down_along_a_seam_are_one_seam():
     bases = [gen.drawn_scene(seed, (900, 900)) for seed in (23, 24)]
     for base in bases:
         damaged, truth = gen.tile_brightness(base, 200, 4)
-        lines = sig.find_seams(gray(damaged), ALIGN001.settings().thresholds())
+        lines = seams.find_seams(gray(damaged), ALIGN001.settings().thresholds())
         assert lines
         assert all(any(t.axis == s.axis and abs(t.position - s.position) <= 2 for t in truth) for s in lines)
         assert any(s.length > 300 for s in lines)  # across tiles of both exposures
@@ -358,10 +328,10 @@ def test_step_between_noise_free_flat_fills_is_a_drawn_edge():
     img = np.repeat(np.linspace(60.0, 100.0, 512, dtype=np.float32)[:, None], 512, axis=1)  # flat along rows
     img[300:] += 12.0  # a UI panel: flat colours, no noise
     thresholds = ALIGN001.settings().thresholds()
-    assert sig.find_seams(img, thresholds) == []
-    assert [s.position for s in sig.find_seams(img, dataclasses.replace(thresholds, max_flat_share=1.01))] == [300]
+    assert seams.find_seams(img, thresholds) == []
+    assert [s.position for s in seams.find_seams(img, dataclasses.replace(thresholds, max_flat_share=1.01))] == [300]
     noisy = img + np.random.default_rng(0).normal(0, 1.5, img.shape).astype(np.float32)  # generated images carry noise
-    assert [s.position for s in sig.find_seams(noisy, thresholds)] == [300]
+    assert [s.position for s in seams.find_seams(noisy, thresholds)] == [300]
 
 
 def test_nearest_neighbour_upscale_of_tile_steps_is_still_a_seam():
@@ -370,7 +340,7 @@ def test_nearest_neighbour_upscale_of_tile_steps_is_still_a_seam():
     base = gen.drawn_scene(5, (256, 256))
     damaged, truth = gen.tile_brightness(base, 128, 8)
     up = np.repeat(np.repeat(damaged, 4, axis=0), 4, axis=1)
-    lines = sig.find_seams(gray(up), ALIGN001.settings().thresholds())
+    lines = seams.find_seams(gray(up), ALIGN001.settings().thresholds())
     assert {(s.axis, s.position) for s in lines} == {(t.axis, 4 * t.position) for t in truth}
     assert run_rule(ALIGN001, up, "lenient")
 
@@ -381,11 +351,11 @@ def test_nearest_neighbour_upscale_of_a_flat_fill_step_is_still_a_drawn_edge():
     img[:, 40:] += 5.0  # a second panel: the columns are not all alike
     up = np.repeat(np.repeat(img, 4, axis=0), 4, axis=1)
     thresholds = ALIGN001.settings().thresholds()
-    assert sig.find_seams(up, thresholds) == []
-    assert 300 in [s.position for s in sig.find_seams(up, dataclasses.replace(thresholds, max_flat_share=1.01))]
+    assert seams.find_seams(up, thresholds) == []
+    assert 300 in [s.position for s in seams.find_seams(up, dataclasses.replace(thresholds, max_flat_share=1.01))]
     img[:12] = np.random.default_rng(0).uniform(0, 255, (12, 128))  # a noisy strip far away: every column distinct
     up = np.repeat(np.repeat(img, 4, axis=0), 4, axis=1)
-    assert sig.find_seams_one_axis(up, "horizontal", thresholds) == []
+    assert seams.find_seams_one_axis(up, "horizontal", thresholds) == []
 
 
 @pytest.mark.parametrize("value", [0.0, -0.5])
@@ -412,12 +382,12 @@ def test_broken_line_recall_on_generated_line_art():
 def test_chain_joins_pieces_cut_by_crossings_but_not_offset_ones():
     pieces = np.array([[0.0, 100.0, 200.0, 100.0], [212.0, 100.2, 400.0, 100.2], [410.0, 99.9, 600.0, 99.9],
                        [620.0, 103.0, 800.0, 103.0]])  # the last one continues 3 px off
-    joined, _sides, counts = sig.chain_collinear(pieces)
+    joined, _sides, counts = lines.chain_collinear(pieces)
     assert sorted(counts.tolist()) == [1, 3]
     long = joined[int(np.argmax(counts))]
     assert long[0] == pytest.approx(0.0, abs=0.5) and long[2] == pytest.approx(600.0, abs=0.5)
     assert long[1] == pytest.approx(100.0, abs=0.3) and long[3] == pytest.approx(100.0, abs=0.3)
-    breaks = sig.pair_broken_segments(joined, 1.0, 6.0, 1.0, 60.0)
+    breaks = lines.pair_broken_segments(joined, 1.0, 6.0, 1.0, 60.0)
     assert len(breaks) == 1 and breaks[0].offset == pytest.approx(3.0, abs=0.3)
 
 
@@ -427,7 +397,7 @@ def test_similar_direction_pairs_match_the_full_matrix_in_small_chunks():
     direction = np.stack([np.cos(angles), np.sin(angles)], axis=1)
     full = np.triu(direction @ direction.T >= np.cos(np.radians(0.6)), 1)
     expected = set(zip(*(idx.tolist() for idx in np.nonzero(full))))
-    chunks = list(sig.similar_direction_pairs(direction, 0.6, budget=50))
+    chunks = list(lines.similar_direction_pairs(direction, 0.6, budget=50))
     assert len(chunks) > 10 and all(len(rows) <= 300 for rows, _ in chunks)  # at most max(budget, n)
     found = [(i, j) for rows, cols in chunks for i, j in zip(rows.tolist(), cols.tolist())]
     assert len(found) == len(set(found)) and set(found) == expected  # across +-180 degrees too
@@ -438,13 +408,13 @@ def test_profile_match_tells_a_moved_edge_from_two_edges():
     img = np.full((200, 400), 240.0, np.float32)
     img[97:101, :200] = 20.0  # a 4 px stroke ...
     img[100:104, 210:] = 20.0  # ... continued 3 px lower after a gap
-    br = sig.BrokenLine((10.0, 97.0, 195.0, 97.0), (215.0, 100.0, 390.0, 100.0), 3.0, 0.0, 20.0)
-    shift, residual = sig.break_profile_match(img, br)
+    br = lines.BrokenLine((10.0, 97.0, 195.0, 97.0), (215.0, 100.0, 390.0, 100.0), 3.0, 0.0, 20.0)
+    shift, residual = lines.break_profile_match(img, br)
     assert abs(shift) == pytest.approx(3.0, abs=0.3) and residual < 0.1
     other = img.copy()
     other[100:104, 210:] = 240.0
     other[100:112, 210:] = 20.0  # a 12 px bar whose top edge lines up: a different edge
-    shift, residual = sig.break_profile_match(other, br)
+    shift, residual = lines.break_profile_match(other, br)
     assert residual > 0.3
 
 
@@ -472,7 +442,7 @@ def corpus_contexts(corpus):
 @pytest.mark.corpus
 @pytest.mark.parametrize("rule,profile,max_rate", [
     # false-alarm rates reached in bench.align on the real corpus, plus a small margin
-    # (reached: ALIGN001 1/125 lenient, 4/125 strict; ALIGN003 0/125 lenient, 4/125 strict)
+    # (reached on 442 images: ALIGN001 2 lenient, 5 strict; ALIGN002 0, 1; ALIGN003 2, 5)
     (ALIGN001, "lenient", 0.02), (ALIGN001, "strict", 0.04),
     (ALIGN002, "lenient", 0.01), (ALIGN002, "strict", 0.02),
     (ALIGN003, "lenient", 0.01), (ALIGN003, "strict", 0.04),
@@ -497,13 +467,104 @@ def test_real_outpaint_band_is_found_in_strict(corpus):
 
 
 def test_gallery_images_trigger_the_rule_they_show(tmp_path):
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
-    import align_fixtures
+    from fixtures import align_fixtures
 
     expected = {"align_tile_seams.png": {"ALIGN001"}, "align_checkerboard.png": {"ALIGN002"},
                 "align_broken_line.png": {"ALIGN003"}, "align_clean_scene.png": set()}
     for path in align_fixtures.make_gallery_images(tmp_path):
         ctx = context_from_path(path)
         assert {f.code for rule in RULES for f in run_rule(rule, ctx)} == expected[path.name], path.name
+
+
+# ---------------------------------------------------------------------------------------- issue #20 kinds
+# made by fixtures.align_gen's second set of generators (other methods than the cases above);
+# thresholds were tuned on seeds 1000+, these seeds were not looked at while tuning
+
+
+@pytest.mark.parametrize("stride", [2, 3, 4])
+def test_transposed_convolution_grid_over_part_of_the_image(stride):
+    """A real stride-``stride`` transposed convolution at 1.5 levels RMS over 40% of the image:
+    found in strict with its period (reached: 12 of 12 images here except one stride-4 one),
+    too faint for lenient (measured at about 1.1 levels once the texture is filtered out)."""
+    bases = [gen.drawn_scene(s, (512, 512)) for s in (20, 21)] + [gen.photo_like(s, (512, 512)) for s in (20, 21)]
+    found = []
+    for k, base in enumerate(bases):
+        img, _box = gen.transposed_conv_grid(base, stride, 1.5, area=0.4, seed=k)
+        strict = run_rule(ALIGN002, img, "strict")
+        found.append(strict[0].measurements["period"] if strict else None)
+        assert run_rule(ALIGN002, img, "lenient") == []
+    assert sum(p == stride for p in found) >= (3 if stride == 4 else 4), found
+
+
+def test_halftone_screen_over_half_the_image():
+    for k, base in enumerate([gen.drawn_scene(22, (512, 512)), gen.photo_like(22, (512, 512))]):
+        img, _box = gen.halftone_grid(base, 5, 0.12, area=0.5, seed=k)
+        (finding,) = run_rule(ALIGN002, img, "lenient")
+        assert finding.measurements["period"] == 5 and finding.measurements["coverage"] < 0.8
+
+
+def test_a_few_agreeing_blocks_are_not_a_partial_grid():
+    """A few 64 px blocks agree with their own mean too easily: a partial pattern needs twelve.
+    This one covers 9 blocks (a 153 px square of a 512 px photo)."""
+    base = gen.photo_like(23, (512, 512))
+    img, _box = gen.transposed_conv_grid(base, 2, 3.0, area=0.09, seed=0)
+    assert run_rule(ALIGN002, img, "lenient") == []
+    assert len(run_rule(ALIGN002, img, "lenient", settings={"min_partial_blocks": 3})) == 1
+    with pytest.raises(ValueError):
+        ALIGN002.settings(min_partial_blocks=2)
+
+
+def test_naive_tiled_diffusion_seams_and_their_clean_counterpart():
+    for seed in (20, 21, 22):
+        img, truth = gen.tiled_diffusion_photo(seed, tile=192)
+        findings = run_rule(ALIGN001, img, "lenient")
+        positions = {(a, p) for f in findings for a, p in
+                     ([tuple(x) for x in f.measurements["positions"]] if "positions" in f.measurements
+                      else [(f.measurements["axis"], f.measurements["position"])])}
+        assert any(a == t.axis and abs(p - t.position) <= 2 for t in truth for a, p in positions)
+        clean, _ = gen.tiled_diffusion_photo(seed, tile=192, independent=False)
+        assert run_rule(ALIGN001, clean, "strict") == []
+
+
+def test_tone_and_texture_steps_in_a_photo():
+    """Tiles through their own tone curve and grain, 3-4 levels apart: found in strict in
+    10 of 12 textured photos here (a 2-level step in a photo is found in about half)."""
+    found = 0
+    for seed in range(20, 26):
+        base = gen.photo_like(seed)
+        for step in (3, 4):
+            img, _truth = gen.tone_texture_seams(base, 192, step, 0, seed=seed)
+            found += bool(run_rule(ALIGN001, img, "strict"))
+    assert found >= 10
+
+
+def test_line_art_behind_an_occluder():
+    """Polygon strokes on paper, one continued 2-3 px off behind an irregular shape: 10 of 12
+    found in both profiles; the unbroken drawings are silent."""
+    def near(findings, at):
+        return any(f.region.x - 10 <= at[0] <= f.region.x + f.region.width + 10
+                   and f.region.y - 10 <= at[1] <= f.region.y + f.region.height + 10 for f in findings)
+
+    cases = [gen.occluded_line_art(seed, offset) for seed in range(20, 26) for offset in (2.0, 3.0)]
+    contexts = [(context_from_array(img), at) for img, at in cases]
+    for profile in ("lenient", "strict"):
+        assert sum(near(run_rule(ALIGN003, ctx, profile), at) for ctx, at in contexts) >= 10
+    for seed in range(20, 26):
+        assert run_rule(ALIGN003, gen.occluded_line_art(seed, 0.0)[0], "strict") == []
+
+
+def test_a_long_gap_needs_long_pieces():
+    """Two 40 px strokes 120 px apart, 3 px off, are too short to extrapolate across the gap;
+    strokes of 300 px with the same gap and offset are one line continued off."""
+    def strokes(length: float) -> np.ndarray:
+        img = np.full((400, 1000, 3), 240, np.uint8)
+        import cv2
+
+        x0 = 500 - 60 - length
+        cv2.line(img, (int(x0 * 16), 200 * 16), (440 * 16, 200 * 16), (20, 20, 20), 3, cv2.LINE_AA, 4)
+        cv2.line(img, (560 * 16, 203 * 16), (int((560 + length) * 16), 203 * 16), (20, 20, 20), 3, cv2.LINE_AA, 4)
+        return img + np.random.default_rng(0).normal(0, 1.0, img.shape).clip(-3, 3).astype(np.uint8)
+
+    assert run_rule(ALIGN003, strokes(45.0), "strict") == []
+    (finding,) = run_rule(ALIGN003, strokes(300.0), "lenient")
+    assert finding.measurements["offset_px"] == pytest.approx(3.0, abs=0.5)
