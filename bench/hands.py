@@ -146,6 +146,7 @@ class HandRecord:
     detection_score: float
     found_in: str  # full / tile / pose
     together: bool  # four fingers held out side by side, touching
+    points: np.ndarray | None = None  # 21x2 landmarks in image pixels
 
 
 @dataclass
@@ -178,8 +179,7 @@ def evaluate(case: Case) -> Outcome:
     from checker.imageio import load_image
     from checker.testing import run_rule
     from rules.hands import HAND001, HAND002
-    from rules.hands.analysis import DetectionPlan, analyse_hands, augment_hand
-    from rules.hands.score import hand_features
+    from rules.hands.analysis import DetectionPlan
 
     loaded = load_image(case.path)
     flagged, cpu = {}, {}
@@ -197,16 +197,36 @@ def evaluate(case: Case) -> Outcome:
                     on_hand = False
         cpu[profile] = (time.process_time() - cpu_start) * 1000
         observed = [h["extended_fingers"] for h in ctx.observations.get("hands", [])]
-    ctx = ImageContext(case.path, loaded)
-    plan = DetectionPlan(search_with_pose=True)
-    analysis = ctx.shared(analyse_hands, plan)
+    # strict's context: its analysis (same plan) and augmented hands are reused
+    hands = hand_records(ctx, DetectionPlan(search_with_pose=True))
+    return Outcome(case, hands, flagged, cpu, on_hand, observed)
+
+
+def hand_records(ctx, plan) -> list[HandRecord]:
+    """Every hand of the analysis with `plan`, augmentation measured, as the score sees it."""
+    from rules.hands.analysis import analyse_hands, augment_hand
+    from rules.hands.score import hand_features
+
     hands = []
-    for i, report in enumerate(analysis.hands):
+    for i, report in enumerate(ctx.shared(analyse_hands, plan).hands):
         signals = {**report.signals, **ctx.shared(augment_hand, plan, i)}
         hands.append(HandRecord(hand_features(signals, report.extended), signals, report.extended,
                                 float(report.hand.size), float(report.share_of_image), float(report.hand.score),
-                                report.hand.source, fingers_together(report.hand.points, report.extended)))
-    return Outcome(case, hands, flagged, cpu, on_hand, observed)
+                                report.hand.source, fingers_together(report.hand.points, report.extended),
+                                report.hand.points))
+    return hands
+
+
+def collect_hands(case: Case) -> Outcome:
+    """Only the hands and their evidence (no rule runs, no timing): what the score and the
+    leave-one-source-out figures are computed from; `decisions` gives what the rules decide."""
+    from checker.context import ImageContext
+    from checker.imageio import load_image
+    from rules.hands.analysis import DetectionPlan
+
+    ctx = ImageContext(case.path, load_image(case.path))
+    hands = hand_records(ctx, DetectionPlan(search_with_pose=True))
+    return Outcome(case, hands, {}, {})
 
 
 def _overlaps(a: dict, b: dict) -> bool:
@@ -296,30 +316,49 @@ def timing_figures(outcomes: list[Outcome]) -> dict:
     return out
 
 
+PROFILE_GATES = {  # which hands each profile judges (as the rules' profile settings say)
+    "lenient": dict(min_hand_share=0.12, min_hand_pixels=24, min_detection_score=0.6, sources=("full",)),
+    "strict": dict(min_hand_share=0.04, min_hand_pixels=24, min_detection_score=0.4,
+                   sources=("full", "tile", "pose")),
+}
+PROFILE_CONFIDENCE = {"lenient": 0.97, "strict": 0.93}
+
+
+def decisions(scoring, o: Outcome) -> dict:
+    """What each profile's rules decide on one image's collected hands with `scoring`,
+    exactly as rules.hands.judging does (augmentation only where the first look is uncertain)."""
+    from rules.hands.score import HandGate, judge, without_augmentation
+
+    flags = {}
+    for profile in PROFILES:
+        gate = HandGate(**PROFILE_GATES[profile])
+        found = set()
+        for h in o.hands:
+            if not gate.admits(h.share, h.size, h.detection_score, h.found_in):
+                continue
+            j = judge(scoring, without_augmentation(h.features), lambda h=h: h.features, PROFILE_CONFIDENCE[profile])
+            if j.confidence >= PROFILE_CONFIDENCE[profile]:
+                found.add("HAND001" if j.family == "count" else "HAND002")
+        for code in CODES:
+            flags[(profile, code)] = code in found
+    return flags
+
+
 def loso_figures(outcomes: list[Outcome]) -> dict:
-    """Leave one source out: for each source, the calibration (thresholds as quantiles of
-    normal hands' scores) is made from every other source's normal hands, and the decision of
-    each profile is applied to that source's hands. Doctored photos leave with their source."""
-    from rules.hands.calibration import calibrate, hand_scores_by_source
-    from rules.hands.score import judge_hand
+    """Leave one source out: for each source, the score's model and its calibration
+    (thresholds as quantiles of normal hands' scores) are made from every other source
+    (bench.hands_calibrate.fit_scoring), and the decision of each profile is applied to that
+    source's hands. Doctored photos leave with the photos they were made from; the real AI and
+    illustration defects are never learned from."""
+    from bench.hands_calibrate import fit_scoring
 
     sources = sorted({o.case.source for o in outcomes})
     out = {}
     for left_out in sources:
-        train = [o for o in outcomes if o.case.source != left_out]
-        calibration = calibrate(hand_scores_by_source(
-            [(o.case.source, o.case.style, h.features, h.share, h.detection_score, h.found_in, h.size)
-             for o in train if not o.case.positive for h in o.hands]))
+        scoring = fit_scoring([o for o in outcomes if o.case.source != left_out])
         for o in outcomes:
-            if o.case.source != left_out:
-                continue
-            flags = {}
-            for profile in PROFILES:
-                for code in CODES:
-                    flags[(profile, code)] = any(
-                        judge_hand(h.features, code, profile, calibration, h.share, h.detection_score, h.found_in,
-                                   h.size) is not None for h in o.hands)
-            out[o.case.path] = flags
+            if o.case.source == left_out:
+                out[o.case.path] = decisions(scoring, o)
     figures = {}
     for group in NEGATIVE_GROUPS + POSITIVE_GROUPS:
         os_ = [o for o in outcomes if o.case.group == group]
