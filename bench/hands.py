@@ -316,28 +316,30 @@ def timing_figures(outcomes: list[Outcome]) -> dict:
     return out
 
 
-PROFILE_GATES = {  # which hands each profile judges (as the rules' profile settings say)
-    "lenient": dict(min_hand_share=0.12, min_hand_pixels=24, min_detection_score=0.6, sources=("full",)),
-    "strict": dict(min_hand_share=0.04, min_hand_pixels=24, min_detection_score=0.4,
-                   sources=("full", "tile", "pose")),
-}
-PROFILE_CONFIDENCE = {"lenient": 0.97, "strict": 0.93}
+def profile_gate_and_level(profile: str):
+    """Which hands a profile judges and the confidence it asks for, from HAND001's profile
+    settings (both hand rules share them)."""
+    from rules.hands import HAND001, FingerCountSettings
+    from rules.hands.judging import gate
+
+    settings = FingerCountSettings(**HAND001.profiles[profile])
+    return gate(settings), settings.min_confidence
 
 
 def decisions(scoring, o: Outcome) -> dict:
     """What each profile's rules decide on one image's collected hands with `scoring`,
     exactly as rules.hands.judging does (augmentation only where the first look is uncertain)."""
-    from rules.hands.score import HandGate, judge, without_augmentation
+    from rules.hands.score import judge, without_augmentation
 
     flags = {}
     for profile in PROFILES:
-        gate = HandGate(**PROFILE_GATES[profile])
+        gate, level = profile_gate_and_level(profile)
         found = set()
         for h in o.hands:
             if not gate.admits(h.share, h.size, h.detection_score, h.found_in):
                 continue
-            j = judge(scoring, without_augmentation(h.features), lambda h=h: h.features, PROFILE_CONFIDENCE[profile])
-            if j.confidence >= PROFILE_CONFIDENCE[profile]:
+            j = judge(scoring, without_augmentation(h.features), lambda h=h: h.features, level)
+            if j.confidence >= level:
                 found.add("HAND001" if j.family == "count" else "HAND002")
         for code in CODES:
             flags[(profile, code)] = code in found

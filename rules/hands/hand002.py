@@ -85,7 +85,7 @@ HAND002 = Rule(
         "lenient": {"min_hand_share": 0.12, "min_detection_score": 0.6, "min_confidence": 0.97,
                     "search_tiles": False, "search_with_pose": False},
         "strict": {"min_hand_share": 0.04, "min_detection_score": 0.4, "min_confidence": 0.93,
-                   "search_tiles": True, "search_with_pose": True},
+                   "search_tiles": True, "search_with_pose": False},
     },
     stability="preview",
 )
