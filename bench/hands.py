@@ -377,7 +377,7 @@ def loso_figures(outcomes: list[Outcome]) -> dict:
 
 
 def run(corpus: Path, workdir: Path, jobs: int = 1, cache_dir: Path | None = None,
-        doctored_variants: int = 2, groups: tuple[str, ...] | None = None) -> tuple[dict, list[Outcome]]:
+        doctored_variants: int = 1, groups: tuple[str, ...] | None = None) -> tuple[dict, list[Outcome]]:
     from bench.doctor_hands import make_doctored_set
 
     cases = load_cases(corpus)
@@ -468,7 +468,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=1, help="worker processes (CPU ms are per process)")
     parser.add_argument("--cache", type=Path, help="keep each image's outcome here (reused while rules/hands "
                                                    "is unchanged); outside the repo")
-    parser.add_argument("--variants", type=int, default=2, help="doctored copies of each kind per photo")
+    parser.add_argument("--variants", type=int, default=1, help="doctored copies of each kind per photo")
     parser.add_argument("--per-image", action="store_true", help="also list every image's outcome")
     parser.add_argument("--dump", type=Path, help="write the outcomes (pickle) here, for bench/hands_calibrate.py")
     args = parser.parse_args(argv)
