@@ -1,21 +1,35 @@
 """Benchmark of the hand rules on the evaluation corpus: `python -m bench.hands`.
 
-Prints, per profile and per image set (real photos, doctored photos, real AI photo-style,
-illustration, clean), the hand detection rate, the extended-finger count accuracy, and
-HAND001/HAND002 precision, recall and false-alarm rate per image, plus median milliseconds
-per image and per detected hand. Doctored positives are generated into a temporary folder
-at run time (bench/doctor_hands.py) and deleted afterwards.
+Every figure is reported per source: real photos by the repository they come from
+(finger-counting, sign-language digits, hagrid, mmpose, hamer, mediapipe-samples), AI
+photo-style hands (fine / malformed), illustrations (fine / malformed), clean images,
+doctored copies of the real photos (extra, missing, fused finger; made at run time into a
+temporary folder by bench/doctor_hands.py and deleted afterwards) and drawn hands
+(fixtures/hands_fixtures.py). For each: hand detection rate, extended-finger count accuracy,
+HAND001/HAND002 false-alarm rate (negatives) or recall (positives) per profile, as the
+rules run.
+
+Then the leave-one-source-out section: the hand-defect score of every detected hand is
+recomputed from the collected evidence, the profile thresholds are chosen as quantiles of
+the normal hands' scores WITHOUT one source (rules.hands.calibration), and the rates are
+measured on that source. These are the figures to quote: no threshold saw the images it
+is measured on. Negatives are also grouped by pose (fist, pointing, OK sign, fingers held
+together, holding an object, two hands touching).
+
+Median CPU ms per image and per detected hand close the report.
 """
 from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
+import pickle
 import re
 import statistics
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -23,17 +37,61 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus"
 PROFILES = ("lenient", "strict")
-SETS = ("real_photos", "doctored", "ai_photo", "illustration", "clean")
+CODES = ("HAND001", "HAND002")
+
+# short names of the real-photo sources (MANIFEST source_repo)
+SOURCE_NAMES = {
+    "EPSRC-NUMBERS/Human-Robot_Finger-Counting_Dataset": "fingercount",
+    "ardamavi/Sign-Language-Digits-Dataset": "signdigits",
+    "hukenovs/hagrid": "hagrid",
+    "open-mmlab/mmpose": "mmpose",
+    "geopavlakos/hamer": "hamer",
+    "google-ai-edge/mediapipe-samples": "mediapipe",
+}
+# groups of negatives (normal hands) and positives, in report order
+NEGATIVE_GROUPS = ("fingercount", "signdigits", "hagrid", "mmpose", "hamer", "mediapipe", "ai_ok", "illust_ok",
+                   "drawn_ok", "clean")
+POSITIVE_GROUPS = ("ai_defect", "illust_defect", "doctored:extra", "doctored:missing", "doctored:fused",
+                   "drawn_defect")
+POSES = ("fist", "pointing", "OK sign", "fingers together", "holding an object", "two hands touching")
 
 
 @dataclass(frozen=True)
 class Case:
     path: Path
-    set_name: str
+    group: str  # reporting group (see NEGATIVE_GROUPS / POSITIVE_GROUPS)
+    source: str  # the source left out together in leave-one-source-out (doctored: the photo's)
     positive: bool  # has a malformed hand
     has_hand: bool | None  # a hand is known to be in the image (None: unknown)
-    extended: int | None = None  # labelled extended-finger count (real photos)
-    kind: str = ""  # doctoring kind / category
+    extended: int | None = None  # labelled extended-finger count of the main hand
+    kind: str = ""  # doctoring method, drawn variant, category
+    poses: tuple[str, ...] = ()  # labelled poses (negatives)
+    style: str = "photo"  # photo / illustration
+
+
+def poses_from_label(label: str, source: str) -> tuple[str, ...]:
+    """Poses a label names (MANIFEST label text), plus the finger-counting folders: 1 finger
+    is pointing with the index. 'fingers together' is also measured on the skeleton (see
+    fingers_together)."""
+    low = label.lower()
+    poses = []
+    if "fist" in low or "extended_fingers=0;" in low and "o-shape" not in low:
+        poses.append("fist")
+    if (source == "fingercount" and "extended_fingers=1;" in low) or "(index)" in low or "pointing" in low \
+            or "finger at lips" in low:
+        poses.append("pointing")
+    if "gesture=ok" in low or "thumb-index circle" in low or "thumb touches index" in low or "o-shape" in low \
+            or "ok sign" in low:
+        poses.append("OK sign")
+    if "together" in low or "flat" in low:
+        poses.append("fingers together")
+    if any(w in low for w in ("holding", "grasp", "gripping", "sandwich", "bread", "apple", "berries", "pizza",
+                              "shears", "spoon")):
+        poses.append("holding an object")
+    if any(w in low for w in ("two hands", "clasped", "interlaced", "interleaved", "palm to palm", "interlocked",
+                              "both hands")):
+        poses.append("two hands touching")
+    return tuple(poses)
 
 
 def load_cases(corpus: Path) -> list[Case]:
@@ -41,145 +99,311 @@ def load_cases(corpus: Path) -> list[Case]:
     with open(corpus / "MANIFEST.tsv", newline="") as fh:
         for row in csv.DictReader(fh, delimiter="\t"):
             cat, label, path = row["category"], row["label"], corpus / row["file"]
+            m = re.search(r"extended_fingers=(\d)", label)
+            extended = int(m.group(1)) if m else None
             if cat == "hands_real":
-                m = re.search(r"extended_fingers=(\d)", label)
-                cases.append(Case(path, "real_photos", False, True, int(m.group(1)) if m else None, cat))
+                source = SOURCE_NAMES.get(row["source_repo"], row["source_repo"])
+                cases.append(Case(path, source, source, False, True, extended, cat, poses_from_label(label, source)))
             elif cat in ("hands_ai_defect", "hands_ai_ok"):
-                cases.append(Case(path, "ai_photo", cat == "hands_ai_defect", True, None, cat))
+                group = "ai_defect" if cat == "hands_ai_defect" else "ai_ok"
+                cases.append(Case(path, group, group, cat == "hands_ai_defect", True, None, cat,
+                                  poses_from_label(label, group)))
             elif cat in ("hands_illust_defect", "hands_illust_ok"):
-                cases.append(Case(path, "illustration", cat == "hands_illust_defect", True, None, cat))
+                group = "illust_defect" if cat == "hands_illust_defect" else "illust_ok"
+                cases.append(Case(path, group, group, cat == "hands_illust_defect", True, None, cat,
+                                  poses_from_label(label, group), "illustration"))
             elif cat == "clean":
-                has_hand = "fingers=5" in label
-                cases.append(Case(path, "clean", False, has_hand or None, None, cat))
+                cases.append(Case(path, "clean", "clean", False, ("fingers=5" in label) or None, None, cat))
     return cases
+
+
+def drawn_cases(folder: Path) -> list[Case]:
+    """Drawn hands (fixtures/hands_fixtures.py) written to `folder`: normal ones at several
+    sizes, angles and finger spreads, and ones with a sixth, a missing or two fused fingers."""
+    from PIL import Image
+
+    from fixtures.hands_fixtures import drawn_variants
+
+    cases = []
+    for name, positive, image in drawn_variants():
+        path = folder / f"drawn_{name}.png"
+        Image.fromarray(image).save(path)
+        group = "drawn_defect" if positive else "drawn_ok"
+        cases.append(Case(path, group, "drawn", positive, True, None, name, (), "illustration"))
+    return cases
+
+
+# ---------------------------------------------------------------- one image
+
+@dataclass
+class HandRecord:
+    """A detected hand and everything the score is computed from."""
+    features: dict  # rules.hands.score.hand_features(...) of the hand, TTA included
+    signals: dict
+    extended: tuple[bool, ...]
+    size: float
+    share: float
+    detection_score: float
+    found_in: str  # full / tile / pose
+    together: bool  # four fingers held out side by side, touching
+    points: np.ndarray | None = None  # 21x2 landmarks in image pixels
 
 
 @dataclass
 class Outcome:
     case: Case
-    hands: int
-    extended: list[int]
-    flagged: dict[tuple[str, str], bool]  # (profile, code) -> any finding
-    rules_ms: dict[str, float]  # profile -> wall clock of both rules (their analysis included)
-    rules_cpu_ms: dict[str, float]  # ... CPU time of this process: robust to other jobs
-    hands_with_pose: int  # hands found when also searching at the pose's wrists (0: not measured)
-    pose_cpu_ms: float  # CPU time of the analysis with the pose search
+    hands: list[HandRecord]
+    flagged: dict  # (profile, code) -> any finding
+    cpu_ms: dict  # profile -> CPU ms of both rules (their analysis included)
+    regions_on_hand: bool = True  # every finding's region overlaps a detected hand
+    extended_observed: list = field(default_factory=list)
 
 
-def evaluate(case: Case, with_pose: bool = True) -> Outcome:
+def fingers_together(points: np.ndarray, extended: tuple[bool, ...]) -> bool:
+    """Index to pinky all held out with neighbouring tips closer than a finger width."""
+    from rules.hands.signals import finger_width_px
+
+    if not all(extended[1:]):
+        return False
+    fw = finger_width_px(points)
+    tips = points[[8, 12, 16, 20]]
+    gaps = np.linalg.norm(np.diff(tips, axis=0), axis=1)
+    return bool(np.max(gaps) < 1.4 * fw)
+
+
+def evaluate(case: Case) -> Outcome:
     """Both rules in each profile on a fresh context (the image decoded once), timed per
-    profile: what the rules cost there, including only the analysis that profile asks for."""
+    profile by CPU time; then every hand of the widest search (full view, tiles, pose) with
+    all its evidence, augmentation included, for the leave-one-source-out section."""
     from checker.context import ImageContext
     from checker.imageio import load_image
-    from rules.hands.analysis import DetectionPlan, analyse_hands
-    from rules.hands import HAND001, HAND002
     from checker.testing import run_rule
+    from rules.hands import HAND001, HAND002
+    from rules.hands.analysis import DetectionPlan
 
     loaded = load_image(case.path)
-    flagged, wall, cpu = {}, {}, {}
-    contexts = {}
+    flagged, cpu = {}, {}
+    on_hand = True
+    observed = []
     for profile in PROFILES:
-        ctx = contexts[profile] = ImageContext(case.path, loaded)
-        start, cpu_start = time.perf_counter(), time.process_time()
-        for rule in (HAND001, HAND002):
-            flagged[(profile, rule.code)] = bool(run_rule(rule, ctx, profile=profile))
-        wall[profile] = (time.perf_counter() - start) * 1000
-        cpu[profile] = (time.process_time() - cpu_start) * 1000
-    # detection and counts from the widest search (full view and tiles, as strict does)
-    analysis = contexts["strict"].shared(analyse_hands, DetectionPlan())
-    pose_hands, pose_cpu_ms = 0, 0.0
-    if with_pose:  # measure what the optional pose search (search_with_pose) would add
+        ctx = ImageContext(case.path, loaded)
         cpu_start = time.process_time()
-        pose_hands = len(contexts["strict"].shared(analyse_hands, DetectionPlan(search_with_pose=True)).hands)
-        pose_cpu_ms = (time.process_time() - cpu_start) * 1000
-    # the largest hand is the one a label counts
-    hands = sorted(analysis.hands, key=lambda h: -h.hand.size)
-    return Outcome(case, len(hands), [h.extended_count for h in hands], flagged, wall, cpu,
-                   pose_hands, pose_cpu_ms)
+        for rule in (HAND001, HAND002):
+            findings = run_rule(rule, ctx, profile=profile)
+            flagged[(profile, rule.code)] = bool(findings)
+            for f in findings:
+                hands_seen = ctx.observations.get("hands", [])
+                if f.region is not None and not any(_overlaps(f.region.to_dict(), h["region"]) for h in hands_seen):
+                    on_hand = False
+        cpu[profile] = (time.process_time() - cpu_start) * 1000
+        observed = [h["extended_fingers"] for h in ctx.observations.get("hands", [])]
+    # strict's context: its analysis (same plan) and augmented hands are reused
+    hands = hand_records(ctx, DetectionPlan(search_with_pose=True))
+    return Outcome(case, hands, flagged, cpu, on_hand, observed)
 
+
+def hand_records(ctx, plan) -> list[HandRecord]:
+    """Every hand of the analysis with `plan`, augmentation measured, as the score sees it."""
+    from rules.hands.analysis import analyse_hands, augment_hand
+    from rules.hands.score import hand_features
+
+    hands = []
+    for i, report in enumerate(ctx.shared(analyse_hands, plan).hands):
+        signals = {**report.signals, **ctx.shared(augment_hand, plan, i)}
+        hands.append(HandRecord(hand_features(signals, report.extended), signals, report.extended,
+                                float(report.hand.size), float(report.share_of_image), float(report.hand.score),
+                                report.hand.source, fingers_together(report.hand.points, report.extended),
+                                report.hand.points))
+    return hands
+
+
+def collect_hands(case: Case) -> Outcome:
+    """Only the hands and their evidence (no rule runs, no timing): what the score and the
+    leave-one-source-out figures are computed from; `decisions` gives what the rules decide."""
+    from checker.context import ImageContext
+    from checker.imageio import load_image
+    from rules.hands.analysis import DetectionPlan
+
+    ctx = ImageContext(case.path, load_image(case.path))
+    hands = hand_records(ctx, DetectionPlan(search_with_pose=True))
+    return Outcome(case, hands, {}, {})
+
+
+def _overlaps(a: dict, b: dict) -> bool:
+    return (min(a["x"] + a["width"], b["x"] + b["width"]) > max(a["x"], b["x"])
+            and min(a["y"] + a["height"], b["y"] + b["height"]) > max(a["y"], b["y"]))
+
+
+def _evaluate_cached(args: tuple[Case, str | None]) -> Outcome:
+    case, cache_dir = args
+    if cache_dir is None:
+        return evaluate(case)
+    key = hashlib.sha1(f"{case.path.name}:{case.path.stat().st_size}:{code_fingerprint()}".encode()).hexdigest()
+    path = Path(cache_dir) / f"{key}.pkl"
+    if path.is_file():
+        outcome = pickle.loads(path.read_bytes())
+        outcome.case = case
+        return outcome
+    outcome = evaluate(case)
+    path.write_bytes(pickle.dumps(outcome))
+    return outcome
+
+
+def code_fingerprint() -> str:
+    """The hand rules' code and data: a cached outcome is reused only while they are unchanged."""
+    h = hashlib.sha1()
+    for p in sorted((ROOT / "rules" / "hands").rglob("*")):
+        if p.is_file() and p.suffix in (".py", ".json"):
+            h.update(p.read_bytes())
+    return h.hexdigest()[:16]
+
+
+# ---------------------------------------------------------------- figures
 
 def rate(num: int, den: int) -> float | None:
     return num / den if den else None
 
 
-def summarise(outcomes: list[Outcome]) -> dict:
-    """Figures per set and profile, as plain numbers (None where undefined)."""
-    figures: dict = {}
-    for set_name in SETS:
-        group = [o for o in outcomes if o.case.set_name == set_name]
-        if not group:
+def main_hand(o: Outcome) -> HandRecord | None:
+    full = [h for h in o.hands if h.found_in != "pose"] or o.hands
+    return max(full, key=lambda h: h.size) if full else None
+
+
+def group_figures(outcomes: list[Outcome]) -> dict:
+    """Per reporting group: images, detection, count accuracy, and per profile and code the
+    share of images flagged (false alarms on negatives, recall on positives)."""
+    figures = {}
+    for group in NEGATIVE_GROUPS + POSITIVE_GROUPS:
+        os_ = [o for o in outcomes if o.case.group == group]
+        if not os_:
             continue
-        with_hand = [o for o in group if o.case.has_hand]
-        counted = [o for o in group if o.case.extended is not None and o.hands]
-        f = {
-            "images": len(group),
-            "positives": sum(o.case.positive for o in group),
-            "detection_rate": rate(sum(1 for o in with_hand if o.hands), len(with_hand)),
-            "detection_rate_with_pose": rate(sum(1 for o in with_hand if o.hands_with_pose), len(with_hand)),
-            "hands": sum(o.hands for o in group),
-            "hands_with_pose": sum(o.hands_with_pose for o in group),
-            "count_accuracy": rate(sum(1 for o in counted if o.extended[0] == o.case.extended), len(counted)),
-        }
+        with_hand = [o for o in os_ if o.case.has_hand]
+        counted = [o for o in os_ if o.case.extended is not None and main_hand(o)]
+        f = {"images": len(os_), "positive": os_[0].case.positive,
+             "detection_rate": rate(sum(1 for o in with_hand if any(h.found_in != "pose" for h in o.hands)),
+                                    len(with_hand)),
+             "detection_rate_with_pose": rate(sum(1 for o in with_hand if o.hands), len(with_hand)),
+             "count_accuracy": rate(sum(1 for o in counted if sum(main_hand(o).extended) == o.case.extended),
+                                    len(counted))}
         for profile in PROFILES:
-            for code in ("HAND001", "HAND002"):
-                tp = sum(1 for o in group if o.case.positive and o.flagged[(profile, code)])
-                fp = sum(1 for o in group if not o.case.positive and o.flagged[(profile, code)])
-                pos = sum(1 for o in group if o.case.positive)
-                neg = len(group) - pos
-                f[(profile, code)] = {"precision": rate(tp, tp + fp), "recall": rate(tp, pos),
-                                      "false_alarm_rate": rate(fp, neg)}
-            tp = sum(1 for o in group if o.case.positive and (o.flagged[(profile, "HAND001")] or o.flagged[(profile, "HAND002")]))
-            f[(profile, "any")] = {"recall": rate(tp, f["positives"])}
-        figures[set_name] = f
-    for profile in PROFILES:
-        for clock, attr in (("ms", "rules_ms"), ("cpu_ms", "rules_cpu_ms")):
-            with_hands = [getattr(o, attr)[profile] / o.hands for o in outcomes if o.hands]
-            figures[f"{profile}_{clock}_per_hand_median"] = statistics.median(with_hands) if with_hands else None
-            figures[f"{profile}_{clock}_per_image_median"] = statistics.median(getattr(o, attr)[profile] for o in outcomes)
-    with_hands = [o.pose_cpu_ms / o.hands_with_pose for o in outcomes if o.hands_with_pose]
-    figures["pose_cpu_ms_per_hand_median"] = statistics.median(with_hands) if with_hands else 0.0
-    figures["pose_cpu_ms_per_image_median"] = statistics.median(o.pose_cpu_ms for o in outcomes)
+            for code in CODES:
+                f[(profile, code)] = rate(sum(1 for o in os_ if o.flagged[(profile, code)]), len(os_))
+            f[(profile, "any")] = rate(sum(1 for o in os_ if o.flagged[(profile, "HAND001")]
+                                           or o.flagged[(profile, "HAND002")]), len(os_))
+        figures[group] = f
     return figures
 
 
-def time_empty_1024(corpus: Path, repeats: int = 3) -> dict[str, float] | None:
-    """Median CPU ms of the analysis on clean images without hands, resized to 1024x1024, as
-    each profile searches (lenient: full view; strict: also 2x2 tiles) and with the pose search."""
-    from PIL import Image
-
-    from rules.hands.analysis import DetectionPlan, analyse_rgb
-
-    plans = {"lenient": DetectionPlan(search_tiles=False), "strict": DetectionPlan(),
-             "strict+pose": DetectionPlan(search_with_pose=True)}
-    cpu: dict[str, list[float]] = {name: [] for name in plans}
-    for path in sorted((corpus / "clean").glob("*")):
-        rgb = np.asarray(Image.open(path).convert("RGB").resize((1024, 1024)))
-        for _ in range(repeats):
-            for name, plan in plans.items():
-                c = time.process_time()
-                if not analyse_rgb(rgb, plan).hands:
-                    cpu[name].append((time.process_time() - c) * 1000)
-    if not all(cpu.values()):
-        return None
-    return {name: statistics.median(values) for name, values in cpu.items()}
+def pose_figures(outcomes: list[Outcome]) -> dict:
+    """Negatives by pose: labelled poses, plus 'fingers together' measured on the skeleton."""
+    out = {}
+    for pose in POSES:
+        os_ = [o for o in outcomes if not o.case.positive and o.case.has_hand and (
+            pose in o.case.poses or (pose == "fingers together" and any(h.together for h in o.hands)))]
+        out[pose] = {"images": len(os_), **{(p, "any"): rate(sum(1 for o in os_ if o.flagged[(p, "HAND001")]
+                                                                 or o.flagged[(p, "HAND002")]), len(os_))
+                                            for p in PROFILES}}
+    return out
 
 
-def run(corpus: Path, workdir: Path, doctored_limit: int | None = None,
-        with_pose: bool = True) -> tuple[dict, list[Outcome]]:
+def timing_figures(outcomes: list[Outcome]) -> dict:
+    out = {}
+    for profile in PROFILES:
+        per_image = [o.cpu_ms[profile] for o in outcomes]
+        per_hand = [o.cpu_ms[profile] / len([h for h in o.hands if h.found_in != "pose"])
+                    for o in outcomes if any(h.found_in != "pose" for h in o.hands)]
+        out[profile] = (statistics.median(per_image), statistics.median(per_hand) if per_hand else None)
+    return out
+
+
+def profile_gate_and_level(profile: str):
+    """Which hands a profile judges and the confidence it asks for, from HAND001's profile
+    settings (both hand rules share them)."""
+    from rules.hands import HAND001, FingerCountSettings
+    from rules.hands.judging import gate
+
+    settings = FingerCountSettings(**HAND001.profiles[profile])
+    return gate(settings), settings.min_confidence
+
+
+def decisions(scoring, o: Outcome) -> dict:
+    """What each profile's rules decide on one image's collected hands with `scoring`,
+    exactly as rules.hands.judging does (augmentation only where the first look is uncertain)."""
+    from rules.hands.score import judge, without_augmentation
+
+    flags = {}
+    for profile in PROFILES:
+        gate, level = profile_gate_and_level(profile)
+        found = set()
+        for h in o.hands:
+            if not gate.admits(h.share, h.size, h.detection_score, h.found_in):
+                continue
+            j = judge(scoring, without_augmentation(h.features), lambda h=h: h.features, level)
+            if j.confidence >= level:
+                found.add("HAND001" if j.family == "count" else "HAND002")
+        for code in CODES:
+            flags[(profile, code)] = code in found
+    return flags
+
+
+def loso_figures(outcomes: list[Outcome]) -> dict:
+    """Leave one source out: for each source, the score's model and its calibration
+    (thresholds as quantiles of normal hands' scores) are made from every other source
+    (bench.hands_calibrate.fit_scoring), and the decision of each profile is applied to that
+    source's hands. Doctored photos leave with the photos they were made from; the real AI and
+    illustration defects are never learned from."""
+    from bench.hands_calibrate import fit_scoring
+
+    sources = sorted({o.case.source for o in outcomes})
+    out = {}
+    for left_out in sources:
+        scoring = fit_scoring([o for o in outcomes if o.case.source != left_out])
+        for o in outcomes:
+            if o.case.source == left_out:
+                out[o.case.path] = decisions(scoring, o)
+    figures = {}
+    for group in NEGATIVE_GROUPS + POSITIVE_GROUPS:
+        os_ = [o for o in outcomes if o.case.group == group]
+        if not os_:
+            continue
+        f = {"images": len(os_)}
+        for profile in PROFILES:
+            for code in CODES:
+                f[(profile, code)] = rate(sum(1 for o in os_ if out[o.case.path][(profile, code)]), len(os_))
+            f[(profile, "any")] = rate(sum(1 for o in os_ if out[o.case.path][(profile, "HAND001")]
+                                           or out[o.case.path][(profile, "HAND002")]), len(os_))
+        figures[group] = f
+    return figures
+
+
+def run(corpus: Path, workdir: Path, jobs: int = 1, cache_dir: Path | None = None,
+        doctored_variants: int = 1, groups: tuple[str, ...] | None = None) -> tuple[dict, list[Outcome]]:
     from bench.doctor_hands import make_doctored_set
 
     cases = load_cases(corpus)
-    photos = [c.path for c in cases if c.set_name == "real_photos"]
-    for path, doc, _original in make_doctored_set(photos, workdir)[:doctored_limit]:
-        cases.append(Case(path, "doctored", True, True, None, f"{doc.kind}:{doc.method}"))
-    outcomes = [evaluate(c, with_pose) for c in cases]
-    figures = summarise(outcomes)
-    figures["doctored_by_kind"] = {}
-    for kind in ("extra", "missing", "fused"):
-        group = [o for o in outcomes if o.case.set_name == "doctored" and o.case.kind.startswith(kind)]
-        figures["doctored_by_kind"][kind] = {
-            p: rate(sum(1 for o in group if o.flagged[(p, "HAND001")]), len(group)) for p in PROFILES}
-        figures["doctored_by_kind"][kind]["n"] = len(group)
+    photos = [c for c in cases if c.group in SOURCE_NAMES.values()]
+    by_path = {c.path: c for c in photos}
+    if doctored_variants:
+        for path, doc, original in make_doctored_set([c.path for c in photos], workdir, variants=doctored_variants):
+            cases.append(Case(path, f"doctored:{doc.kind}", by_path[original].source, True, True, None,
+                              f"{doc.kind}:{doc.method}"))
+    cases += drawn_cases(workdir)
+    if groups:
+        cases = [c for c in cases if c.group in groups or c.source in groups]
+    work = [(c, str(cache_dir) if cache_dir else None) for c in cases]
+    if jobs > 1:
+        import multiprocessing
+
+        with multiprocessing.get_context("spawn").Pool(jobs) as pool:
+            outcomes = pool.map(_evaluate_cached, work, chunksize=4)
+    else:
+        outcomes = [_evaluate_cached(w) for w in work]
+    figures = {"groups": group_figures(outcomes), "poses": pose_figures(outcomes), "timing": timing_figures(outcomes),
+               "regions_on_hand": all(o.regions_on_hand for o in outcomes)}
+    try:
+        figures["loso"] = loso_figures(outcomes)
+    except ImportError:  # code without a calibrated score (the baseline)
+        figures["loso"] = None
     return figures, outcomes
 
 
@@ -187,66 +411,86 @@ def _fmt(x) -> str:
     return "  n/a" if x is None else f"{x:5.2f}"
 
 
-def report(figures: dict, empty_ms: dict[str, float] | None) -> str:
-    lines = ["hand benchmark (noticer HAND001/HAND002)", ""]
-    lines.append("detect = share of images with a hand in which one is found; count = extended-finger count")
-    lines.append("exact on the largest hand; +pose = also searching at the pose's wrists (search_with_pose)")
-    lines.append(f"{'set':13s} {'imgs':>4s} {'pos':>4s} {'hands':>5s} {'detect':>6s} {'count':>6s} "
-                 f"{'hands+pose':>10s} {'detect+pose':>11s}")
-    for set_name in SETS:
-        f = figures.get(set_name)
-        if f:
-            lines.append(f"{set_name:13s} {f['images']:4d} {f['positives']:4d} {f['hands']:5d} "
-                         f"{_fmt(f['detection_rate']):>6s} {_fmt(f['count_accuracy']):>6s} "
-                         f"{f['hands_with_pose']:10d} {_fmt(f['detection_rate_with_pose']):>11s}")
-    lines.append("")
-    lines.append("per image: P = precision, R = recall, FA = false-alarm rate (share of negatives flagged)")
-    for profile in PROFILES:
-        lines.append(f"profile {profile}")
-        lines.append(f"  {'set':13s} | {'HAND001  P     R    FA':24s} | {'HAND002  P     R    FA':24s} | any R")
-        for set_name in SETS:
-            f = figures.get(set_name)
+def _rates_table(lines: list[str], figures: dict, title: str) -> None:
+    lines.append(title)
+    lines.append(f"  {'group':17s} {'imgs':>4s} | {'lenient H1':>10s} {'H2':>5s} {'any':>5s} | "
+                 f"{'strict H1':>9s} {'H2':>5s} {'any':>5s}")
+    for kind, groups in (("negatives: false-alarm rate", NEGATIVE_GROUPS), ("positives: recall", POSITIVE_GROUPS)):
+        lines.append(f"  {kind}")
+        for group in groups:
+            f = figures.get(group)
             if not f:
                 continue
-            a, b = f[(profile, "HAND001")], f[(profile, "HAND002")]
-            lines.append(f"  {set_name:13s} |  {_fmt(a['precision'])} {_fmt(a['recall'])} {_fmt(a['false_alarm_rate'])}    "
-                         f"|  {_fmt(b['precision'])} {_fmt(b['recall'])} {_fmt(b['false_alarm_rate'])}    "
-                         f"| {_fmt(f[(profile, 'any')]['recall'])}")
+            lines.append(f"  {group:17s} {f['images']:4d} | {_fmt(f[('lenient', 'HAND001')]):>10s} "
+                         f"{_fmt(f[('lenient', 'HAND002')])} {_fmt(f[('lenient', 'any')])} | "
+                         f"{_fmt(f[('strict', 'HAND001')]):>9s} {_fmt(f[('strict', 'HAND002')])} "
+                         f"{_fmt(f[('strict', 'any')])}")
+
+
+def report(figures: dict) -> str:
+    lines = ["hand benchmark (noticer HAND001/HAND002)", ""]
+    lines.append("detect = images with a hand in which one is found (full view and tiles; +pose = also at the")
+    lines.append("pose's wrists); count = extended-finger count of the largest hand equals the label")
+    lines.append(f"  {'group':17s} {'imgs':>4s} {'detect':>6s} {'+pose':>6s} {'count':>6s}")
+    for group in NEGATIVE_GROUPS + POSITIVE_GROUPS:
+        f = figures["groups"].get(group)
+        if f:
+            lines.append(f"  {group:17s} {f['images']:4d} {_fmt(f['detection_rate']):>6s} "
+                         f"{_fmt(f['detection_rate_with_pose']):>6s} {_fmt(f['count_accuracy']):>6s}")
     lines.append("")
-    kinds = figures.get("doctored_by_kind", {})
-    lines.append("doctored HAND001 recall by kind: " + ", ".join(
-        f"{k} (n={v['n']}) lenient {_fmt(v['lenient']).strip()} strict {_fmt(v['strict']).strip()}" for k, v in kinds.items()))
-    lines.append("timings: wall clock / CPU time of this process (CPU is robust to other jobs on the machine)")
-    for profile in PROFILES:
-        lines.append(f"{profile}, both rules: median ms per image (all sets) "
-                     f"{figures[f'{profile}_ms_per_image_median']:.0f} / {figures[f'{profile}_cpu_ms_per_image_median']:.0f}, "
-                     f"per detected hand {figures[f'{profile}_ms_per_hand_median']:.0f} / "
-                     f"{figures[f'{profile}_cpu_ms_per_hand_median']:.0f}")
-    lines.append(f"with the optional pose search, CPU ms per image / per hand: "
-                 f"{figures['pose_cpu_ms_per_image_median']:.0f} / {figures['pose_cpu_ms_per_hand_median']:.0f}")
-    if empty_ms is not None:
-        lines.append("median CPU ms per 1024x1024 image without hands: "
-                     + ", ".join(f"{name} {ms:.0f}" for name, ms in empty_ms.items()))
+    _rates_table(lines, figures["groups"], "AS THE RULES RUN (shipped thresholds; the normal hands of every source "
+                                           "helped choose them: not a fair figure)")
+    lines.append("")
+    if figures.get("loso"):
+        _rates_table(lines, figures["loso"], "LEAVE-ONE-SOURCE-OUT (thresholds chosen without the source measured; "
+                                             "the figures to quote)")
+    else:
+        lines.append("LEAVE-ONE-SOURCE-OUT: not available (this code has no calibrated score)")
+    lines.append("")
+    lines.append("negatives by pose, as the rules run: share of images flagged by either rule")
+    for pose, f in figures["poses"].items():
+        if f["images"]:
+            lines.append(f"  {pose:20s} {f['images']:4d} images  lenient {_fmt(f[('lenient', 'any')])}  "
+                         f"strict {_fmt(f[('strict', 'any')])}")
+        else:
+            lines.append(f"  {pose:20s}    0 images  (no example in the corpus)")
+    lines.append(f"every finding's region overlaps a detected hand: {figures['regions_on_hand']}")
+    lines.append("")
+    lines.append("CPU ms of both rules (analysis included), median per image / per detected hand:")
+    for profile, (per_image, per_hand) in figures["timing"].items():
+        lines.append(f"  {profile:8s} {per_image:6.0f} / {_fmt(per_hand) if per_hand is None else f'{per_hand:.0f}'}")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument("--jobs", type=int, default=1, help="worker processes (CPU ms are per process)")
+    parser.add_argument("--cache", type=Path, help="keep each image's outcome here (reused while rules/hands "
+                                                   "is unchanged); outside the repo")
+    parser.add_argument("--variants", type=int, default=1, help="doctored copies of each kind per photo")
     parser.add_argument("--per-image", action="store_true", help="also list every image's outcome")
+    parser.add_argument("--dump", type=Path, help="write the outcomes (pickle) here, for bench/hands_calibrate.py")
     args = parser.parse_args(argv)
     if not (args.corpus / "MANIFEST.tsv").is_file():
         print(f"corpus not found at {args.corpus}", file=sys.stderr)
         return 2
+    if args.cache:
+        args.cache.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="noticer-hands-") as tmp:
-        figures, outcomes = run(args.corpus, Path(tmp))
+        figures, outcomes = run(args.corpus, Path(tmp), args.jobs, args.cache, args.variants)
         if args.per_image:
             for o in outcomes:
                 flags = " ".join(f"{p[0]}:{c[-1]}" for (p, c), v in o.flagged.items() if v)
-                print(f"{o.case.set_name:12s} {'POS' if o.case.positive else 'neg'} {o.case.path.name[:60]:60s} "
-                      f"hands={o.hands} ext={o.extended} want={o.case.extended} {flags} "
-                      f"{o.rules_cpu_ms['lenient']:.0f}/{o.rules_cpu_ms['strict']:.0f} ms CPU")
-    print(report(figures, time_empty_1024(args.corpus)))
+                print(f"{o.case.group:17s} {'POS' if o.case.positive else 'neg'} {o.case.path.name[:60]:60s} "
+                      f"hands={len(o.hands)} ext={[int(sum(h.extended)) for h in o.hands]} want={o.case.extended} "
+                      f"{flags} {o.cpu_ms['lenient']:.0f}/{o.cpu_ms['strict']:.0f} ms CPU")
+    if args.dump:
+        for o in outcomes:
+            o.case = Case(Path(o.case.path.name), o.case.group, o.case.source, o.case.positive, o.case.has_hand,
+                          o.case.extended, o.case.kind, o.case.poses, o.case.style)
+        args.dump.write_bytes(pickle.dumps(outcomes))
+    print(report(figures))
     return 0
 
 

@@ -294,16 +294,19 @@ def analyse_hands(ctx, plan: DetectionPlan = DetectionPlan()) -> HandAnalysis:
 
 
 def analyse_rgb(rgb: np.ndarray, plan: DetectionPlan = DetectionPlan()) -> HandAnalysis:
-    from .signals import hand_signals
+    from .signals import hand_signals, overlap_with_other_hands
 
     start = time.perf_counter()
     h, w = rgb.shape[:2]
     reports = []
-    for hand in detect_hands(rgb, plan):
+    hands = detect_hands(rgb, plan)
+    overlaps = overlap_with_other_hands([hand.bounds for hand in hands])
+    for hand, overlap in zip(hands, overlaps):
         box = hand_box(hand, w, h)
         extended = geo.extended_digits(hand.world)
         signals = hand_signals(rgb, hand, extended)
         signals["hand_share"] = round(hand.size / max(1, min(w, h)), 4)
+        signals["other_hand_overlap"] = overlap
         reports.append(HandReport(hand, box, extended, signals))
     return HandAnalysis(tuple(reports), (time.perf_counter() - start) * 1000)
 

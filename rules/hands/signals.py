@@ -364,5 +364,37 @@ def hand_signals(rgb: np.ndarray, hand, extended: tuple[bool, ...]) -> dict:
         "mask_share": round(float(mask.mean()), 3),
         "finger_width_px": round(fw / crop.scale, 1),
     }
+    out["thumb_to_folded_tip_fw"] = thumb_to_folded_tips(hand.points, extended)
     out.update(plausibility(hand.points, hand.world, extended))
+    return out
+
+
+def thumb_to_folded_tips(points: np.ndarray, extended: tuple[bool, ...]) -> list:
+    """For each finger folded between two held-out ones, the distance from the thumb's tip to
+    its tip in finger widths (None for the others): a thumb holding a folded finger down (the
+    sign-language 7 and 8) is an ordinary pose, not a finger the image lacks."""
+    fw = max(finger_width_px(points), 1e-6)
+    out = []
+    for d in range(5):
+        if 2 <= d <= 3 and extended[d - 1] and extended[d + 1] and not extended[d]:
+            tip = geo.DIGIT_CHAINS[d][3]
+            out.append(round(float(np.linalg.norm(points[4] - points[tip]) / fw), 2))
+        else:
+            out.append(None)
+    return out
+
+
+def overlap_with_other_hands(boxes: list[tuple[float, float, float, float]]) -> list[float]:
+    """For each hand's landmark box, the largest share of it that another hand's box covers:
+    hands touching, clasped or interlaced, where one hand's mask holds parts of the other."""
+    out = []
+    for i, a in enumerate(boxes):
+        area = max((a[2] - a[0]) * (a[3] - a[1]), 1e-9)
+        best = 0.0
+        for j, b in enumerate(boxes):
+            if i != j:
+                ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+                iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+                best = max(best, ix * iy / area)
+        out.append(round(best, 3))
     return out
