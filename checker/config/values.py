@@ -10,6 +10,24 @@ from ..errors import ConfigError
 from ..model import Severity
 
 
+def _number(value: Any, kind: type, described: str, where: str) -> int | float:
+    """``value`` as an int or float: numbers and numeric strings; never a bool (TOML's
+    ``true`` is not 1), and for int only floats without a fraction."""
+    if isinstance(value, str):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    elif not isinstance(value, bool):
+        if kind is int and isinstance(value, int):
+            return value
+        if kind is int and isinstance(value, float) and value.is_integer():
+            return int(value)
+        if kind is float and isinstance(value, (int, float)):
+            return float(value)
+    raise ConfigError(f"{where}: expected {described}, got {value!r}")
+
+
 def coerce(value: Any, annotation: Any, where: str) -> Any:
     """Turn a config value into the settings field's type, or raise ConfigError."""
     origin = typing.get_origin(annotation)
@@ -42,29 +60,9 @@ def coerce(value: Any, annotation: Any, where: str) -> Any:
             return value.lower() in ("true", "yes", "1")
         raise ConfigError(f"{where}: expected true or false, got {value!r}")
     if annotation is int:
-        if isinstance(value, bool):
-            raise ConfigError(f"{where}: expected a whole number, got {value!r}")
-        if isinstance(value, int):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, str):
-            try:
-                return int(value)
-            except ValueError:
-                pass
-        raise ConfigError(f"{where}: expected a whole number, got {value!r}")
+        return _number(value, int, "a whole number", where)
     if annotation is float:
-        if isinstance(value, bool):
-            raise ConfigError(f"{where}: expected a number, got {value!r}")
-        if isinstance(value, (int, float)):
-            return float(value)
-        if isinstance(value, str):
-            try:
-                return float(value)
-            except ValueError:
-                pass
-        raise ConfigError(f"{where}: expected a number, got {value!r}")
+        return _number(value, float, "a number", where)
     if annotation is str:
         if isinstance(value, str):
             return value
