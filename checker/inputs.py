@@ -17,12 +17,11 @@ import os
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from .errors import DaskSetupError
+from .errors import DaskSetupError, import_dask_extra
 from .imageio import IMAGE_SUFFIXES, ImageLoadError, read_bytes
 
 SKIPPED_FOLDERS = (".git", ".noticer_cache", ".venv", "__pycache__")
 REPEATED_FOLDER = "symlink loop or repeated folder, skipped"  # its images are found once: only a note
-EXTRA_HINT = "install it with: pip install 'noticer[dask]'"
 
 
 # ----------------------------------------------------------------------------- globs
@@ -86,12 +85,7 @@ def is_under(path: Path, roots: Sequence[Path]) -> bool:
 # ----------------------------------------------------------------------------- URLs
 
 def import_fsspec():
-    try:
-        import fsspec
-    except ImportError as exc:
-        raise DaskSetupError(f"reading URLs needs fsspec, which comes with the noticer[dask] extra; "
-                             f"{EXTRA_HINT} ({exc})") from None
-    return fsspec
+    return import_dask_extra("fsspec", "reading URLs needs fsspec")
 
 
 def expand_urls(urls: Iterable[str], exclude: Sequence[str] = (),

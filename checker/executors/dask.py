@@ -29,8 +29,8 @@ from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterator, Sequence
 
 from ..config import Plan
-from ..errors import DaskSetupError
-from ..inputs import EXTRA_HINT, absolute_source, is_url
+from ..errors import DaskSetupError, import_dask_extra
+from ..inputs import absolute_source, is_url
 from ..job import ImageJob
 from ..model import ImageResult
 from ..runner import check_image, error_result
@@ -42,12 +42,7 @@ NO_WORKERS_LIMIT_S = 600.0  # an adaptive cluster may take minutes to start its 
 
 def import_distributed():
     """``distributed``, or a DaskSetupError that names the extra to install."""
-    try:
-        import distributed
-    except ImportError as exc:
-        raise DaskSetupError(f"the dask executor needs the noticer[dask] extra (dask[distributed]); "
-                             f"{EXTRA_HINT} ({exc})") from None
-    return distributed
+    return import_dask_extra("distributed", "the dask executor needs dask[distributed]")
 
 
 # ----------------------------------------------------------------------------- on a worker
