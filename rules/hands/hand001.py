@@ -7,6 +7,7 @@ from checker.model import Issue, Severity
 from checker.rule import Rule
 
 from .evidence import finger_count_evidence, finger_message
+from .profiles import HAND_PROFILES
 
 
 @dataclass(frozen=True)
@@ -124,11 +125,6 @@ HAND001 = Rule(
     check=check_finger_count,
     severity=Severity.ERROR,
     settings=FingerCountSettings,
-    profiles={
-        "lenient": {"min_hand_share": 0.12, "min_confidence": 0.97, "min_detection_score": 0.6,
-                    "search_tiles": False, "search_with_pose": False},
-        "strict": {"min_hand_share": 0.04, "min_confidence": 0.93, "min_detection_score": 0.4,
-                   "search_tiles": True, "search_with_pose": False},
-    },
+    profiles=HAND_PROFILES,
     stability="preview",
 )

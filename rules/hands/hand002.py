@@ -7,6 +7,7 @@ from checker.model import Issue, Severity
 from checker.rule import Rule
 
 from .evidence import implausibility_evidence
+from .profiles import HAND_PROFILES
 
 
 @dataclass(frozen=True)
@@ -81,11 +82,6 @@ HAND002 = Rule(
     check=check_implausible_hand,
     severity=Severity.WARNING,
     settings=PlausibilitySettings,
-    profiles={
-        "lenient": {"min_hand_share": 0.12, "min_detection_score": 0.6, "min_confidence": 0.97,
-                    "search_tiles": False, "search_with_pose": False},
-        "strict": {"min_hand_share": 0.04, "min_detection_score": 0.4, "min_confidence": 0.93,
-                   "search_tiles": True, "search_with_pose": False},
-    },
+    profiles=HAND_PROFILES,
     stability="preview",
 )
