@@ -518,17 +518,22 @@ def _fmt(value) -> str:
     return str(value)
 
 
+def print_profile_figures(figures: dict, name_width: int) -> None:
+    """One profile's figures: a line each, a dict of figures as an indented table."""
+    for key, value in figures.items():
+        if isinstance(value, dict):
+            print(f"    {key}:")
+            for k, v in value.items():
+                print(f"      {k:<{name_width}} {_fmt(v)}")
+        else:
+            print(f"    {key}: {_fmt(value)}")
+
+
 def print_issue20(res: dict) -> None:
     print(f"\n== issue #20 kinds: {res['cases']} generated cases, seeds {res['seeds']}")
     for profile in PROFILES:
         print(f"  [{profile}]")
-        for key, value in res[profile].items():
-            if isinstance(value, dict):
-                print(f"    {key}:")
-                for k, v in value.items():
-                    print(f"      {k:<58} {_fmt(v)}")
-            else:
-                print(f"    {key}: {_fmt(value)}")
+        print_profile_figures(res[profile], 58)
 
 
 def print_report(results: dict) -> None:
@@ -548,13 +553,7 @@ def print_report(results: dict) -> None:
             if profile not in res:
                 continue
             print(f"  [{profile}]")
-            for key, value in res[profile].items():
-                if isinstance(value, dict):
-                    print(f"    {key}:")
-                    for k, v in value.items():
-                        print(f"      {k:<40} {_fmt(v)}")
-                else:
-                    print(f"    {key}: {_fmt(value)}")
+            print_profile_figures(res[profile], 40)
     print_issue20(results["issue20"])
     print("\n== speed (one core, 1024x1024)")
     for k, v in results["speed"]["median_ms"].items():
