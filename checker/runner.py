@@ -18,12 +18,11 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .config import Plan, RulePlan
+from .config import RulePlan
 from .context import ImageContext
-from .errors import ConfigError
 from .imageio import ImageLoadError, load_image, sha256_of
 from .inputs import read_source
-from .job import ImageJob, build_job
+from .job import ImageJob
 from .model import Finding, ImageResult, Issue, Region, Severity, verdict_for
 
 ENGINE_CODE, ENGINE_NAME = "IMG001", "image.unreadable"
@@ -160,22 +159,3 @@ def preflight_problems(rules: Sequence[RulePlan]) -> list[str]:
         if problem and problem not in problems:
             problems.append(problem)
     return problems
-
-
-def run_paths(paths: Sequence[str | Path], plan: Plan, jobs: int | None = 0, on_result=None) -> list[ImageResult]:
-    """Check ``paths`` one after the other in this process, without the result cache.
-
-    Kept for callers of the earlier engine (rule tests); the pipeline with worker pools, the
-    Dask executor and the cache is :func:`checker.session.run_paths`."""
-    if jobs or plan.cache or plan.executor != "local":
-        raise ValueError("checker.runner.run_paths checks in this process without the cache "
-                         "(jobs=0, cache=False); use checker.session.run_paths")
-    missing = preflight_problems(plan.rules) if paths else []
-    if missing:
-        raise ConfigError("; ".join(missing))
-    results = []
-    for path in paths:
-        results.append(check_image(build_job(str(path), plan)))
-        if on_result:
-            on_result(results[-1])
-    return sorted(results, key=lambda r: Path(r.path).as_posix())

@@ -269,7 +269,7 @@ def test_each_image_meets_its_own_reference_and_a_broken_reference_is_named(tmp_
     from PIL import Image
 
     from checker.config import resolve
-    from checker.runner import run_paths
+    from checker.session import run_paths
 
     for sub in ("a", "b"):
         (tmp_path / "in" / sub).mkdir(parents=True)

@@ -725,7 +725,7 @@ def test_the_tesseract_engine_reads_the_gallery_signs():
 def test_a_missing_rapidocr_stops_the_run_once_before_any_image(monkeypatch, tmp_path):
     """It was a crash of each TEXT rule on every image with text (three IMG001 per image)."""
     from checker.config import ConfigError, resolve
-    from checker.runner import run_paths
+    from checker.session import run_paths
     from rules.text import ocr as text_ocr
 
     image = tmp_path / "sign.png"
@@ -745,7 +745,7 @@ def test_missing_tesseract_data_stops_a_tesseract_run_once_before_any_image(monk
     """Found by a review: the check before a run looked for RapidOCR only, so with the
     Tesseract engine and no eng.traineddata each TEXT rule crashed on every image."""
     from checker.config import ConfigError, resolve
-    from checker.runner import run_paths
+    from checker.session import run_paths
 
     image = tmp_path / "sign.png"
     from PIL import Image
