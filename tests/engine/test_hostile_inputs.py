@@ -1,0 +1,114 @@
+"""Issue #17, inputs that used to crash or be misjudged: files named with the wrong
+extension, a truncated GIF, an animated PNG OpenCV must not decode, huge sides, damaged
+generation metadata. Each test failed before its fix."""
+from __future__ import annotations
+
+import io
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from checker import imageio
+from checker.imageio import IMAGE_SUFFIXES, ImageLoadError, load_image
+from checker.inputs import find_images
+from fixtures.make_fixtures import scene
+from tests.helpers import run_json
+
+
+def encoded(pixels: np.ndarray, fmt: str, **options) -> bytes:
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, format=fmt, **options)
+    return out.getvalue()
+
+
+def test_content_decides_the_format_not_the_extension(tmp_path):
+    pixels = scene(160, 120, seed=3)
+    (tmp_path / "really_a_jpeg.png").write_bytes(encoded(pixels, "JPEG", quality=92))
+    (tmp_path / "really_a_png.jpg").write_bytes(encoded(pixels, "PNG"))
+    (tmp_path / "download.jfif").write_bytes(encoded(pixels, "JPEG", quality=92))
+    (tmp_path / "download.jpe").write_bytes(encoded(pixels, "JPEG", quality=92))
+    proc, report = run_json(tmp_path, "--jobs", "0", "--no-cache")
+    images = {Path(i["path"]).name: i for i in report["images"]}
+    assert set(images) == {"really_a_jpeg.png", "really_a_png.jpg", "download.jfif", "download.jpe"}
+    for name, image in images.items():
+        assert image["verdict"] != "error", (name, image["findings"])
+        assert (image["width"], image["height"]) == (160, 120), name
+        assert not [f for f in image["findings"] if f["code"] == "IMG001"], name
+
+
+def test_jfif_and_jpe_downloads_are_found_in_folders(tmp_path):
+    for name in ("a.jfif", "b.JPE", "c.jpeg"):
+        (tmp_path / name).write_bytes(encoded(scene(32, 32, seed=1), "JPEG"))
+    found, _problems = find_images([tmp_path])
+    assert sorted(Path(p).name for p in found) == ["a.jfif", "b.JPE", "c.jpeg"]
+    assert ".jfif" in IMAGE_SUFFIXES and ".jpe" in IMAGE_SUFFIXES
+
+
+def animated_gif() -> bytes:
+    frames = [Image.fromarray(scene(48, 32, seed=s)) for s in range(4)]
+    out = io.BytesIO()
+    frames[0].save(out, format="GIF", save_all=True, append_images=frames[1:], duration=80, loop=0)
+    return out.getvalue()
+
+
+def test_a_truncated_gif_is_a_clear_load_error_at_every_cut():
+    data = animated_gif()
+    unreadable = 0
+    for cut in range(13, len(data), 11):
+        try:
+            load_image(Path("cut.gif"), data=data[:cut])
+        except ImageLoadError as exc:  # the only exception a bad file may raise
+            assert str(exc)
+            unreadable += 1
+    assert unreadable > 0
+
+
+def png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
+    chunks, pos = [], 8
+    while pos + 8 <= len(data):
+        length = int.from_bytes(data[pos:pos + 4], "big")
+        chunks.append((data[pos + 4:pos + 8], data[pos + 8:pos + 8 + length]))
+        pos += 12 + length
+    return chunks
+
+
+def png_from_chunks(chunks) -> bytes:
+    out = bytearray(b"\x89PNG\r\n\x1a\n")
+    for kind, payload in chunks:
+        out += len(payload).to_bytes(4, "big") + kind + payload + zlib.crc32(kind + payload).to_bytes(4, "big")
+    return bytes(out)
+
+
+def one_frame_apng() -> bytes:
+    """A valid animated PNG announcing one frame: PIL counts 1 frame and mode RGB, the case
+    that took the OpenCV path, whose APNG reader crashes the process on damaged files."""
+    frames = [Image.fromarray(scene(64, 48, seed=s)) for s in range(2)]
+    out = io.BytesIO()
+    frames[0].save(out, format="PNG", save_all=True, append_images=frames[1:])
+    chunks = []
+    for kind, payload in png_chunks(out.getvalue()):
+        if kind == b"acTL":
+            payload = (1).to_bytes(4, "big") + payload[4:]
+        chunks.append((kind, payload))
+    return png_from_chunks(chunks)
+
+
+def test_an_animated_png_is_decoded_by_pil_never_by_opencv(monkeypatch):
+    data = one_frame_apng()
+    assert imageio.is_apng(data)
+    assert Image.open(io.BytesIO(data)).n_frames == 1
+
+    def refuse(_data):
+        raise AssertionError("an APNG reached cv2.imdecode")
+
+    monkeypatch.setattr(imageio, "_decode_cv2", refuse)
+    image = load_image(Path("anim.png"), data=data)
+    assert (image.width, image.height) == (64, 48)
+
+
+def test_a_plain_png_still_takes_the_fast_path():
+    assert not imageio.is_apng(encoded(scene(16, 16, seed=2), "PNG"))
+    assert imageio.is_apng(b"\x89PNG\r\n\x1a\n\x00\x00")  # a malformed chunk list: the careful path
