@@ -4,14 +4,16 @@ generation metadata. Each test failed before its fix."""
 from __future__ import annotations
 
 import io
+import json
 import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
 from checker import imageio
+from checker.metadata import extract_metadata
 from checker.imageio import IMAGE_SUFFIXES, ImageLoadError, load_image
 from checker.inputs import find_images
 from fixtures.make_fixtures import scene
@@ -112,3 +114,64 @@ def test_an_animated_png_is_decoded_by_pil_never_by_opencv(monkeypatch):
 def test_a_plain_png_still_takes_the_fast_path():
     assert not imageio.is_apng(encoded(scene(16, 16, seed=2), "PNG"))
     assert imageio.is_apng(b"\x89PNG\r\n\x1a\n\x00\x00")  # a malformed chunk list: the careful path
+
+
+# --- damaged generation metadata (item 11): the leak is still reported, nothing crashes ---
+
+DEEP = "[" * 100_000 + "]" * 100_000
+HOSTILE_METADATA = {
+    "comfy_inputs_list": {"prompt": json.dumps({
+        "3": {"class_type": "KSampler", "inputs": [["6", 0], ["7", 0]]},
+        "6": {"class_type": "CLIPTextEncode", "inputs": {"text": 'a sign saying "OPEN"', "clip": ["4", 1]}}})},
+    "comfy_inputs_string": {"prompt": json.dumps({"3": {"class_type": "KSampler", "inputs": "positive"}})},
+    "comfy_link_to_a_list_node": {"prompt": json.dumps({
+        "3": {"class_type": "KSampler", "inputs": {"positive": [["x"], 0], "negative": [{"a": 1}, 0]}},
+        "6": [1, 2, 3], "7": "node", "8": None})},
+    "comfy_graph_is_a_list": {"prompt": json.dumps([{"class_type": "KSampler"}]), "workflow": "[1, 2]"},
+    "comfy_deep": {"prompt": DEEP, "workflow": DEEP},
+    "a1111_deep_json": {"parameters": DEEP},
+    "a1111_deep_object": {"parameters": '{"Prompt": ' + "{\"a\": " * 50_000 + "1" + "}" * 50_001},
+    "fooocus_prompt_not_text": {"parameters": json.dumps({"Prompt": ["a", "list"], "Negative Prompt": {"x": 1}})},
+    "swarm_params_list": {"parameters": json.dumps({"sui_image_params": [1, 2]})},
+    "novelai_prompt_dict": {"Comment": json.dumps({"prompt": {"nested": True}, "uc": [1]}), "Software": "NovelAI"},
+    "invokeai_image_list": {"invokeai_metadata": json.dumps({"image": ["not", "a", "dict"]})},
+    "invokeai_positive_list_of_str": {"invokeai_metadata": json.dumps({"positive_prompt": ["a"]})},
+    "comfy_wide_graph": {"prompt": json.dumps({
+        str(i): {"class_type": "KSampler" if i == 0 else "Combine",
+                 "inputs": {"positive": [str(i + 1), 0], "conditioning_a": [str(i + 1), 0],
+                            "conditioning_b": [str(i + 1), 0], "text": f"part {i}"}}
+        for i in range(40)})},
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_METADATA))
+def test_damaged_metadata_is_parsed_without_crashing(name):
+    md = extract_metadata(HOSTILE_METADATA[name])
+    assert md.found, name  # the leak is still there to report
+    assert md.positive_prompt is None or isinstance(md.positive_prompt, str)
+    assert md.negative_prompt is None or isinstance(md.negative_prompt, str)
+
+
+def test_comfyui_prompt_is_still_found_beside_a_broken_node():
+    md = extract_metadata(HOSTILE_METADATA["comfy_inputs_list"])
+    assert md.tool == "comfyui"
+    assert md.positive_prompt == 'a sign saying "OPEN"'  # the text-encoder fallback
+
+
+def png_with_text(path: Path, chunks: dict[str, str]) -> Path:
+    info = PngImagePlugin.PngInfo()
+    for key, value in chunks.items():
+        info.add_text(key, value, zip=len(value) > 1000)
+    Image.fromarray(scene(96, 64, seed=5)).save(path, pnginfo=info)
+    return path
+
+
+def test_meta001_and_text003_report_the_leak_of_damaged_metadata(tmp_path):
+    for name in ("comfy_inputs_list", "comfy_deep", "a1111_deep_json", "invokeai_image_list"):
+        png_with_text(tmp_path / f"{name}.png", HOSTILE_METADATA[name])
+    _proc, report = run_json(tmp_path, "--jobs", "0", "--no-cache", "--select", "META001,TEXT003")
+    assert len(report["images"]) == 4
+    for image in report["images"]:
+        codes = [f["code"] for f in image["findings"]]
+        assert "IMG001" not in codes, (image["path"], image["findings"])
+        assert "META001" in codes, image["path"]
