@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 import zlib
 from pathlib import Path
 
@@ -13,10 +14,13 @@ import pytest
 from PIL import Image, PngImagePlugin
 
 from checker import imageio
+from checker.config import resolve
+from checker.job import build_job
 from checker.metadata import extract_metadata
+from checker.rule import Rule
 from checker.imageio import IMAGE_SUFFIXES, ImageLoadError, load_image
 from checker.inputs import find_images
-from fixtures.make_fixtures import scene
+from fixtures.make_fixtures import save_png, scene
 from tests.helpers import run_json
 
 
@@ -175,3 +179,34 @@ def test_meta001_and_text003_report_the_leak_of_damaged_metadata(tmp_path):
         codes = [f["code"] for f in image["findings"]]
         assert "IMG001" not in codes, (image["path"], image["findings"])
         assert "META001" in codes, image["path"]
+
+
+# --- worker start-up (item 7): model loading has its own limit, and its expiry is an error ---
+
+def check_stuck_loading(ctx, settings):
+    """Test rule: hangs on the warm-up picture, as a model that never finishes loading."""
+    from checker.executors.local import WARMUP_NAME
+
+    if ctx.path.name == WARMUP_NAME:
+        time.sleep(600)
+    return ()
+
+
+STUCK = Rule(code="TEST932", name="test.stuck-loading", summary="never gets ready", check=check_stuck_loading)
+
+
+def test_a_worker_that_cannot_load_its_models_is_a_clear_error_not_a_hang(tmp_path, monkeypatch):
+    from checker.executors import local
+
+    monkeypatch.setattr(local, "MODEL_LOADING_LIMIT_S", 3.0)
+    images = [save_png(tmp_path / f"{i}.png", scene(40, 30, seed=i)) for i in range(3)]
+    plan = resolve([STUCK], {}, cache=False)
+    results = []
+    started = time.monotonic()
+    local.run_local([build_job(str(p), plan) for p in images], 1, 5.0, results.append)
+    assert time.monotonic() - started < 60
+    assert sorted(Path(r.path).name for r in results) == ["0.png", "1.png", "2.png"]
+    for result in results:
+        (finding,) = result.findings
+        assert finding.code == "IMG001"
+        assert "did not finish loading the models within 3 s" in finding.message
