@@ -1,6 +1,7 @@
 """Third-party rules through entry points, and isolation from rules that crash or hang."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -129,3 +130,16 @@ def test_model_loading_is_not_the_first_images_time(plugin_env, tmp_path):
     proc, report = run_json(plain, "--jobs", "2", "--timeout", "5", "--no-cache", "--select", "HAND001,TEXT001",
                             env=plugin_env, timeout=200)
     assert [i["verdict"] for i in report["images"]] == ["pass", "pass"], report["images"]
+
+
+def test_the_python_api_isolates_a_crash_by_default(plugin_env, tmp_path):
+    """checker.check() runs in worker processes unless told jobs=0: a rule that kills its
+    process costs that image an IMG001, not the caller's interpreter."""
+    folder = _images(tmp_path / "imgs", ["a.png", "b_crashme.png"])
+    script = ("import sys; from checker import check\n"
+              "report = check([sys.argv[1]], select=['TPL001', 'TPL002'], cache=False)\n"
+              "print(sorted((i.path.rsplit('/', 1)[-1], i.verdict.value) for i in report.images))\n")
+    proc = subprocess.run([sys.executable, "-c", script, str(folder)], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, **plugin_env}, timeout=200)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "[('a.png', 'warn'), ('b_crashme.png', 'error')]"
