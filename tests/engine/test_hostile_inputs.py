@@ -210,3 +210,35 @@ def test_a_worker_that_cannot_load_its_models_is_a_clear_error_not_a_hang(tmp_pa
         (finding,) = result.findings
         assert finding.code == "IMG001"
         assert "did not finish loading the models within 3 s" in finding.message
+
+
+# --- extreme sides (item 6b): MediaPipe aborted the process on a side of 32768 px or more ---
+
+@pytest.mark.parametrize("shape", [(64, 40000), (40000, 64)])
+def test_a_40000_px_side_is_judged_in_process(tmp_path, shape):
+    """The issue's own case, 40000x64 and its tall twin, under --jobs 0: the process used to
+    die (exit 134, SIGABRT in MediaPipe); every rule, hands included, now runs on it."""
+    h, w = shape
+    strip = scene(400, 64, seed=1)
+    pixels = np.tile(strip, (1, w // 400, 1)) if w > h else np.ascontiguousarray(
+        np.tile(strip, (1, h // 400, 1)).transpose(1, 0, 2))
+    save_png(tmp_path / "strip.png", pixels)
+    proc, report = run_json(tmp_path / "strip.png", "--jobs", "0", "--no-cache")
+    (image,) = report["images"]
+    assert (image["height"], image["width"]) == shape
+    assert image["verdict"] != "error", image["findings"]
+    assert "hands.finger-count" in image["timings_ms"] and "text.misspelled" in image["timings_ms"]
+
+
+def test_hands_found_on_a_shrunk_copy_map_back_to_the_full_image(monkeypatch):
+    from rules.hands import analysis
+
+    rgb = np.asarray(Image.open(Path(__file__).resolve().parents[2] / "fixtures/gallery/hand_ok.png").convert("RGB"))
+    (full,) = analysis.detect_in(rgb)
+    monkeypatch.setattr(analysis, "MEDIAPIPE_MAX_SIDE", max(rgb.shape[:2]) // 2)
+    shrunk, factor = analysis.within_mediapipe_limit(rgb)
+    assert max(shrunk.shape[:2]) == max(rgb.shape[:2]) // 2 and factor == pytest.approx(0.5)
+    (half,) = analysis.detect_in(rgb)
+    # the same hand, in full-image pixels: within a few pixels of a hand ~370 px across
+    assert np.abs(full.points - half.points).max() < 6
+    assert abs(full.size - half.size) < 6
