@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from .quiet import native_stderr_silenced
+
 # which files are picked up from folders; decoding itself goes by the content (magic bytes), so a
 # JPEG saved as `.png` is judged like any JPEG. `.jfif` and `.jpe` are JPEG names browsers and
 # Windows give downloads.
@@ -155,10 +157,13 @@ def load_image(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS, data: bytes | N
     # an animated PNG (an acTL chunk before the pixels) goes to PIL even when PIL counts one
     # frame: OpenCV's own APNG reader crashed the process (SIGSEGV) on damaged ones
     if fmt in ("JPEG", "PNG") and mode in ("RGB", "L") and frames == 1 and not (fmt == "PNG" and is_apng(data)):
-        rgb = _decode_cv2(data)  # applies EXIF orientation itself
+        # libpng and libjpeg print their warnings (`libpng warning: iCCP: known incorrect
+        # sRGB profile`) straight to fd 2: the user's stderr is for noticer's own messages
+        with native_stderr_silenced():
+            rgb = _decode_cv2(data)  # applies EXIF orientation itself
     if rgb is None:
         try:
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), native_stderr_silenced():  # libtiff, libwebp chatter
                 warnings.simplefilter("ignore")
                 pil.seek(0)
                 pil.load()

@@ -21,7 +21,7 @@ from checker.rule import Rule
 from checker.imageio import IMAGE_SUFFIXES, ImageLoadError, load_image
 from checker.inputs import find_images
 from fixtures.make_fixtures import save_png, scene
-from tests.helpers import run_json
+from tests.helpers import run_cli, run_json
 
 
 def encoded(pixels: np.ndarray, fmt: str, **options) -> bytes:
@@ -242,3 +242,37 @@ def test_hands_found_on_a_shrunk_copy_map_back_to_the_full_image(monkeypatch):
     # the same hand, in full-image pixels: within a few pixels of a hand ~370 px across
     assert np.abs(full.points - half.points).max() < 6
     assert abs(full.size - half.size) < 6
+
+
+# --- library chatter on stderr (item 12) ---
+
+def png_with_bad_icc_profile(path: Path) -> Path:
+    """A PNG whose iCCP chunk holds a truncated ICC profile: libpng warns about it on fd 2
+    (`libpng warning: iCCP: ...`, the same path as the common `known incorrect sRGB profile`)."""
+    chunks = png_chunks(encoded(scene(96, 64, seed=8), "PNG"))
+    profile = b"\x00\x00\x02\x0clcms\x02\x10\x00\x00mntrRGB XYZ " + bytes(500)
+    chunks.insert(1, (b"iCCP", b"ICC Profile\x00\x00" + zlib.compress(profile)))
+    path.write_bytes(png_from_chunks(chunks))
+    return path
+
+
+def jpeg_with_extraneous_bytes(path: Path) -> Path:
+    """Readable, but libjpeg prints `Corrupt JPEG data: N extraneous bytes before marker`."""
+    data = encoded(scene(96, 64, seed=9), "JPEG", quality=90)
+    path.write_bytes(data[:-2] + b"\x00\x11\x22\x33" + data[-2:])
+    return path
+
+
+@pytest.mark.parametrize("jobs", ["0", "2"])
+def test_a_normal_run_prints_only_noticers_own_lines_on_stderr(tmp_path, jobs):
+    png_with_bad_icc_profile(tmp_path / "bad_icc.png")
+    jpeg_with_extraneous_bytes(tmp_path / "extra.jpg")
+    hand = Path(__file__).resolve().parents[2] / "fixtures" / "gallery" / "hand_ok.png"
+    (tmp_path / "hand.png").write_bytes(hand.read_bytes())
+    proc = run_cli("check", tmp_path, "--jobs", jobs, "--no-cache", "--no-progress", "--format", "json")
+    assert proc.returncode in (0, 1), proc.stderr
+    verdicts = {Path(i["path"]).name: i["verdict"] for i in json.loads(proc.stdout)["images"]}
+    assert set(verdicts) == {"bad_icc.png", "extra.jpg", "hand.png"}
+    assert "error" not in verdicts.values(), verdicts
+    foreign = [line for line in proc.stderr.splitlines() if line.strip() and not line.startswith("noticer")]
+    assert foreign == [], proc.stderr
