@@ -238,7 +238,8 @@ def test_pip_install_gives_every_rule_and_one_opencv(tmp_path):
     images = json.loads(run.stdout)["images"]
     for image in images:
         if image["verdict"] != "error":  # the gallery's truncated download cannot be judged
-            assert set(image["timings_ms"]) - {"load"} == names, image["path"]
+            # IMG001 is the load itself (timed as "load"); every other rule ran on the image
+            assert set(image["timings_ms"]) - {"load"} == names - {"image.unreadable"}, image["path"]
     codes = {f["code"] for image in images for f in image["findings"]}
     assert {"TEXT001", "IMG001", "META001", "ALIGN001"} <= codes
 
