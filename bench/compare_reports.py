@@ -2,6 +2,10 @@
 
     python -m bench.compare_reports before.json after.json
 
+For an optimisation: ``python -m bench.speed --keep DIR --report before.json`` on the code
+before it, the same with ``--report after.json`` after it (the same ``--keep DIR`` and seed
+give the same folder), then compare the two.
+
 Timings (``timings_ms``) change from run to run and are left out; everything else (schema
 version, tool, profile and its settings, summary, every image's path, sha256, size, verdict,
 findings with their measurements, observations) must be equal. Images are matched by path,

@@ -568,3 +568,21 @@ def test_a_long_gap_needs_long_pieces():
     assert run_rule(ALIGN003, strokes(45.0), "strict") == []
     (finding,) = run_rule(ALIGN003, strokes(300.0), "lenient")
     assert finding.measurements["offset_px"] == pytest.approx(3.0, abs=0.5)
+
+
+def test_runs_are_the_true_stretches_of_a_mask_at_any_length():
+    """seams._runs (a plain loop, for speed on one entry per band) against the definition."""
+    rng = np.random.default_rng(7)
+    for n in range(0, 40):
+        for _ in range(20):
+            mask = rng.random(n) < rng.random()
+            expected, start = [], None
+            for i in range(n + 1):
+                inside = i < n and bool(mask[i])
+                if inside and start is None:
+                    start = i
+                if not inside and start is not None:
+                    expected.append((start, i))
+                    start = None
+            assert seams._runs(mask) == expected
+    assert seams._runs(np.array([True, True, False, True])) == [(0, 2), (3, 4)]

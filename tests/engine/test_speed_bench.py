@@ -59,11 +59,13 @@ def test_memory_watch_sees_a_child_process_peak():
 @pytest.mark.slow
 def test_benchmark_runs_end_to_end_and_prints_every_figure(tmp_path, capsys):
     figures = tmp_path / "figures.json"
-    assert speed.main(["--count", "8", "--size", "128", "--json", str(figures),
+    assert speed.main(["--synthetic", "--jobs1", "--count", "8", "--size", "128", "--json", str(figures),
                        "--", "--select", "META001,IMG"]) == 0
     out = capsys.readouterr().out
-    for fragment in ("start-up (a run over one image", "median ms per image by kind", "cold --jobs 1:", "cold --jobs 2:", "warm --jobs 2:", "tesseract IMAGE stdout loop:",
-                     "noticer / tesseract:", "peak memory per worker:", "ms per rule", "targets:"):
+    for fragment in ("start-up (a run over one image", "median ms per image by kind", "cold --jobs 1:",
+                     "cold --jobs 2:", "warm --jobs 2:", "tesseract IMAGE stdout loop:", "CPU ms per image",
+                     "noticer --jobs 2 / tesseract loop:", "peak memory per worker:", "ms per rule", "targets:",
+                     "load average"):
         assert fragment in out
     import json
 
@@ -74,3 +76,54 @@ def test_benchmark_runs_end_to_end_and_prints_every_figure(tmp_path, capsys):
     assert set(data["per_rule_median_ms"]) == {"load", "metadata.generation-info", "image.too-small"}
     assert set(data["per_kind_median_ms"]) == set(speed.KINDS), "8 images: one of each kind"
     assert data["startup_s"] > 0
+    assert data["cold_jobs2_cpu_s"] > 0 and data["tesseract_loop_cpu_s"] > 0
+    assert set(data["rule_cpu_ms"]) == {"load", "metadata.generation-info", "image.too-small"}
+    assert len(data["targets_met"]) == 5
+
+
+def _fake_corpus(root, per_folder: int):
+    for source, _ in speed.MIX:
+        if source.startswith("gen-"):
+            continue
+        (root / source).mkdir(parents=True)
+        for k in range(per_folder):
+            Image.new("RGB", (32, 32), (k, 40, 80)).save(root / source / f"{k}.png")
+        (root / source / "notes.txt").write_text("not an image")
+    return root
+
+
+def test_mix_scales_to_any_count_and_keeps_the_total():
+    for count in (1, 10, 64, 100):
+        counts = speed._mix_counts(count)
+        assert sum(n for _, n in counts) == count
+    assert dict(speed._mix_counts(64)) == dict(speed.MIX), "64 is the mix as written"
+
+
+@pytest.mark.slow
+def test_real_use_folder_reads_the_corpus_in_place_and_generates_the_rest(tmp_path):
+    corpus = _fake_corpus(tmp_path / "corpus", 20)
+    images = speed.real_use_folder(tmp_path / "gen", 64, seed=19, corpus=corpus)
+    assert len(images) == 64 and len(set(images)) == 64
+    in_corpus = [p for p in images if corpus in p.parents]
+    generated = [p for p in images if corpus not in p.parents]
+    assert len(in_corpus) == 50 and all(p.suffix == ".png" for p in in_corpus), "no .txt taken for an image"
+    assert len(generated) == 14 and all(p.parent == tmp_path / "gen" for p in generated)
+    assert {speed.source_of(str(p)) for p in generated} == {"gen-seam", "gen-sign"}
+    assert sorted(speed.source_of(str(p)) for p in images).count("text_ai") == 14
+    again = speed.real_use_folder(tmp_path / "gen2", 64, seed=19, corpus=corpus)
+    assert [p for p in again if corpus in p.parents] == in_corpus, "a fixed seed picks the same images"
+    other = speed.real_use_folder(tmp_path / "gen3", 64, seed=20, corpus=corpus)
+    assert [p for p in other if corpus in p.parents] != in_corpus
+
+
+def test_real_use_folder_stands_in_for_a_missing_corpus(tmp_path):
+    images = speed.real_use_folder(tmp_path / "gen", 3, seed=1, corpus=tmp_path / "nowhere")
+    assert len(images) == 3 and all(p.is_file() and p.parent == tmp_path / "gen" for p in images)
+    assert all("standin" in p.name or p.name.startswith("gen-") for p in images)
+
+
+def test_cpu_table_leaves_out_the_first_image_and_shares_add_up():
+    rows = [{"load": 500.0, "r": 900.0}, {"load": 10.0, "r": 30.0}, {"load": 20.0, "r": 40.0}]
+    table = speed.cpu_table(rows, [])
+    assert table["load"]["mean"] == 15.0 and table["r"]["max"] == 40.0
+    assert abs(sum(v["share"] for v in table.values()) - 1.0) < 1e-9
