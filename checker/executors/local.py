@@ -42,7 +42,7 @@ def run_local(jobs: Sequence[ImageJob], workers: int, timeout: float, collect: R
         for job in jobs:
             collect(check_image(job))
     elif jobs:
-        with WorkerPool(min(workers, len(jobs)), timeout, warmup=warmup_job(jobs[0])) as pool:
+        with WorkerPool(min(workers, len(jobs)), timeout, warmup=warmup_job(jobs)) as pool:
             pool.run(jobs, collect)
 
 
@@ -70,11 +70,12 @@ def warmup_picture() -> bytes:
     return out.getvalue()
 
 
-def warmup_job(job: ImageJob) -> ImageJob:
-    """The job a worker warms up on: the run's rules (those of its first image), none of the
-    image's own context (expected text, sidecar, reference)."""
-    return dataclasses.replace(job, path=WARMUP_NAME, source=WARMUP_NAME, expected_text=(), sidecar_text=None,
-                               reference=None, reference_folder=None)
+def warmup_job(jobs: Sequence[ImageJob]) -> ImageJob:
+    """The job a worker warms up on: every rule any image of the run has (per-file ignores
+    differ), none of an image's own context (expected text, sidecar, reference)."""
+    rules = {id(rp.rule): rp for job in jobs for rp in job.rules}
+    return dataclasses.replace(jobs[0], path=WARMUP_NAME, source=WARMUP_NAME, rules=tuple(rules.values()),
+                               expected_text=(), sidecar_text=None, reference=None, reference_folder=None)
 
 
 def limit_threads() -> None:

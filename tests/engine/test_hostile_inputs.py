@@ -3,6 +3,7 @@ extension, a truncated GIF, an animated PNG OpenCV must not decode, huge sides, 
 generation metadata. Each test failed before its fix."""
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import time
@@ -276,3 +277,18 @@ def test_a_normal_run_prints_only_noticers_own_lines_on_stderr(tmp_path, jobs):
     assert "error" not in verdicts.values(), verdicts
     foreign = [line for line in proc.stderr.splitlines() if line.strip() and not line.startswith("noticer")]
     assert foreign == [], proc.stderr
+
+
+def test_the_warm_up_runs_every_rule_of_the_run_once():
+    """Per-file ignores can drop a rule from the first image: the warm-up still loads it."""
+    from checker.executors.local import WARMUP_NAME, warmup_job
+
+    plan = resolve([STUCK, ODD_ONE], {}, cache=False)
+    first = dataclasses.replace(build_job("a.png", plan), rules=plan.rules[:1])
+    second = dataclasses.replace(build_job("b.png", plan), rules=plan.rules[1:], expected_text=("OPEN",))
+    job = warmup_job([first, second])
+    assert sorted(rp.rule.code for rp in job.rules) == ["TEST932", "TEST933"]
+    assert job.path == job.source == WARMUP_NAME and job.expected_text == () and job.reference is None
+
+
+ODD_ONE = Rule(code="TEST933", name="test.nothing", summary="finds nothing", check=lambda ctx, settings: ())
