@@ -127,3 +127,12 @@ def test_cpu_table_leaves_out_the_first_image_and_shares_add_up():
     table = speed.cpu_table(rows, [])
     assert table["load"]["mean"] == 15.0 and table["r"]["max"] == 40.0
     assert abs(sum(v["share"] for v in table.values()) - 1.0) < 1e-9
+
+
+def test_snapshot_is_compiled_so_the_start_up_pays_no_compiling(tmp_path):
+    code = speed.snapshot_code(tmp_path / "code")
+    sources = list((code / "checker").glob("*.py"))
+    assert sources
+    for source in sources:
+        cached = list((source.parent / "__pycache__").glob(f"{source.stem}.*.pyc"))
+        assert cached, f"{source.name} not compiled"
