@@ -136,3 +136,11 @@ def test_snapshot_is_compiled_so_the_start_up_pays_no_compiling(tmp_path):
     for source in sources:
         cached = list((source.parent / "__pycache__").glob(f"{source.stem}.*.pyc"))
         assert cached, f"{source.name} not compiled"
+
+
+def test_stage_pass_finds_the_stages_of_the_rules_that_ran(tmp_path):
+    images = speed.build_folder(tmp_path, 3, 256, kinds=("seam",))
+    stages = speed.stage_cpu_ms([str(p) for p in images], ["--select", "ALIGN001,ALIGN002"])
+    assert {"decode (load_image)", "ALIGN001 seam search", "ALIGN002 grid search"} <= set(stages)
+    assert not any(label.startswith("OCR") or "MediaPipe" in label for label in stages), "text and hands did not run"
+    assert all(ms >= 0 for ms in stages.values()) and stages["ALIGN001 seam search"] > 0
