@@ -11,10 +11,6 @@ STAMP := $(VENV)/.noticer-installed
 SYSTEM_PACKAGES := tesseract-ocr tesseract-ocr-eng fonts-dejavu-core fonts-liberation2 chromium \
 	tesseract-ocr-rus tesseract-ocr-ell tesseract-ocr-ara tesseract-ocr-heb tesseract-ocr-hin \
 	tesseract-ocr-jpn tesseract-ocr-kor fonts-droid-fallback fonts-lohit-deva
-# RapidOCR is installed without its dependencies: it would add opencv-python beside
-# mediapipe's opencv-contrib-python, and two OpenCV distributions overwrite one cv2 folder.
-# Its other dependencies are listed in pyproject.toml.
-RAPIDOCR := rapidocr-onnxruntime==1.4.4
 
 .PHONY: demo test setup system-deps fixtures bench clean
 
@@ -46,7 +42,6 @@ $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test,dask]'
-	$(BIN)/pip install -q --no-deps $(RAPIDOCR)
 	$(BIN)/python -m checker.doctor
 	touch $(STAMP)
 

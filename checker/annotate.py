@@ -11,11 +11,22 @@
 Both write only into the folder they are given, mirroring the report's relative paths,
 and never over a file that was checked. Images are read with the checker's own loader, so
 regions and pixels agree (EXIF orientation applied).
+
+Nor over any other file noticer did not write: ``.noticer-pictures.json`` in the folder
+records each picture written there with its SHA-256. A file that is in the way and is not
+recorded with those exact bytes (a user's own ``a.png``, or noticer's picture edited since)
+stays as it is, and the picture goes under a free name beside it (``a.mask.png``,
+``a.mask-2.png``, ...), with a note; noticer's own earlier pictures are replaced, so a re-run
+does not pile up copies.
 """
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import os
+import stat
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
@@ -28,10 +39,101 @@ from .model import Finding, ImageResult, Region, Report, Severity
 SEVERITY_RGB = {Severity.ERROR: (255, 0, 255), Severity.WARNING: (255, 170, 0), Severity.INFO: (0, 200, 255)}
 
 
+MANIFEST_NAME = ".noticer-pictures.json"
+MANIFEST_KIND = "noticer pictures"
+MANIFEST_LIMIT = 64 << 20  # bytes: a larger "manifest" is not one noticer wrote
+
+
 @dataclass(frozen=True)
 class Written:
     written: tuple[Path, ...] = ()
     skipped: tuple[tuple[str, str], ...] = field(default=())  # (report path, why)
+    notes: tuple[tuple[str, str], ...] = field(default=())  # (report path, what was done instead)
+
+
+def _sha256_of_file(path: Path) -> str | None:
+    try:
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            return None
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        return digest.hexdigest()
+    except OSError:
+        return None
+
+
+class Manifest:
+    """What noticer wrote into one pictures folder: relative path -> SHA-256 of the bytes."""
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / MANIFEST_NAME
+        self.files: dict[str, str] = {}
+        self.usable = True  # False: a file of that name that is not ours; left alone, never written
+        try:
+            mode = os.lstat(self.path).st_mode
+        except FileNotFoundError:
+            return
+        except OSError:
+            self.usable = False
+            return
+        try:
+            if not stat.S_ISREG(mode) or os.path.getsize(self.path) > MANIFEST_LIMIT:
+                raise ValueError("not a manifest")
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            if not (isinstance(data, dict) and data.get("kind") == MANIFEST_KIND and isinstance(data.get("files"), dict)):
+                raise ValueError("not a manifest")
+        except (OSError, ValueError, RecursionError):
+            self.usable = False
+            return
+        self.files = {k: v for k, v in data["files"].items() if isinstance(k, str) and isinstance(v, str)}
+
+    def key(self, target: Path) -> str:
+        return target.relative_to(self.path.parent).as_posix()
+
+    def owns(self, target: Path) -> bool:
+        """Whether ``target`` holds exactly the bytes noticer wrote there."""
+        recorded = self.files.get(self.key(target))
+        return recorded is not None and _sha256_of_file(target) == recorded
+
+    def record(self, target: Path, digest: str) -> None:
+        self.files[self.key(target)] = digest
+
+    def save(self) -> None:
+        """Atomically: the old manifest stays whole if this fails. Entries of pictures no
+        longer there are dropped."""
+        if not self.usable or not (self.files or os.path.lexists(self.path)):
+            return
+        folder = self.path.parent
+        files = {k: v for k, v in sorted(self.files.items()) if os.path.lexists(folder / k)}
+        text = json.dumps({"kind": MANIFEST_KIND, "version": 1, "files": files}, indent=1) + "\n"
+        _replace_atomically(self.path, text.encode("utf-8"))
+
+
+def _replace_atomically(target: Path, data: bytes) -> None:
+    handle, temporary = tempfile.mkstemp(prefix=".noticer-", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(temporary, target)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise
+
+
+def free_target(target: Path, label: str, manifest: Manifest, taken: set[Path]) -> Path:
+    """``target`` when nothing is there or noticer's own picture is, else the first of
+    ``stem.label.png``, ``stem.label-2.png``, ... that is free or noticer's."""
+    candidate, n = target, 1
+    while candidate != target and candidate in taken or (os.path.lexists(candidate) and not manifest.owns(candidate)):
+        candidate = target.with_name(f"{target.stem}.{label}{'' if n == 1 else f'-{n}'}{target.suffix}")
+        n += 1
+    taken.add(candidate)
+    return candidate
 
 
 def grow(region: Region, by: int, width: int, height: int) -> tuple[int, int, int, int]:
@@ -117,37 +219,57 @@ def output_path(folder: Path, report_path: str, suffix: str, taken: set[Path]) -
     return candidate
 
 
-def _write(report: Report, folder: Path, sources: Mapping[str, str], wanted, render, suffix: str) -> Written:
+def _write(report: Report, folder: Path, sources: Mapping[str, str], wanted, render, suffix: str,
+           label: str) -> Written:
+    import io
+
     from PIL import Image
 
     # realpath, not resolve(): a symlink loop among the inputs must not stop the writing
     inputs = {Path(os.path.realpath(p)) for p in (*(i.path for i in report.images), *sources.values())}
     written: list[Path] = []
     skipped: list[tuple[str, str]] = []
+    notes: list[tuple[str, str]] = []
     taken: set[Path] = set()
-    for image in report.images:
-        if not wanted(image):
-            continue
-        target = output_path(folder, image.path, suffix, taken)
-        if Path(os.path.realpath(target)) in inputs:
-            skipped.append((image.path, f"not written: {target} is a checked image"))
-            continue
-        try:
-            loaded = load_image(Path(sources.get(image.path, image.path)))
-        except (ImageLoadError, OSError, MemoryError) as exc:
-            skipped.append((image.path, f"no picture written: image could not be read ({exc})"))
-            continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        pixels = render(loaded.rgb, image)
-        Image.fromarray(pixels).save(target, format="PNG")
-        written.append(target)
-    return Written(tuple(written), tuple(skipped))
+    manifest = Manifest(folder)
+    if not manifest.usable:
+        notes.append((str(manifest.path), "is not noticer's record of its pictures: left alone; pictures go "
+                                          "only under names nothing uses, and the next run cannot replace them"))
+    try:
+        for image in report.images:
+            if not wanted(image):
+                continue
+            target = output_path(folder, image.path, suffix, taken)
+            if Path(os.path.realpath(target)) in inputs:
+                skipped.append((image.path, f"not written: {target} is a checked image"))
+                continue
+            chosen = free_target(target, label, manifest, taken)
+            if chosen != target:
+                notes.append((image.path, f"written as {chosen}: {target} is not a picture noticer wrote, "
+                                          "so it was left as it is"))
+            try:
+                loaded = load_image(Path(sources.get(image.path, image.path)))
+            except (ImageLoadError, OSError, MemoryError) as exc:
+                skipped.append((image.path, f"no picture written: image could not be read ({exc})"))
+                continue
+            chosen.parent.mkdir(parents=True, exist_ok=True)
+            out = io.BytesIO()
+            Image.fromarray(render(loaded.rgb, image)).save(out, format="PNG")
+            data = out.getvalue()
+            manifest.record(chosen, hashlib.sha256(data).hexdigest())
+            _replace_atomically(chosen, data)  # replaces a link itself, never writes through it
+            written.append(chosen)
+            if len(written) % 50 == 0:
+                manifest.save()
+    finally:
+        manifest.save()
+    return Written(tuple(written), tuple(skipped), tuple(notes))
 
 
 def write_annotations(report: Report, folder: Path, sources: Mapping[str, str] | None = None) -> Written:
     """A PNG with regions drawn and labelled for every image that has findings."""
     return _write(report, Path(folder), sources or {}, lambda image: bool(image.findings) and image.width,
-                  lambda rgb, image: annotated(rgb, image.findings), ".png")
+                  lambda rgb, image: annotated(rgb, image.findings), ".png", "annotated")
 
 
 def write_masks(report: Report, folder: Path, sources: Mapping[str, str] | None = None, dilate: int = 0) -> Written:
@@ -156,4 +278,4 @@ def write_masks(report: Report, folder: Path, sources: Mapping[str, str] | None 
         return any(f.region is not None for f in image.findings)
 
     return _write(report, Path(folder), sources or {}, has_region,
-                  lambda rgb, image: mask_for(image.findings, rgb.shape[1], rgb.shape[0], dilate), ".png")
+                  lambda rgb, image: mask_for(image.findings, rgb.shape[1], rgb.shape[0], dilate), ".png", "mask")

@@ -19,11 +19,16 @@ __all__ = ["build_plan", "check", "report_from"]
 
 
 def check(paths: Sequence[str | os.PathLike] | str | os.PathLike, *, profile: str | None = None,
-          jobs: int | None = 0, on_result: Callable[[ImageResult], None] | None = None,
+          jobs: int | None = None, on_result: Callable[[ImageResult], None] | None = None,
           **plan_options: Any) -> Report:
     """Check files and folders and return the :class:`Report` (``report.to_dict()`` is the JSON).
 
-    ``jobs=0`` (the default here) runs in this process; ``jobs=N`` uses N worker processes.
+    By default (``jobs=None``) images are checked in worker processes, one per core, as on
+    the command line: a decoder or model that crashes, or an image past ``timeout``, costs
+    that image an IMG001 finding and the call returns. ``jobs=N`` uses N workers.
+    ``jobs=0`` checks in this process: no start-up cost, but no protection either: a native
+    crash (a segfault or abort in a decoder or model) ends your interpreter, and ``timeout``
+    is not applied.
     Other keywords are those of :func:`build_plan` (config, select, ignore, settings, fail_on,
     exclude, reference, max_pixels, timeout, cache, cache_dir).
 

@@ -253,6 +253,8 @@ def _write_pictures(report, sources: dict[str, str], annotate_dir: str | None, m
         outcome = writer(local, Path(folder), sources=sources, **kwargs)
         for path, why in outcome.skipped:
             click.echo(f"noticer: warning: {path}: {why}", err=True)
+        for path, what in outcome.notes:
+            click.echo(f"noticer: note: {path}: {what}", err=True)
         click.echo(f"noticer: wrote {len(outcome.written)} {kind} to {folder}", err=True)
         inside = [p for p in inputs if Path(p).is_dir() and is_under(Path(os.path.realpath(folder)), [Path(os.path.realpath(p))])]
         if inside and outcome.written:

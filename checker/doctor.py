@@ -28,8 +28,28 @@ def problems() -> list[str]:
             out.append(f"mediapipe {mp_version} installed; 0.10.21 is required (later wheels lack the hand models)")
     except metadata.PackageNotFoundError:
         out.append("mediapipe is not installed")
+    out += ocr_model_problems()
     if shutil.which("tesseract") is None:
         out.append("tesseract is not on PATH: apt-get install tesseract-ocr tesseract-ocr-eng")
+    return out
+
+
+def ocr_model_problems() -> list[str]:
+    """The default text engine's models (rules/text/models): each there, the file shipped
+    (its SHA-256), and loadable by ONNX Runtime; the recogniser's character list matches its
+    output."""
+    from rules.text import ppocr
+
+    out = []
+    for name in ppocr.MODEL_FILES:
+        try:
+            session = ppocr.new_session(ppocr.verify_model(name))
+            if name == "rec":
+                ppocr.Recogniser(session)
+        except ppocr.ModelFileError as exc:
+            out.append(str(exc))
+        except Exception as exc:  # ONNX Runtime's own errors: a model it cannot load
+            out.append(f"noticer's OCR model {ppocr.model_path(name)} does not load ({exc}): reinstall noticer")
     return out
 
 

@@ -18,7 +18,12 @@ from typing import Any
 
 import numpy as np
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff")
+from .quiet import native_stderr_silenced
+
+# which files are picked up from folders; decoding itself goes by the content (magic bytes), so a
+# JPEG saved as `.png` is judged like any JPEG. `.jfif` and `.jpe` are JPEG names browsers and
+# Windows give downloads.
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".webp", ".gif", ".bmp", ".tif", ".tiff")
 # the largest image decoded (width x height): the default of the max-pixels option
 DEFAULT_MAX_PIXELS = 100_000_000
 
@@ -118,16 +123,21 @@ def load_image(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS, data: bytes | N
                                  f"in all): {exc}", bytes=len(data)) from None
         raise ImageLoadError(f"cannot open image: {exc}", bytes=len(data)) from None
 
-    width, height = pil.size
+    try:
+        width, height = pil.size
+        fmt = (pil.format or "").upper()
+        mode = pil.mode
+        # reading the frame count walks the file: a truncated GIF raises here (IndexError)
+        frames = int(getattr(pil, "n_frames", 1) or 1)
+    except Exception as exc:  # noqa: BLE001 - any decoder error is a bad file
+        raise ImageLoadError(f"corrupt or truncated image data: {type(exc).__name__}: {exc}",
+                             bytes=len(data)) from None
     if width * height > max_pixels:
         raise ImageLoadError(
             f"declared size {width}x{height} ({width * height} pixels) exceeds max-pixels {max_pixels}; "
             "possible decompression bomb",
             declared_width=width, declared_height=height, max_pixels=max_pixels,
         )
-    fmt = (pil.format or "").upper()
-    mode = pil.mode
-    frames = int(getattr(pil, "n_frames", 1) or 1)
     try:
         if fmt == "PNG" and not png_has_late_metadata(data):
             # PIL's PNG getexif() decodes the whole image to look for an eXIf chunk after the
@@ -144,11 +154,16 @@ def load_image(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS, data: bytes | N
     info = {k: v for k, v in pil.info.items() if isinstance(k, str)}
 
     rgb = alpha = None
-    if fmt in ("JPEG", "PNG") and mode in ("RGB", "L") and frames == 1:
-        rgb = _decode_cv2(data)  # applies EXIF orientation itself
+    # an animated PNG (an acTL chunk before the pixels) goes to PIL even when PIL counts one
+    # frame: OpenCV's own APNG reader crashed the process (SIGSEGV) on damaged ones
+    if fmt in ("JPEG", "PNG") and mode in ("RGB", "L") and frames == 1 and not (fmt == "PNG" and is_apng(data)):
+        # libpng and libjpeg print their warnings (`libpng warning: iCCP: known incorrect
+        # sRGB profile`) straight to fd 2: the user's stderr is for noticer's own messages
+        with native_stderr_silenced():
+            rgb = _decode_cv2(data)  # applies EXIF orientation itself
     if rgb is None:
         try:
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), native_stderr_silenced():  # libtiff, libwebp chatter
                 warnings.simplefilter("ignore")
                 pil.seek(0)
                 pil.load()
@@ -167,6 +182,21 @@ def load_image(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS, data: bytes | N
 
 
 PNG_METADATA_CHUNKS = (b"eXIf", b"tEXt", b"zTXt", b"iTXt")
+
+
+def is_apng(data: bytes) -> bool:
+    """Whether a PNG announces animation (an acTL chunk before the first IDAT). A malformed
+    chunk list answers True: PIL, not OpenCV, then decodes it (PIL fails with an exception)."""
+    pos = 8
+    while pos + 8 <= len(data):
+        length = int.from_bytes(data[pos:pos + 4], "big")
+        kind = data[pos + 4:pos + 8]
+        if kind == b"acTL":
+            return True
+        if kind in (b"IDAT", b"IEND"):
+            return False
+        pos += 12 + length
+    return True
 
 
 def png_has_late_metadata(data: bytes) -> bool:

@@ -135,8 +135,8 @@ def extract_metadata(info: Mapping[str, Any], exif: Mapping[int, Any] | None = N
         parsed = _json(raw.get("Comment"))
         if isinstance(parsed, dict) and ("prompt" in parsed or "uc" in parsed):
             tool = "novelai"
-            positive = parsed.get("prompt") or raw.get("Description") or positive
-            negative = parsed.get("uc") or negative
+            positive = _text(parsed.get("prompt")) or raw.get("Description") or positive
+            negative = _text(parsed.get("uc")) or negative
         elif "Description" in raw and "NovelAI" in software:
             tool = "novelai"
             positive = raw["Description"]
@@ -148,7 +148,7 @@ def extract_metadata(info: Mapping[str, Any], exif: Mapping[int, Any] | None = N
         tool = "invokeai"
         parsed = _json(raw.get("invokeai_metadata") or raw.get("sd-metadata"))
         if isinstance(parsed, dict):
-            positive = parsed.get("positive_prompt") or (parsed.get("image") or {}).get("prompt")
+            positive = parsed.get("positive_prompt") or _mapping(parsed.get("image")).get("prompt")
             if isinstance(positive, list) and positive and isinstance(positive[0], dict):
                 positive = positive[0].get("prompt")
             negative = parsed.get("negative_prompt")
@@ -189,12 +189,25 @@ def _midjourney_prompt(text: str) -> str | None:
 
 
 def _json(text: str | None) -> Any:
+    """The JSON in a metadata text, or None. Anyone can write these chunks: nesting deeper
+    than Python's recursion limit raises RecursionError, not ValueError, and is no JSON
+    here either; what parses may still be any shape, so readers check types."""
     if not text:
         return None
     try:
         return json.loads(text)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError, MemoryError):
         return None
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    """A JSON object as it should be, or an empty one when the file has something else there
+    (ComfyUI ``inputs`` written as a list, an InvokeAI ``image`` that is a string)."""
+    return value if isinstance(value, dict) else {}
 
 
 def json_parameters(parsed: Mapping[str, Any]) -> tuple[str, str | None, str | None]:
@@ -221,6 +234,7 @@ def parse_a1111(text: str) -> tuple[str | None, str | None]:
     return positive.strip() or None, negative.strip() or None
 
 
+MAX_COMFY_STEPS = 5000  # links followed through one ComfyUI graph
 _TEXT_INPUT_KEYS = ("text", "text_g", "text_l", "prompt", "positive", "string", "value", "t5xxl", "clip_l")
 
 
@@ -234,17 +248,21 @@ def parse_comfyui(prompt_json: str | None, workflow_json: str | None) -> tuple[s
     if not isinstance(graph, dict):
         return None, None
     nodes = {str(k): v for k, v in graph.items() if isinstance(v, dict)}
+    budget = [MAX_COMFY_STEPS]  # links followed in all: a graph that fans out must not explode
 
     def texts_from(link: Any, depth: int = 0) -> list[str]:
-        if depth > 12:
+        if depth > 12 or budget[0] <= 0:
             return []
+        budget[0] -= 1
         if not (isinstance(link, list) and link):
             return [link] if isinstance(link, str) and link.strip() else []
+        if not isinstance(link[0], (str, int)):
+            return []
         node = nodes.get(str(link[0]))
         if not node:
             return []
         found: list[str] = []
-        for key, value in (node.get("inputs") or {}).items():
+        for key, value in _mapping(node.get("inputs")).items():
             if isinstance(value, str) and key in _TEXT_INPUT_KEYS and value.strip():
                 found.append(value)
             elif isinstance(value, list) and key not in ("clip", "model", "vae", "image", "latent_image",
@@ -255,7 +273,7 @@ def parse_comfyui(prompt_json: str | None, workflow_json: str | None) -> tuple[s
     positives: list[str] = []
     negatives: list[str] = []
     for node in nodes.values():
-        inputs = node.get("inputs") or {}
+        inputs = _mapping(node.get("inputs"))
         if "positive" in inputs or "negative" in inputs or "conditioning" in inputs:
             if "positive" in inputs:
                 positives.extend(texts_from(inputs["positive"]))
@@ -266,7 +284,7 @@ def parse_comfyui(prompt_json: str | None, workflow_json: str | None) -> tuple[s
     if not positives:
         for node in nodes.values():
             if "textencode" in str(node.get("class_type", "")).lower().replace("_", ""):
-                positives.extend(v for k, v in (node.get("inputs") or {}).items()
+                positives.extend(v for k, v in _mapping(node.get("inputs")).items()
                                  if k in _TEXT_INPUT_KEYS and isinstance(v, str) and v.strip())
     dedup = lambda xs: list(dict.fromkeys(x.strip() for x in xs if x.strip()))  # noqa: E731
     pos, neg = dedup(positives), [n for n in dedup(negatives) if n not in positives]

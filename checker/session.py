@@ -137,9 +137,10 @@ def run(plan: Plan, inputs: Inputs, *, jobs: int | None = None,
 
 
 def check(paths: Sequence[str | os.PathLike] | str | os.PathLike, *, profile: str | None = None,
-          jobs: int | None = 0, on_result: ResultCallback | None = None, **plan_options: Any) -> Report:
+          jobs: int | None = None, on_result: ResultCallback | None = None, **plan_options: Any) -> Report:
     """The whole pipeline for the Python API (:func:`checker.check`)."""
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     plan, _warnings = build_plan(paths, profile=profile, **plan_options)
-    return run(plan, find_inputs(paths, plan), jobs=jobs, on_result=on_result)
+    # as on the command line: the config's `jobs`, else one worker per core; 0 runs in-process
+    return run(plan, find_inputs(paths, plan), jobs=plan.jobs if jobs is None else jobs, on_result=on_result)

@@ -123,7 +123,6 @@ def test_a_constant_of_more_dimensions_is_not_taken_for_a_scalar():
 def rapidocr_models(monkeypatch, tmp_path):
     """{"det"/"rec": (model path, original session, probe size)} for RapidOCR's two
     networks, with an empty model cache."""
-    pytest.importorskip("rapidocr_onnxruntime", reason="RapidOCR is not installed")
     monkeypatch.setenv("NOTICER_MODEL_CACHE", str(tmp_path / "models"))
     det_path, rec_path = text_rapid.rapidocr_model_paths()
     return {"det": (det_path, _rapidocr_like_session(det_path), DETECTOR_PROBE),
@@ -147,7 +146,6 @@ def test_both_rapidocr_graphs_are_rewritten_and_pass_the_probe(rapidocr_models, 
 def test_the_engine_reads_the_same_text_with_the_rewritten_graphs(monkeypatch, tmp_path):
     """End to end on a generated sign: the rewritten detector and recogniser read exactly
     what the original graphs read, with the same boxes."""
-    pytest.importorskip("rapidocr_onnxruntime", reason="RapidOCR is not installed")
     from fixtures.text_gen import make_case
     from rules.text import ocr as text_ocr
 
@@ -200,19 +198,21 @@ def test_the_probe_catches_a_slightly_wrong_rewrite(rapidocr_models, monkeypatch
     assert optimised_session(path, original, probe) is original
 
 
-def test_the_detector_input_is_rapidocrs_own_to_float_rounding():
-    pytest.importorskip("rapidocr_onnxruntime", reason="RapidOCR is not installed")
-    from rapidocr_onnxruntime.ch_ppocr_det.utils import DetPreProcess
+def test_the_detector_input_is_pp_ocrs_normalisation_to_float_rounding():
+    """OpenCV's one-pass blob equals PP-OCR's ``(pixel / 255 - 0.5) / 0.5`` on the image
+    resized to multiples of 32 (300 x 470 -> 288 x 480: 9.375 rounds to 9, 14.69 to 15)."""
+    import cv2
 
-    from rules.text import ocr as text_ocr
+    from rules.text import ppocr
 
     image = (np.random.default_rng(3).random((300, 470, 3)) * 255).astype(np.uint8)
-    theirs = DetPreProcess(470, "max", [0.5] * 3, [0.5] * 3)
-    ours = text_rapid.DetectorInput(theirs.resize)(image)
-    expected = theirs(image)
+    ours = ppocr.detector_input(image, 470)
+    resized = cv2.resize(image, (480, 288)).astype(np.float32)
+    expected = ((resized / 255.0 - 0.5) / 0.5).transpose(2, 0, 1)[np.newaxis]
     assert ours.shape == expected.shape == (1, 3, 288, 480)
     np.testing.assert_allclose(ours, expected, atol=1e-6)
-    assert isinstance(text_ocr.rapidocr_engine().text_det.get_preprocess(470), text_rapid.DetectorInput)
+    assert ppocr.stride_size(300, 470, 235) == (160, 224)  # shrunk to 235 first: 150 x 235
+    assert ppocr.detector_input(np.zeros((10, 200, 3), np.uint8), 200) is None  # 10 rows round to 0
 
 
 def test_the_rewrite_is_kept_in_the_model_cache_and_read_back(detector, monkeypatch, tmp_path):
@@ -261,24 +261,3 @@ def test_a_cache_path_that_cannot_be_looked_up_only_costs_the_rewrite(detector, 
     det_path, original, probe = detector
     monkeypatch.setenv("NOTICER_MODEL_CACHE", "/" + "x" * 300)  # a name too long for the file system
     assert optimised_session(det_path, original, probe) is not original
-
-
-def test_a_rapidocr_without_the_expected_config_keeps_its_graphs(monkeypatch, caplog):
-    pytest.importorskip("rapidocr_onnxruntime", reason="RapidOCR is not installed")
-    import cv2
-
-    from rules.text import ocr as text_ocr
-
-    def no_config():
-        raise KeyError("Det")
-
-    monkeypatch.setattr(text_rapid, "rapidocr_model_paths", no_config)
-    image = np.full((200, 480, 3), 235, np.uint8)
-    cv2.putText(image, "OPEN", (120, 130), cv2.FONT_HERSHEY_SIMPLEX, 3.0, (20, 20, 20), 8, cv2.LINE_AA)
-    text_ocr.rapidocr_engine.cache_clear()
-    try:
-        result = text_ocr.ocr_image(image, image[:, :, 1], text_ocr.OcrParams())
-    finally:
-        text_ocr.rapidocr_engine.cache_clear()
-    assert "graphs stay as they are" in caplog.text
-    assert result.text.upper() == "OPEN"

@@ -762,17 +762,16 @@ def test_missing_tesseract_data_stops_a_tesseract_run_once_before_any_image(monk
     assert result.verdict.value == "pass"
 
 
-def test_missing_rapidocr_gives_a_clear_message_and_tesseract_still_works(monkeypatch):
-    """Where RapidOCR cannot be installed (a pre-commit environment), the error says how to get
-    it or how to switch engine, and the Tesseract engine does not need it."""
-    import sys
-
+def test_missing_ocr_models_give_a_clear_message_and_tesseract_still_works(monkeypatch, tmp_path):
+    """Where the default engine's models are missing (a damaged installation), the error says
+    how to get them back or how to switch engine, and the Tesseract engine does not need them."""
     import numpy as np
 
     from rules.text import ocr as text_ocr
+    from rules.text import ppocr
 
-    monkeypatch.setitem(sys.modules, "rapidocr_onnxruntime", None)  # import now fails
-    monkeypatch.setattr(text_ocr, "rapidocr_available", lambda: False)
+    monkeypatch.setattr(ppocr, "MODEL_DIR", tmp_path / "no-models")
+    assert not text_ocr.rapidocr_available()
     text_ocr.rapidocr_engine.cache_clear()
     try:
         with pytest.raises(RuntimeError, match="text.engine=tesseract"):

@@ -1,8 +1,17 @@
 """Running image jobs on this machine: in this process, or in a pool of worker processes
 that survives its workers (a worker that dies or overruns the per-image time limit is
-replaced and only its current image is reported as an IMG001 error)."""
+replaced and only its current image is reported as an IMG001 error).
+
+A worker loads its models before it takes an image: it checks a small drawn picture (text
+and a hand shape, with the run's rules) and only then reports ready. The per-image time
+limit therefore holds from the first image, and model loading has its own, generous limit
+(``MODEL_LOADING_LIMIT_S``); a worker that cannot get ready in it is stopped, and when none
+can, the images left are reported as IMG001 saying so, never a hang."""
 from __future__ import annotations
 
+import dataclasses
+import functools
+import io
 import math
 import multiprocessing
 import os
@@ -15,7 +24,8 @@ from ..model import ImageResult
 from ..runner import check_image, error_result
 
 ResultCallback = Callable[[ImageResult], None]
-FIRST_IMAGE_GRACE_S = 60.0  # the first image of each worker also pays for loading models
+MODEL_LOADING_LIMIT_S = 180.0  # a worker's start: importing and loading the models (warm-up)
+WARMUP_NAME = "noticer-warm-up.png"  # the path the warm-up picture is checked under
 
 
 def default_jobs() -> int:
@@ -32,8 +42,39 @@ def run_local(jobs: Sequence[ImageJob], workers: int, timeout: float, collect: R
         for job in jobs:
             collect(check_image(job))
     elif jobs:
-        with WorkerPool(min(workers, len(jobs)), timeout) as pool:
+        with WorkerPool(min(workers, len(jobs)), timeout, warmup=warmup_job(jobs[0])) as pool:
             pool.run(jobs, collect)
+
+
+@functools.lru_cache(maxsize=1)
+def warmup_picture() -> bytes:
+    """A small PNG drawn here that makes the rules load their models: dark lettering on a
+    light sign (the text gate passes it on to OCR) and a skin-toned open hand."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    picture = Image.new("RGB", (320, 240), (214, 206, 190))
+    draw = ImageDraw.Draw(picture)
+    draw.rectangle((16, 16, 304, 92), fill=(246, 244, 238))
+    try:
+        font = ImageFont.load_default(size=34)
+    except TypeError:  # Pillow before 10.1: a fixed bitmap font
+        font = ImageFont.load_default()
+    draw.text((30, 32), "OPEN DAILY", fill=(24, 24, 28), font=font)
+    skin = (224, 172, 140)
+    draw.ellipse((120, 150, 200, 230), fill=skin)  # palm
+    for i, x in enumerate((118, 140, 160, 180)):  # fingers
+        draw.rounded_rectangle((x, 104 + 4 * abs(i - 1.5), x + 16, 170), radius=8, fill=skin)
+    draw.rounded_rectangle((186, 170, 236, 186), radius=8, fill=skin)  # thumb
+    out = io.BytesIO()
+    picture.save(out, format="PNG")
+    return out.getvalue()
+
+
+def warmup_job(job: ImageJob) -> ImageJob:
+    """The job a worker warms up on: the run's rules (those of its first image), none of the
+    image's own context (expected text, sidecar, reference)."""
+    return dataclasses.replace(job, path=WARMUP_NAME, source=WARMUP_NAME, expected_text=(), sidecar_text=None,
+                               reference=None, reference_folder=None)
 
 
 def limit_threads() -> None:
@@ -42,7 +83,7 @@ def limit_threads() -> None:
         os.environ.setdefault(var, "1")
 
 
-def _worker_main(conn) -> None:
+def _worker_main(conn, warmup: ImageJob | None = None) -> None:
     limit_threads()
     try:
         import cv2
@@ -50,6 +91,16 @@ def _worker_main(conn) -> None:
         cv2.setNumThreads(1)
     except Exception:  # noqa: BLE001 - only a speed setting
         pass
+    if warmup is not None:
+        started = time.monotonic()
+        try:
+            check_image(warmup, data=warmup_picture())
+        except Exception:  # noqa: BLE001 - a rule that fails here fails on the images too, and says so there
+            pass
+        try:
+            conn.send(("ready", time.monotonic() - started))
+        except (OSError, EOFError):
+            return
     while True:
         try:
             job = conn.recv()
@@ -65,14 +116,16 @@ def _worker_main(conn) -> None:
 
 
 class _Worker:
-    def __init__(self, ctx) -> None:
+    def __init__(self, ctx, warmup: ImageJob | None = None) -> None:
         parent, child = ctx.Pipe()
         self.conn = parent
-        self.process = ctx.Process(target=_worker_main, args=(child,), daemon=True)
+        self.process = ctx.Process(target=_worker_main, args=(child, warmup), daemon=True)
         self.process.start()
         child.close()
         self.task: ImageJob | None = None
-        self.deadline = math.inf
+        self.ready = warmup is None
+        # until ready: the limit on loading the models; then the current image's time limit
+        self.deadline = math.inf if self.ready else time.monotonic() + MODEL_LOADING_LIMIT_S
 
     def send(self, job: ImageJob, timeout: float) -> None:
         self.task = job
@@ -90,11 +143,15 @@ class WorkerPool:
     """A small process pool that survives its workers: a worker that dies or overruns the
     per-image time limit is replaced and only its current image is reported as an error."""
 
-    def __init__(self, workers: int, timeout: float) -> None:
+    def __init__(self, workers: int, timeout: float, warmup: ImageJob | None = None) -> None:
         limit_threads()
         self.timeout = timeout
+        self.warmup = warmup
         self.ctx = multiprocessing.get_context("spawn")
-        self.workers = [_Worker(self.ctx) for _ in range(max(1, workers))]
+        self.workers = [_Worker(self.ctx, warmup) for _ in range(max(1, workers))]
+        # workers that could not load the models: each may be replaced once, then the pool shrinks
+        self.start_failures = 0
+        self.start_problem = ""
 
     def __enter__(self) -> "WorkerPool":
         return self
@@ -115,7 +172,37 @@ class WorkerPool:
 
     def _replace(self, worker: _Worker) -> None:
         worker.kill()
-        self.workers[self.workers.index(worker)] = _Worker(self.ctx)
+        self.workers[self.workers.index(worker)] = _Worker(self.ctx, self.warmup)
+
+    def _failed_to_start(self, worker: _Worker, why: str) -> None:
+        """A worker that did not get ready: replaced while few have failed, else dropped."""
+        self.start_failures += 1
+        self.start_problem = why
+        if self.start_failures <= len(self.workers):
+            self._replace(worker)
+        else:
+            worker.kill()
+            self.workers.remove(worker)
+
+    def _starting(self, worker: _Worker, ready: list) -> None:
+        """Watch a worker that is loading its models."""
+        if worker.conn in ready:
+            try:
+                message = worker.conn.recv()
+            except (EOFError, OSError):
+                message = None
+            if isinstance(message, tuple) and message[:1] == ("ready",):
+                worker.ready, worker.deadline = True, math.inf
+            else:
+                self._failed_to_start(worker, "a worker process crashed while loading the models "
+                                              f"(exit code {worker.process.exitcode})")
+        elif worker.process.sentinel in ready or not worker.process.is_alive():
+            worker.process.join(1)
+            self._failed_to_start(worker, "a worker process crashed while loading the models "
+                                          f"(exit code {worker.process.exitcode})")
+        elif time.monotonic() > worker.deadline:
+            self._failed_to_start(worker, f"a worker process did not finish loading the models within "
+                                          f"{MODEL_LOADING_LIMIT_S:g} s")
 
     def _crashed(self, worker: _Worker) -> ImageResult:
         return error_result(worker.task.path, "the worker checking this image crashed "
@@ -125,23 +212,31 @@ class WorkerPool:
     def run(self, jobs: Iterable[ImageJob], collect: ResultCallback) -> None:
         pending = list(jobs)[::-1]
         timeout = self.timeout
-        first_grace = {id(w): FIRST_IMAGE_GRACE_S for w in self.workers}
         while True:
+            if not self.workers:  # none could load the models: say so for every image left
+                while pending:
+                    collect(error_result(pending.pop().path, f"not checked: {self.start_problem}; "
+                                                             "no worker could start", worker_start=True))
+                return
             for w in self.workers:
-                if w.task is None and pending:
+                if w.ready and w.task is None and pending:
                     try:
-                        w.send(pending.pop(), timeout + first_grace.pop(id(w), 0.0))
+                        w.send(pending.pop(), timeout)
                     except OSError:
                         job = w.task
                         self._replace(w)
                         collect(error_result(job.path, "worker process could not take the image; it was restarted"))
+            starting = [w for w in self.workers if not w.ready]
             busy = [w for w in self.workers if w.task is not None]
-            if not busy:
+            if not busy and not (starting and pending):
                 return
+            watched = busy + (starting if pending else [])
             now = time.monotonic()
-            wait_for = max(0.0, min(w.deadline for w in busy) - now)
-            ready = wait_connections([w.conn for w in busy] + [w.process.sentinel for w in busy],
+            wait_for = max(0.0, min(w.deadline for w in watched) - now)
+            ready = wait_connections([w.conn for w in watched] + [w.process.sentinel for w in watched],
                                      timeout=min(wait_for, 5.0))
+            for w in starting if pending else ():
+                self._starting(w, ready)
             for w in busy:
                 if w.conn in ready:
                     try:

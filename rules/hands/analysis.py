@@ -100,6 +100,24 @@ def _load_on_first_use(package, attribute: str) -> None:
     package.__getattr__ = __getattr__
 
 
+# MediaPipe aborts the whole process (SIGABRT) on an image with a side of 32768 px or more;
+# it is shown a copy no longer than this, and what it finds is mapped back
+MEDIAPIPE_MAX_SIDE = 16384
+
+
+def within_mediapipe_limit(rgb: np.ndarray) -> tuple[np.ndarray, float]:
+    """The image, or a copy shrunk so its longer side is at most ``MEDIAPIPE_MAX_SIDE``,
+    and the factor applied (pixel in the copy = pixel in ``rgb`` x factor)."""
+    h, w = rgb.shape[:2]
+    if max(h, w) <= MEDIAPIPE_MAX_SIDE:
+        return rgb, 1.0
+    import cv2
+
+    factor = MEDIAPIPE_MAX_SIDE / max(h, w)
+    size = (max(1, min(MEDIAPIPE_MAX_SIDE, round(w * factor))), max(1, min(MEDIAPIPE_MAX_SIDE, round(h * factor))))
+    return cv2.resize(np.ascontiguousarray(rgb), size, interpolation=cv2.INTER_AREA), factor
+
+
 @functools.lru_cache(maxsize=4)
 def _hands_model(max_hands: int):
     mp = import_mediapipe()
@@ -113,7 +131,8 @@ def detect_in(rgb: np.ndarray, max_hands: int = 4, source: str = "full",
               offset: tuple[float, float] = (0.0, 0.0), scale: float = 1.0) -> list[DetectedHand]:
     """Run MediaPipe Hands on an RGB array; map landmarks back by `offset` and `scale`
     (pixel in the full image = offset + pixel in `rgb` / scale)."""
-    arr = np.ascontiguousarray(rgb, dtype=np.uint8)
+    arr, shrunk = within_mediapipe_limit(np.ascontiguousarray(rgb, dtype=np.uint8))
+    scale = scale * shrunk
     h, w = arr.shape[:2]
     model = _hands_model(max_hands)
     with native_stderr_silenced():
@@ -187,7 +206,8 @@ def pose_hand_boxes(rgb: np.ndarray) -> list[tuple[float, float, float, float]]:
     h, w = rgb.shape[:2]
     model = _holistic_model()
     with native_stderr_silenced():
-        result = model.process(np.ascontiguousarray(rgb, dtype=np.uint8))
+        # landmarks are relative to the image's sides: a shrunk copy needs no mapping back
+        result = model.process(within_mediapipe_limit(np.ascontiguousarray(rgb, dtype=np.uint8))[0])
     boxes = []
     for lm in (result.left_hand_landmarks, result.right_hand_landmarks):
         if lm is None:

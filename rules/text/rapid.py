@@ -1,11 +1,11 @@
-"""RapidOCR's PP-OCRv4 detector and recogniser (ONNX models in its wheel), loaded once per
-process: detection in bands of the image, reading of line crops, and letter edges measured
-on the ink of each crop."""
+"""The default text engine: PP-OCRv4 detection and recognition on the ONNX models noticer
+ships (``rules/text/models``, loaded by ``rules/text/ppocr.py``; the models and this engine's
+name come from RapidOCR, whose wheel they were taken from), loaded once per process:
+detection in bands of the image, reading of line crops, and letter edges measured on the
+ink of each crop."""
 from __future__ import annotations
 
 import functools
-from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -13,70 +13,46 @@ from rules.text.gate import merge_spans
 from rules.text.reading import Box, OcrChar, OcrLine, OcrParams, OcrWord
 
 
-RAPIDOCR_MISSING = ("RapidOCR is not installed: `pip install --no-deps rapidocr-onnxruntime==1.4.4` (noticer "
-                    "brings its dependencies; --no-deps keeps a second OpenCV out), or use Tesseract with "
+RAPIDOCR_MISSING = ("noticer's OCR models (rules/text/models) are missing from this installation: reinstall "
+                    "noticer (`pip install --force-reinstall noticer`), or use Tesseract with "
                     "--set text.engine=tesseract")
 
 
 def rapidocr_available() -> bool:
-    import importlib.util
+    """Whether the default engine's model files are installed."""
+    from rules.text.ppocr import models_present
 
-    return importlib.util.find_spec("rapidocr_onnxruntime") is not None
+    return models_present()
 
 
 @functools.lru_cache(maxsize=1)
 def rapidocr_engine():
-    """RapidOCR with one inference thread (workers run one per core)."""
-    try:
-        from rapidocr_onnxruntime import RapidOCR
-    except ImportError:
-        raise RuntimeError(RAPIDOCR_MISSING) from None
+    """The PP-OCR engine (``rules.text.ppocr.PPOCR``) with one inference thread (workers run
+    one per core), on the faster rewritten graphs of ``rules/text/model.py`` when they pass
+    their probe."""
+    from rules.text import ppocr
 
-    engine = RapidOCR(intra_op_num_threads=1, inter_op_num_threads=1, use_cls=False)
-    # the same networks (to float rounding) on graphs ONNX Runtime runs about a third faster
-    from rules.text.model import DETECTOR_PROBE, RECOGNISER_PROBE, log, optimised_session
-
+    if not rapidocr_available():
+        raise RuntimeError(RAPIDOCR_MISSING)
     try:
         det_path, rec_path = rapidocr_model_paths()
-    except (OSError, KeyError, TypeError, ValueError) as exc:  # a RapidOCR laid out otherwise
-        log.warning("RapidOCR's model files not found in its config (%s); its graphs stay as they are", exc)
-    else:
-        engine.text_det.infer.session = optimised_session(det_path, engine.text_det.infer.session, DETECTOR_PROBE)
-        engine.text_rec.session.session = optimised_session(rec_path, engine.text_rec.session.session,
-                                                            RECOGNISER_PROBE)
-    detector = engine.text_det
-    if np.allclose(detector.mean, 0.5) and np.allclose(detector.std, 0.5):
-        own_preprocess = detector.get_preprocess
-        detector.get_preprocess = lambda longest: DetectorInput(own_preprocess(longest).resize)
-    return engine
+        sessions = {"det": ppocr.new_session(ppocr.verify_model("det")),
+                    "rec": ppocr.new_session(ppocr.verify_model("rec"))}
+    except ppocr.ModelFileError as exc:
+        raise RuntimeError(str(exc)) from None
+    # the same networks (to float rounding) on graphs ONNX Runtime runs about a third faster
+    from rules.text.model import DETECTOR_PROBE, RECOGNISER_PROBE, optimised_session
 
-
-class DetectorInput:
-    """RapidOCR's detector input, normalised by OpenCV in one pass: its own resize (to
-    multiples of 32), then ``(pixel/255 - 0.5) / 0.5`` as (N, 3, H, W) float32. RapidOCR
-    computes the same in float64 NumPy: 24 ms for a 736x736 input, against 1.5 ms for
-    ``cv2.dnn.blobFromImage`` (13 ms per detection on average over the corpus)."""
-
-    def __init__(self, resize: Callable[[np.ndarray], np.ndarray | None]) -> None:
-        self.resize = resize
-
-    def __call__(self, bgr: np.ndarray) -> np.ndarray | None:
-        import cv2
-
-        resized = self.resize(bgr)
-        if resized is None:
-            return None
-        return cv2.dnn.blobFromImage(resized, 1 / 127.5, mean=(127.5, 127.5, 127.5))
+    sessions["det"] = optimised_session(det_path, sessions["det"], DETECTOR_PROBE)
+    sessions["rec"] = optimised_session(rec_path, sessions["rec"], RECOGNISER_PROBE)
+    return ppocr.PPOCR(threads=1, sessions=sessions)
 
 
 def rapidocr_model_paths() -> tuple[str, str]:
-    """The detector's and recogniser's model files, as RapidOCR's own config names them."""
-    import rapidocr_onnxruntime
-    import yaml
+    """The detector's and recogniser's model files (shipped in ``rules/text/models``)."""
+    from rules.text.ppocr import model_path
 
-    root = Path(rapidocr_onnxruntime.__file__).parent
-    config = yaml.safe_load((root / "config.yaml").read_text(encoding="utf-8"))
-    return str(root / config["Det"]["model_path"]), str(root / config["Rec"]["model_path"])
+    return str(model_path("det")), str(model_path("rec"))
 
 
 def _to_rgb_bgr(rgb: np.ndarray) -> np.ndarray:
@@ -98,7 +74,7 @@ QUICK_MIN_SHORT_SIDE = 96
 
 def detect_lines_rapid(rgb: np.ndarray, params: OcrParams,
                        bands: tuple[tuple[float, float], ...] = ()) -> tuple[np.ndarray, float]:
-    """RapidOCR's DB detector on a copy sized to [min_det_side, det_side]; returns the
+    """The DB detector on a copy sized to [min_det_side, det_side]; returns the
     quadrilaterals (N x 4 x 2) in original pixels and the scale used.
 
     With ``bands`` (y0, y1 in original pixels, from the gate) only those full-width strips
@@ -123,7 +99,6 @@ def detect_lines_rapid(rgb: np.ndarray, params: OcrParams,
                                      interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC))
     else:
         bgr = _to_rgb_bgr(rgb)
-    engine.text_det.limit_type = "max"
     engine.text_det.limit_side_len = max(bgr.shape[:2])
     if not bands:
         found = _detect_whole(engine, bgr)
@@ -241,7 +216,7 @@ def _quad_angle(quad: np.ndarray) -> float:
 
 def words_from_chars(chars: list[OcrChar], text: str, line_conf: float) -> tuple[OcrWord, ...]:
     """Group characters into words at spaces in ``text``; chars are the non-space characters
-    of ``text`` in order (as RapidOCR reports them)."""
+    of ``text`` in order (as the recogniser reports them)."""
     words: list[OcrWord] = []
     pieces = text.split()
     position = 0
@@ -260,7 +235,7 @@ def words_from_chars(chars: list[OcrChar], text: str, line_conf: float) -> tuple
 def line_crops(rgb: np.ndarray, quads: np.ndarray) -> list[np.ndarray]:
     """Each detected line cut out and straightened, in the BGR order the recogniser expects
     (cut from the RGB image, then swapped: swapping the whole image first costs a copy)."""
-    crops = rapidocr_engine().get_crop_img_list(rgb, [q.astype(np.float32) for q in quads])
+    crops = rapidocr_engine().crops(rgb, [q.astype(np.float32) for q in quads])
     return [_to_rgb_bgr(crop) for crop in crops]
 
 
@@ -271,16 +246,14 @@ def read_rapidocr(rgb: np.ndarray, params: OcrParams,
     if len(quads) == 0:
         return (), ()
     crops = line_crops(rgb, quads)
-    rec, _ = engine.text_rec(crops, True)
-    detailed = engine.cal_rec_boxes(crops, [q for q in quads], [list(r) for r in rec])
     lines = []
-    for quad, crop, (text, conf, char_quads, char_texts, char_confs) in zip(quads, crops, detailed):
-        text = (text or "").strip()
+    for quad, crop, reading in zip(quads, crops, engine.read(crops, list(quads))):
+        text, conf = (reading.text or "").strip(), reading.confidence
+        char_quads, char_texts, char_confs = reading.char_boxes, reading.char_texts, reading.char_confidences
         if not text:
             continue
         chars: list[OcrChar] = []
-        # RapidOCR reports one box per character for Latin text and per word for
-        # space-free scripts; spread multi-letter pieces evenly over their box.
+        # one box per character (a multi-letter piece, were there one, is spread evenly over its box)
         for cq, ct, cc in zip(char_quads or [], char_texts or [], char_confs or []):
             b = Box.around(cq)
             ct = ct.replace(" ", "")

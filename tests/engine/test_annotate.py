@@ -115,3 +115,77 @@ def test_report_output_never_replaces_a_checked_image(tmp_path):
                    "--jobs", "0", "--no-cache", cwd=tmp_path)
     assert proc.returncode == 2 and "would be overwritten" in proc.stderr
     assert image.read_bytes() == before
+
+
+def test_a_users_own_file_in_the_pictures_folder_is_never_overwritten(tmp_path):
+    """--masks DIR where DIR already holds the user's a.png (an excluded image, a mask of
+    their own): it stays byte-identical; noticer's mask goes beside it, and says so."""
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    report = make_report(inputs)
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    own = save_png(masks / "flagged.png", scene(50, 40, seed=9))
+    before = own.read_bytes()
+    outcome = write_masks(report, masks)
+    assert own.read_bytes() == before
+    assert [p.name for p in outcome.written] == ["flagged.mask.png"]
+    assert any("flagged.mask.png" in what and "left as it is" in what for _, what in outcome.notes)
+    # a second user file in the way of the second choice: the third is taken
+    second = save_png(masks / "flagged.mask.png", scene(50, 40, seed=10))
+    second_bytes = second.read_bytes()
+    second.touch()
+    (masks / ".noticer-pictures.json").unlink()  # forget: flagged.mask.png is now the user's
+    outcome = write_masks(report, masks)
+    assert [p.name for p in outcome.written] == ["flagged.mask-2.png"]
+    assert own.read_bytes() == before and second.read_bytes() == second_bytes
+
+
+def test_rerunning_replaces_noticers_own_pictures_without_piling_up_copies(tmp_path):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    report = make_report(inputs)
+    out = tmp_path / "notes"
+    first = write_annotations(report, out)
+    for _ in range(2):
+        again = write_annotations(report, out)
+        assert again.written == first.written and not again.notes
+    assert sorted(p.name for p in out.iterdir()) == [".noticer-pictures.json", "flagged.png", "whole.png"]
+    # noticer's picture edited by the user since: it is theirs now, and is kept
+    edited = out / "flagged.png"
+    edited.write_bytes(edited.read_bytes() + b"edited")
+    kept = edited.read_bytes()
+    after_edit = write_annotations(report, out)
+    assert edited.read_bytes() == kept
+    assert sorted(p.name for p in after_edit.written) == ["flagged.annotated.png", "whole.png"]
+
+
+def test_a_file_posing_as_the_manifest_is_left_alone(tmp_path):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    report = make_report(inputs)
+    out = tmp_path / "masks"
+    out.mkdir()
+    (out / ".noticer-pictures.json").write_text('{"files": {"flagged.png": "x"}}')
+    save_png(out / "flagged.png", scene(50, 40, seed=9))
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    outcome = write_masks(report, out)
+    assert {name: (out / name).read_bytes() for name in before} == before
+    assert [p.name for p in outcome.written] == ["flagged.mask.png"]
+    assert any("not noticer's record" in what for _, what in outcome.notes)
+
+
+def test_cli_says_where_a_mask_went_instead(tmp_path):
+    images = tmp_path / "imgs"
+    images.mkdir()
+    save_png(images / "leak.png", scene(96, 64, seed=1), {"parameters": A1111_PARAMETERS})
+    out = tmp_path / "out"
+    (out / "imgs").mkdir(parents=True)  # pictures mirror the report's relative paths
+    own = save_png(out / "imgs" / "leak.png", scene(30, 20, seed=4))
+    before = own.read_bytes()
+    proc = run_cli("check", "imgs", "--select", "META001", "--jobs", "0", "--no-cache", "--annotate", "out",
+                   cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert own.read_bytes() == before
+    assert (out / "imgs" / "leak.annotated.png").is_file()
+    assert "written as out/imgs/leak.annotated.png" in proc.stderr

@@ -1,6 +1,7 @@
 """Third-party rules through entry points, and isolation from rules that crash or hang."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -95,3 +96,50 @@ def test_rule_that_raises_is_reported_not_fatal(plugin_env, tmp_path):
         assert crash and "testplugin.raise" in crash[0]["message"] and "this rule broke" in crash[0]["message"]
         assert any(f["code"] == "TPL001" for f in broken["findings"])  # other rules still ran on it
         assert by_name["b.png"]["verdict"] != "error"
+
+
+def test_the_time_limit_holds_from_each_workers_first_image(plugin_env, tmp_path):
+    """The worker loads its models before it takes an image, so `--timeout 5` stops a rule
+    that hangs on the very first image after about 5 s (it used to get 60 s more)."""
+    import time
+
+    folder = _images(tmp_path / "imgs", ["a_slowpoke.png"])
+    started = time.monotonic()
+    proc, report = run_json(folder, "--jobs", "1", "--timeout", "5", "--no-cache", "--select", "TPL003",
+                            env=plugin_env, timeout=200)
+    elapsed = time.monotonic() - started
+    (image,) = report["images"]
+    assert image["verdict"] == "error" and "time limit (5 s)" in image["findings"][0]["message"]
+    assert elapsed < 25, f"the run took {elapsed:.1f} s for a 5 s limit"
+
+
+def test_model_loading_is_not_the_first_images_time(plugin_env, tmp_path):
+    """With the model-loading rules on, a 5 s limit still holds for a hanging first image,
+    and does not stop an ordinary image whose worker had to load MediaPipe and the OCR."""
+    import time
+
+    folder = _images(tmp_path / "imgs", ["a_slowpoke.png"])
+    started = time.monotonic()
+    proc, report = run_json(folder, "--jobs", "1", "--timeout", "5", "--no-cache",
+                            "--select", "TPL003,HAND001,TEXT001", env=plugin_env, timeout=200)
+    elapsed = time.monotonic() - started
+    (image,) = report["images"]
+    assert "time limit (5 s)" in image["findings"][0]["message"]
+    assert elapsed < 45, f"the run took {elapsed:.1f} s for a 5 s limit"
+    plain = _images(tmp_path / "plain", ["b.png", "c.png"])
+    proc, report = run_json(plain, "--jobs", "2", "--timeout", "5", "--no-cache", "--select", "HAND001,TEXT001",
+                            env=plugin_env, timeout=200)
+    assert [i["verdict"] for i in report["images"]] == ["pass", "pass"], report["images"]
+
+
+def test_the_python_api_isolates_a_crash_by_default(plugin_env, tmp_path):
+    """checker.check() runs in worker processes unless told jobs=0: a rule that kills its
+    process costs that image an IMG001, not the caller's interpreter."""
+    folder = _images(tmp_path / "imgs", ["a.png", "b_crashme.png"])
+    script = ("import sys; from checker import check\n"
+              "report = check([sys.argv[1]], select=['TPL001', 'TPL002'], cache=False)\n"
+              "print(sorted((i.path.rsplit('/', 1)[-1], i.verdict.value) for i in report.images))\n")
+    proc = subprocess.run([sys.executable, "-c", script, str(folder)], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, **plugin_env}, timeout=200)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "[('a.png', 'warn'), ('b_crashme.png', 'error')]"
