@@ -365,9 +365,14 @@ def snapshot_code(destination: Path) -> Path:
     """Copy the engine and the rules as they are now, so every run measures the same code
     while people keep editing the work tree (an edit rightly invalidates the cache, which
     would make a warm run cold). The runs import from the copy through PYTHONPATH."""
+    import compileall
+
     for package in ("checker", "rules"):
         shutil.copytree(ROOT / package, destination / package,
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    # compiled now, as an installed copy is: else the first run measured (the start-up) would
+    # also pay for compiling every module
+    compileall.compile_dir(str(destination), quiet=1)
     return destination
 
 
@@ -453,19 +458,15 @@ def per_kind_medians(report: dict) -> dict[str, float]:
 
 # ----------------------------------------------------------------------------- CPU per rule
 
-def rule_cpu_ms(paths: list[str], extra: list[str]) -> list[dict[str, float]]:
-    """CPU milliseconds each rule (and loading: ``load``) takes on each image, checked in this
-    process as a worker checks them (one thread per library). A shared analysis (OCR, hand
-    landmarks) is charged to the first rule that asks for it; the models load on the first
-    image, so its row is left out of means by the caller."""
+def _worker_like_plan(paths: list[str], extra: list[str]):
+    """The plan ``noticer check PATHS EXTRA`` resolves, in a process set up as a worker is
+    (one thread per library)."""
     from checker.executors.local import limit_threads
 
     limit_threads()
     import cv2
 
     cv2.setNumThreads(1)
-    from checker.config import RulePlan
-    from checker.runner import check_image
     from checker.session import build_plan
 
     # the `noticer check` options that change which rules run and how (others are ignored here)
@@ -482,6 +483,18 @@ def rule_cpu_ms(paths: list[str], extra: list[str]) -> list[dict[str, float]]:
 
     plan, _ = build_plan(paths, config=known.config, profile=known.profile, select=split(known.select) or None,
                          ignore=split(known.ignore), settings=known.set)
+    return plan
+
+
+def rule_cpu_ms(paths: list[str], extra: list[str]) -> list[dict[str, float]]:
+    """CPU milliseconds each rule (and loading: ``load``) takes on each image, checked in this
+    process as a worker checks them (one thread per library). A shared analysis (OCR, hand
+    landmarks) is charged to the first rule that asks for it; the models load on the first
+    image, so its row is left out of means by the caller."""
+    from checker.config import RulePlan
+    from checker.runner import check_image
+
+    plan = _worker_like_plan(paths, extra)
     from checker.job import build_job
 
     rows: list[dict[str, float]] = []
@@ -517,6 +530,70 @@ def measure_rule_cpu(paths: list[Path], extra: list[str], workdir: Path) -> list
     out = workdir / "rule-cpu.json"
     code = (f"import json, sys; from bench.speed import rule_cpu_ms; "
             f"json.dump(rule_cpu_ms(json.loads(sys.argv[1]), json.loads(sys.argv[2])), open(sys.argv[3], 'w'))")
+    env = _code_env(workdir)
+    env["PYTHONPATH"] = os.pathsep.join([env.get("PYTHONPATH", ""), str(ROOT)]).strip(os.pathsep)
+    subprocess.run([sys.executable, "-c", code, json.dumps([str(p) for p in paths]), json.dumps(extra), str(out)],
+                   cwd=workdir, env=env, check=True, stdout=subprocess.DEVNULL)
+    return json.loads(out.read_text())
+
+
+# where the time goes inside the rules: (label, how to find it in a profile). Built-in (C)
+# functions are matched by a part of their name and counted by their own time; Python
+# functions by (file ending, name) and counted with what they call. Stages absent from the
+# code measured (an engine replaced) are left out of the table.
+STAGES = (
+    ("decode (load_image)", ("checker/imageio.py", "load_image")),
+    ("text gate (text_presence)", ("rules/text/gate.py", "text_presence")),
+    ("OCR stage (gate, detector, recogniser)", ("rules/text/ocr.py", "ocr_image")),
+    ("  ONNX Runtime inference", "onnxruntime_pybind11_state.run"),
+    ("Tesseract crop readings (scripts, misread check)", ("rules/text/scripts.py", "read_crop")),
+    ("Tesseract line readings (second reader)", ("rules/text/tesseract.py", "tesseract_line")),
+    ("MediaPipe hand landmarks", "mediapipe"),
+    ("GrabCut (hand masks)", "grabCut"),
+    ("ALIGN001 seam search", ("rules/align/seams.py", "find_seams")),
+    ("ALIGN002 grid search", ("rules/align/grids.py", "find_grid_pattern")),
+    ("ALIGN003 line detector (OpenCV FLD)", "FastLineDetector"),
+)
+
+
+def stage_cpu_ms(paths: list[str], extra: list[str]) -> dict[str, float]:
+    """CPU milliseconds per image of each of STAGES, from a profiled pass over ``paths``
+    (the first image, which loads the models, left out). Profiling slows Python code, not
+    the libraries' C code these stages mostly are."""
+    import cProfile
+    import pstats
+
+    from checker.job import build_job
+    from checker.runner import check_image
+
+    plan = _worker_like_plan(paths, extra)
+    check_image(build_job(paths[0], plan))
+    profiler = cProfile.Profile(time.process_time)
+    profiler.enable()
+    for path in paths[1:]:
+        check_image(build_job(path, plan))
+    profiler.disable()
+    stats = pstats.Stats(profiler).stats  # (file, line, name) -> (cc, nc, tottime, cumtime, callers)
+    n = max(1, len(paths) - 1)
+    found: dict[str, float] = {}
+    for label, where in STAGES:
+        total, seen = 0.0, False
+        for (filename, _line, name), (_cc, _nc, tottime, cumtime, _callers) in stats.items():
+            if isinstance(where, str):
+                if filename == "~" and where in name:
+                    total, seen = total + tottime, True
+            elif filename.replace("\\", "/").endswith(where[0]) and name == where[1]:
+                total, seen = total + cumtime, True
+        if seen:
+            found[label] = 1000.0 * total / n
+    return found
+
+
+def measure_stages(paths: list[Path], extra: list[str], workdir: Path) -> dict[str, float]:
+    """``stage_cpu_ms`` in a fresh process running the measured code."""
+    out = workdir / "stages.json"
+    code = ("import json, sys; from bench.speed import stage_cpu_ms; "
+            "json.dump(stage_cpu_ms(json.loads(sys.argv[1]), json.loads(sys.argv[2])), open(sys.argv[3], 'w'))")
     env = _code_env(workdir)
     env["PYTHONPATH"] = os.pathsep.join([env.get("PYTHONPATH", ""), str(ROOT)]).strip(os.pathsep)
     subprocess.run([sys.executable, "-c", code, json.dumps([str(p) for p in paths]), json.dumps(extra), str(out)],
@@ -601,6 +678,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="measure an existing folder instead (read only), e.g. ../shared/corpus")
     parser.add_argument("--jobs1", action="store_true", help="also measure a cold --jobs 1 run")
     parser.add_argument("--no-rule-cpu", action="store_true", help="skip the in-process CPU pass per rule")
+    parser.add_argument("--stages", action="store_true",
+                        help="also a profiled pass: CPU per image of the dearest stages inside the rules")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     parser.add_argument("--report", type=Path,
                         help="also write the cold --jobs 2 JSON report here (for bench.compare_reports)")
@@ -657,6 +736,7 @@ def main(argv: list[str] | None = None) -> int:
         tess_runs = [tesseract_loop(images) for _ in range(args.repeat)]
         tess, tess_cpu = sorted(tess_runs)[len(tess_runs) // 2]
         cpu_rows = [] if args.no_rule_cpu else measure_rule_cpu(images, extra, workdir)
+        stages = measure_stages(images, extra, workdir) if args.stages else {}
         if args.report:
             args.report.write_text(json.dumps(cold2.report, indent=2))
     load_after = _load()
@@ -684,7 +764,7 @@ def main(argv: list[str] | None = None) -> int:
         "helper_process_peak_mib": max(helpers) if helpers else 0.0,
         "main_process_peak_mib": max(cold2.main_peak_mib, cold1.main_peak_mib if cold1 else 0.0),
         "per_rule_median_ms": rules, "per_kind_median_ms": kinds,
-        "rule_cpu_ms": cpu, "per_source_cpu_ms": per_source_cpu(cpu_rows, images) if cpu_rows else {},
+        "rule_cpu_ms": cpu, "stage_cpu_ms": stages, "per_source_cpu_ms": per_source_cpu(cpu_rows, images) if cpu_rows else {},
         "warm_report_equals_cold": same_warm, "errors": errors,
         "verdicts": {v: sum(i["verdict"] == v for i in cold2.report["images"]) for v in ("pass", "warn", "fail", "error")},
     }
@@ -724,6 +804,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {rule:28s} {v['mean']:8.1f} {v['max']:8.1f} {100 * v['share']:5.1f}%")
         print("CPU ms per image by source: " + ", ".join(f"{s} {ms:.0f}" for s, ms in
                                                          figures["per_source_cpu_ms"].items()))
+    if stages:
+        print("CPU ms per image by stage (profiled in-process pass; a stage includes what it calls):")
+        for label, ms in stages.items():
+            print(f"  {label:50s} {ms:8.1f}")
     print("wall ms per rule (cold run's report): median, max")
     rule_max = {rule: max(i["timings_ms"].get(rule, 0.0) for i in base.report["images"]) for rule in rules}
     for rule, ms in sorted(rules.items(), key=lambda kv: -kv[1]):

@@ -80,7 +80,9 @@ def find_grid_pattern(gray: np.ndarray, periods: tuple[int, ...] = tuple(range(2
     residual = high_pass(gray)
     side_y, side_x = min(h, detect_side), min(w, detect_side)
     cy, cx = (h - side_y) // 2, (w - side_x) // 2
-    crop = residual[cy: cy + side_y, cx: cx + side_x]
+    # one contiguous copy, folded at every period: folding a strided view costs 10% more,
+    # and the sums are the same (each fold adds the same rows in the same order)
+    crop = np.ascontiguousarray(residual[cy: cy + side_y, cx: cx + side_x])
     texture = float(np.sqrt(np.mean(crop ** 2)))
     amps: dict[int, float] = {}
     scores: dict[int, float] = {}

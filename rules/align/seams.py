@@ -106,7 +106,8 @@ def dominant_period(profile: np.ndarray, shortest: int = 6, longest: int = 64,
     from scipy.ndimage import uniform_filter1d
 
     x = x - uniform_filter1d(x, 2 * longest + 1, mode="reflect")  # remove slow trends
-    x = np.clip(x, -3 * x.std(), 3 * x.std())
+    spread = x.std()
+    x = np.clip(x, -3 * spread, 3 * spread)
     spectrum = np.fft.rfft(x, 2 * x.size)
     auto = np.fft.irfft(np.abs(spectrum) ** 2)[: x.size]
     if auto[0] <= 0:
@@ -131,7 +132,10 @@ def seam_evidence(gray: np.ndarray, params: SeamParams = SeamParams()) -> dict[s
     x0 = (w - used) // 2
     d = g[1:, x0: x0 + used] - g[:-1, x0: x0 + used]
     signed = d.reshape(h - 1, nb, band).mean(axis=2)
-    absd = np.minimum(np.abs(d), params.clip).reshape(h - 1, nb, band).mean(axis=2)
+    # |d| clipped in place: the same values without two more image-sized temporaries
+    np.abs(d, out=d)
+    np.minimum(d, params.clip, out=d)
+    absd = d.reshape(h - 1, nb, band).mean(axis=2)
     absd = _phase_normalised(absd, params.jpeg_period)
 
     step_med, step_spread = _local_reference(signed, params.window)

@@ -127,3 +127,20 @@ def test_cpu_table_leaves_out_the_first_image_and_shares_add_up():
     table = speed.cpu_table(rows, [])
     assert table["load"]["mean"] == 15.0 and table["r"]["max"] == 40.0
     assert abs(sum(v["share"] for v in table.values()) - 1.0) < 1e-9
+
+
+def test_snapshot_is_compiled_so_the_start_up_pays_no_compiling(tmp_path):
+    code = speed.snapshot_code(tmp_path / "code")
+    sources = list((code / "checker").glob("*.py"))
+    assert sources
+    for source in sources:
+        cached = list((source.parent / "__pycache__").glob(f"{source.stem}.*.pyc"))
+        assert cached, f"{source.name} not compiled"
+
+
+def test_stage_pass_finds_the_stages_of_the_rules_that_ran(tmp_path):
+    images = speed.build_folder(tmp_path, 3, 256, kinds=("seam",))
+    stages = speed.stage_cpu_ms([str(p) for p in images], ["--select", "ALIGN001,ALIGN002"])
+    assert {"decode (load_image)", "ALIGN001 seam search", "ALIGN002 grid search"} <= set(stages)
+    assert not any(label.startswith("OCR") or "MediaPipe" in label for label in stages), "text and hands did not run"
+    assert all(ms >= 0 for ms in stages.values()) and stages["ALIGN001 seam search"] > 0
