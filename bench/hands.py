@@ -471,6 +471,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variants", type=int, default=1, help="doctored copies of each kind per photo")
     parser.add_argument("--per-image", action="store_true", help="also list every image's outcome")
     parser.add_argument("--dump", type=Path, help="write the outcomes (pickle) here, for bench/hands_calibrate.py")
+    parser.add_argument("--workdir", type=Path, help="keep the generated images (doctored, drawn) in this folder "
+                                                     "instead of a temporary one (outside the repo), so their "
+                                                     "signals can be measured again without the corpus run")
     args = parser.parse_args(argv)
     if not (args.corpus / "MANIFEST.tsv").is_file():
         print(f"corpus not found at {args.corpus}", file=sys.stderr)
@@ -478,7 +481,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.cache:
         args.cache.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="noticer-hands-") as tmp:
-        figures, outcomes = run(args.corpus, Path(tmp), args.jobs, args.cache, args.variants)
+        workdir = args.workdir or Path(tmp)
+        figures, outcomes = run(args.corpus, workdir, args.jobs, args.cache, args.variants)
         if args.per_image:
             for o in outcomes:
                 flags = " ".join(f"{p[0]}:{c[-1]}" for (p, c), v in o.flagged.items() if v)
@@ -487,7 +491,7 @@ def main(argv: list[str] | None = None) -> int:
                       f"{flags} {o.cpu_ms['lenient']:.0f}/{o.cpu_ms['strict']:.0f} ms CPU")
     if args.dump:
         for o in outcomes:
-            o.case = Case(Path(o.case.path.name), o.case.group, o.case.source, o.case.positive, o.case.has_hand,
+            o.case = Case(o.case.path if args.workdir else Path(o.case.path.name), o.case.group, o.case.source, o.case.positive, o.case.has_hand,
                           o.case.extended, o.case.kind, o.case.poses, o.case.style)
         args.dump.write_bytes(pickle.dumps(outcomes))
     print(report(figures))

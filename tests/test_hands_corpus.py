@@ -100,8 +100,14 @@ def test_clean_images_have_no_findings(shipped_rates):
 # bounds: what the sample reached (2026-12-05), one image more on the two large sources
 # (fingercount 30 images, signdigits 24), none on the small ones: hagrid 9, mmpose 10, hamer 5,
 # mediapipe 2, ai_ok 4, illust_ok 8 (one image there is 10-25%)
-LENIENT_MAX_SHIPPED = {"fingercount": 0.04, "signdigits": 0.05, "hamer": 0.2, "illust_ok": 0.125}  # reached 0, 0, 1/5, 1/8
-LENIENT_MAX_LOSO = {"fingercount": 0.04, "signdigits": 0.05, "hamer": 0.6, "illust_ok": 0.125}  # reached 0, 0, 3/5, 1/8
-STRICT_MAX_SHIPPED = {"fingercount": 0.04, "signdigits": 0.09, "hamer": 0.4, "illust_ok": 0.25}  # reached 0, 1/24, 2/5, 2/8
-STRICT_MAX_LOSO = {"fingercount": 0.04, "signdigits": 0.09, "hamer": 0.6, "illust_ok": 0.25}  # reached 0, 1/24, 3/5, 2/8
+LENIENT_MAX_SHIPPED = {"fingercount": 0.04, "signdigits": 0.05, "hamer": 0.2, "illust_ok": 0.125}  # reached 1/30, 0, 1/5, 0
+LENIENT_MAX_LOSO = {"fingercount": 0.04, "signdigits": 0.05, "hamer": 0.2, "illust_ok": 0.125}  # reached 1/30, 0, 1/5, 0
+# fingercount strict 0.04 -> 0.07: the refit with the runs across the fingers, the mask-leak
+# discount and one instability term puts 2 of the 30 sampled photos in strict's tail (the
+# full corpus, leave-one-source-out, stays at 0.07 as before: bench.hands); mmpose 0 -> 0.1:
+# the refit gives the thumb's side of the hand a weight, and one mmpose hand (1/10) is a
+# HAND002 finding in strict with the shipped thresholds (none leave-one-source-out)
+STRICT_MAX_SHIPPED = {"fingercount": 0.07, "signdigits": 0.09, "hamer": 0.2, "illust_ok": 0.125,
+                      "mmpose": 0.1}  # reached 2/30, 1/24, 1/5, 1/8, 1/10
+STRICT_MAX_LOSO = {"fingercount": 0.07, "signdigits": 0.09, "hamer": 0.2, "illust_ok": 0.125}  # reached 2/30, 1/24, 1/5, 1/8
 STRICT_MIN_AI_RECALL = 0.6  # reached 3 of 5

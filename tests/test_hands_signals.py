@@ -178,3 +178,114 @@ def test_finding_message_names_the_strongest_evidence(extra, missing, fused, exp
     from rules.hands import FingerEvidence, finger_message
 
     assert finger_message(FingerEvidence(extra, missing, fused, False, 5), "right") == expected
+
+
+def _runs(hand, extended=(True,) * 5):
+    crop = crop_of(hand)
+    return hs.runs_across_fingers(hs.hand_mask(crop.image, crop.points), crop.points, extended)
+
+
+@pytest.mark.parametrize("size", [192, 256, 448])
+@pytest.mark.parametrize("outline", [True, False])
+def test_runs_across_fingers_count_a_sixth_finger_the_skeleton_does_not_hold(size, outline):
+    normal = _runs(draw_hand(size, outline=outline))
+    six = _runs(draw_hand(size, outline=outline, extra_finger=True))
+    assert normal["lines"] == six["lines"] == len(hs.RUN_LEVELS)
+    assert normal["runs"] == [4] * normal["lines"] and normal["free"] == [0] * normal["lines"]
+    # the drawn hand's skeleton has five digits: the sixth finger is a run none of them crosses
+    assert six["runs"] == [5] * six["lines"] and six["free"] == [1] * six["lines"]
+
+
+def test_runs_across_fingers_find_a_digit_over_background():
+    runs = _runs(draw_hand(256, missing=3))
+    assert runs["bare"] == [1] * runs["lines"]
+    assert runs["free"] == [0] * runs["lines"]
+
+
+def test_runs_across_fingers_need_two_held_out_fingers():
+    runs = _runs(draw_hand(256), extended=(True, True, False, False, False))
+    assert runs["lines"] == 0 and runs["free"] == []
+
+
+def test_runs_across_fingers_do_not_count_the_thumb():
+    hand = draw_hand(256)
+    crop = crop_of(hand)
+    mask = hs.hand_mask(crop.image, crop.points)
+    runs = hs.runs_across_fingers(mask, crop.points, (True,) * 5)
+    assert max(runs["runs"]) == 4  # index to pinky; the thumb beside the index is left out
+
+
+def test_a_free_run_on_most_lines_is_extra_finger_evidence():
+    from rules.hands.evidence import pixel_terms
+
+    base = {"mask_share": 0.3}
+    lines = len(hs.RUN_LEVELS)
+    six = pixel_terms({**base, "finger_runs": {"lines": lines, "free": [1] * lines, "wide": [0.6] * lines,
+                                               "bare": [0] * lines, "runs": [5] * lines}}, (True,) * 5)
+    one_line = pixel_terms({**base, "finger_runs": {"lines": lines, "free": [1] + [0] * (lines - 1),
+                                                    "wide": [0.6] * lines, "bare": [0] * lines,
+                                                    "runs": [4] * lines}}, (True,) * 5)
+    wide = pixel_terms({**base, "finger_runs": {"lines": lines, "free": [0] * lines, "wide": [1.9] * lines,
+                                                "bare": [0] * lines, "runs": [4] * lines}}, (True,) * 5)
+    assert six.values["extra_free_run"] == 1.0
+    assert one_line.values["extra_free_run"] == 0.0  # one odd scan line is noise
+    assert wide.values["extra_wide_run"] == 1.0 and wide.values["extra_free_run"] == 0.0
+
+
+def test_mask_leak_measures_a_skin_coloured_background_not_a_sixth_finger():
+    import cv2
+
+    from rules.hands.evidence import LEAK_FROM_FW2
+
+    def leak(image, points):
+        crop = hs.crop_hand(cv2.GaussianBlur(image, (0, 0), 3), points)
+        return hs.mask_leak(hs.hand_mask(crop.image, crop.points), crop.points)
+
+    normal = draw_hand(256, outline=False, soften=0)
+    six = draw_hand(256, outline=False, soften=0, extra_finger=True)
+    # a face-like skin-coloured ellipse behind the fingertips: the mask runs into it
+    behind = normal.image.copy()
+    centre = normal.points[12] + [0, -25]
+    cv2.ellipse(behind, (int(centre[0]), int(centre[1])), (100, 35), 0, 0, 360, SKIN, -1)
+    assert leak(normal.image, normal.points) < 1.0
+    assert leak(six.image, six.points) < LEAK_FROM_FW2 / 2  # one finger beyond the outline is not a leak
+    assert leak(behind, normal.points) > LEAK_FROM_FW2
+
+
+def test_a_leaking_mask_voids_its_evidence():
+    from rules.hands.evidence import LEAK_VOID_FW2, pixel_terms
+
+    signals = {"mask_share": 0.3, "webbing": [{"pair": [2, 3], "filled": 1.0, "crease": 0.1, "crease_near": 0.2,
+                                               "gap_fw": 1.0}]}
+    assert pixel_terms(signals, (True,) * 5).values["fused_no_crease"] > 0.9
+    leaked = pixel_terms({**signals, "mask_leak_fw2": LEAK_VOID_FW2 + 1}, (True,) * 5)
+    assert leaked.values["fused_no_crease"] == 0.0 and any("beyond the hand" in r for r in leaked.reasons)
+
+
+def test_a_crease_beside_the_landmarks_midline_is_fingers_held_together():
+    """The landmarks sit a few pixels off the real crease: a crease a sixth of a finger width
+    beside their midline still shows the fingers are two, held together."""
+    import cv2
+
+    from rules.hands.evidence import pixel_terms
+
+    hand = draw_hand(256, fused=2)
+    img = hand.image.copy()
+    fw = hs.finger_width_px(hand.points)
+    side = hand.points[14] - hand.points[10]
+    side = side / np.linalg.norm(side)
+    chain = (hand.points[9:13] + hand.points[13:17]) / 2 + side * fw * 0.17
+    for a, b in zip(chain[1:-1], chain[2:]):
+        cv2.line(img, tuple(int(v) for v in a), tuple(int(v) for v in b), (90, 50, 40), 2)
+    crop = hs.crop_hand(img, hand.points)
+    mask = hs.hand_mask(crop.image, crop.points)
+    gray = crop.image.mean(axis=2).astype(np.uint8)
+    web = {tuple(w["pair"]): w for w in hs.webbing(mask, gray, crop.points, (True,) * 5)}[(2, 3)]
+    assert web["crease_near"] > web["crease"]
+    assert pixel_terms({"mask_share": 0.3, "webbing": [web]}, (True,) * 5).values["fused_no_crease"] == 0.0
+    # without the crease the same pair is fused
+    crop = hs.crop_hand(hand.image, hand.points)
+    mask = hs.hand_mask(crop.image, crop.points)
+    gray = crop.image.mean(axis=2).astype(np.uint8)
+    fused = {tuple(w["pair"]): w for w in hs.webbing(mask, gray, crop.points, (True,) * 5)}[(2, 3)]
+    assert pixel_terms({"mask_share": 0.3, "webbing": [fused]}, (True,) * 5).values["fused_no_crease"] > 0.5

@@ -18,6 +18,9 @@ THUMB_HOLDS_FOLDED_FW = 1.5  # a thumb tip this near a folded finger's tip holds
 FUSED_MAX_GAP_FW = 2.5  # neighbouring digits farther apart than this (finger widths) are not fused
 MIN_READABLE_FINGER_PX = 3.0  # pixel evidence needs fingers at least this wide (image pixels)
 OTHER_HAND_DISCOUNT_AT = 0.5  # another hand covering this share of a hand's box voids its mask evidence
+CREASE_NEAR_HELD_TOGETHER = 1.0  # an edge this strong near the midline is the crease of fingers held together
+LEAK_FROM_FW2 = 8.0  # mask beyond the hand's outline up to this area (square finger widths) is a finger or noise
+LEAK_VOID_FW2 = 24.0  # ... from this area on the mask holds background, and its evidence counts nothing
 
 
 @dataclass(frozen=True)
@@ -46,8 +49,10 @@ def _clip01(x: float) -> float:
     return min(max(float(x), 0.0), 1.0)
 
 
-PIXEL_TERMS = ("extra_unexplained_part", "extra_wide_digit", "extra_mask_count", "missing_off_hand",
-               "missing_folded_between", "missing_mask_count", "fused_no_crease")
+PIXEL_TERMS = ("extra_unexplained_part", "extra_wide_digit", "extra_mask_count", "extra_free_run", "extra_wide_run",
+               "missing_off_hand", "missing_folded_between", "missing_mask_count", "fused_no_crease")
+FREE_RUN_FROM = 0.25  # a free run on this share of the scan lines or fewer is noise
+WIDE_RUN_FROM_FW = 1.15  # a single digit's run wider than this (finger widths) holds a second finger
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,9 @@ def pixel_terms(signals: dict, extended: tuple[bool, ...]) -> PixelTerms:
     - one landmark digit inside a part wider than any single finger (extra_wide_digit);
     - more digits in the mask than the skeleton holds out (extra_mask_count), fewer
       (missing_mask_count);
+    - on scan lines across the held-out fingers, a finger-like run of mask that no digit
+      crosses (extra_free_run), or a single digit's run as wide as two fingers
+      (extra_wide_run), on most lines;
     - a held-out digit whose outer half lies off the mask (missing_off_hand);
     - one finger folded away between two held out (missing_folded_between);
     - neighbouring held-out digits joined by mask with no crease between them (fused_no_crease)."""
@@ -97,6 +105,17 @@ def pixel_terms(signals: dict, extended: tuple[bool, ...]) -> PixelTerms:
                 # a second finger drawn against it that the skeleton does not account for
                 raise_to("extra_wide_digit", (p["width_fw"] - SINGLE_DIGIT_MAX_WIDTH_FW) / 0.35,
                          f"{DIGIT_NAMES[p['digits'][0]]} is {p['width_fw']:.1f} finger widths wide")
+        runs = signals.get("finger_runs") or {}
+        lines = int(runs.get("lines", 0))
+        if lines >= 2:
+            free_share = sum(1 for n in runs["free"] if n > 0) / lines
+            if free_share > FREE_RUN_FROM:
+                raise_to("extra_free_run", (free_share - FREE_RUN_FROM) / (1.0 - FREE_RUN_FROM),
+                         f"a finger no landmark digit holds on {free_share:.0%} of the lines across the fingers")
+            wide = sorted(runs["wide"])[lines // 2]  # the median line: one odd line is not enough
+            if wide > WIDE_RUN_FROM_FW:
+                raise_to("extra_wide_run", (wide - WIDE_RUN_FROM_FW) / 0.6,
+                         f"a single finger {wide:.1f} finger widths wide across the fingers")
         excess = mask_fingers - n_ext
         if excess >= 1 and n_ext >= 1:
             raise_to("extra_mask_count", 0.3 * excess, f"mask shows {mask_fingers} digits, skeleton holds out {n_ext}")
@@ -118,10 +137,22 @@ def pixel_terms(signals: dict, extended: tuple[bool, ...]) -> PixelTerms:
         for web in signals.get("webbing", []):
             # digits held far apart cannot be one fused digit: what fills the gap between them
             # is skin-coloured background (a face behind spread fingers)
-            if web["filled"] >= 0.9 and web["crease"] < 0.6 and web.get("gap_fw", 0.0) <= FUSED_MAX_GAP_FW:
+            # the crease is looked for on the landmarks' midline and, as they sit a few pixels
+            # off, beside it (crease_near): fingers held together show one there
+            near = web.get("crease_near", web["crease"])
+            if web["filled"] >= 0.9 and web["crease"] < 0.6 and near < CREASE_NEAR_HELD_TOGETHER \
+                    and web.get("gap_fw", 0.0) <= FUSED_MAX_GAP_FW:
                 a, b = web["pair"]
-                raise_to("fused_no_crease", (0.6 - web["crease"]) / 0.4,
+                raise_to("fused_no_crease", min((0.6 - web["crease"]) / 0.4, (CREASE_NEAR_HELD_TOGETHER - near) / 0.5),
                          f"{DIGIT_NAMES[a]} and {DIGIT_NAMES[b]} joined without a crease")
+    leak = float(signals.get("mask_leak_fw2", 0.0))
+    if leak > LEAK_FROM_FW2:
+        # the mask ran into a skin-coloured background (a face behind the fingers, another
+        # hand, an arm): the parts it shows beyond the hand are not the hand's
+        keep = _clip01(1.0 - (leak - LEAK_FROM_FW2) / (LEAK_VOID_FW2 - LEAK_FROM_FW2))
+        values = {k: v * keep for k, v in values.items()}
+        reasons.append(f"the hand's mask runs {leak:.0f} square finger widths beyond the hand: "
+                       f"its evidence counts {keep:.0%}")
     overlap = float(signals.get("other_hand_overlap", 0.0))
     if overlap > 0:
         # another hand covers part of this one (hands touching, clasped, interlaced): the mask

@@ -35,7 +35,10 @@ def check_finger_count(ctx, settings: FingerCountSettings):
         into one. MediaPipe Hands always fits a five-digit skeleton, so the evidence comes
         from elsewhere: a hand mask segmented from colours sampled along the landmark bones
         (refined by GrabCut); finger-like parts of that mask that no landmark digit explains
-        (extra finger); more or fewer digits in the mask than the skeleton holds out;
+        (extra finger); on scan lines across the held-out fingers, finger-like runs of
+        the mask that no landmark digit crosses, or one digit's run as wide as two fingers
+        (extra finger, counted apart from the five digits MediaPipe always fits); more or
+        fewer digits in the mask than the skeleton holds out;
         held-out digits lying over background (missing finger); neighbouring digits joined
         by hand-coloured webbing without a crease (fused fingers); and the landmark model
         changing its finger count or losing the hand when the crop is mirrored, rotated or
@@ -79,12 +82,14 @@ def check_finger_count(ctx, settings: FingerCountSettings):
         `python -m bench.hands_calibrate`; thresholds are not typed by hand.
 
     Known limits
-        A clean sixth finger beside the pinky is a full-strength extra-finger term, but the
-        model weighs it lightly (parts unexplained by the skeleton also occur on normal hands,
-        and doctored extra fingers seldom produce them): a drawn six-finger hand scores above
-        about 90% of normal hands, below both profiles. Fingers held together can read as
-        fused (no crease between them), and a face or skin-coloured background between
-        spread fingers is not counted as webbing only when the fingers are far apart.
+        A clean sixth finger beside the pinky is a free run across the fingers; the model
+        weighs it moderately (doctored extra fingers mostly touch their neighbour and show as
+        a wide run instead): a drawn six-finger hand is reported in strict, not in lenient.
+        Where the mask runs into a skin-coloured background (a face behind the fingers,
+        another hand, an arm) beyond the hand's outline, its pixel evidence is discounted,
+        and with it the evidence of a defect on such hands. Fingers held together read as
+        fused only when no crease shows near the landmarks' midline; a face between spread
+        fingers is not counted as webbing only when the fingers are far apart.
         Only hands MediaPipe finds are judged; small, mitten-like and heavily stylised drawn
         hands are often missed or get a skeleton that does not fit. A sixth finger the
         landmark model absorbs into its five, and a missing finger it explains as folded,

@@ -27,7 +27,11 @@ DATA = Path(__file__).parent / "data" / "hand_score.json"
 
 
 FINGER_TERMS = PIXEL_TERMS + ("mask_unreadable",)
-STABILITY_TERMS = ("tta_lost", "tta_count_disagree", "tta_handedness_disagree", "tta_shift")
+# the landmark model losing the hand, changing its count or its handedness under augmentation
+# are one piece of evidence (an unstable fit): one term, their sum capped at 1. As three terms
+# their weights added up, a hand with no other evidence could reach lenient on instability
+# alone, and so every hand needed augmentation (four more model runs) to be judged
+STABILITY_TERMS = ("tta_unstable", "tta_shift")
 GEOMETRY_TERMS = ("backward_bend", "lateral_bend", "long_bone", "short_bone", "thumb_side", "crossings")
 TERMS = FINGER_TERMS + STABILITY_TERMS + GEOMETRY_TERMS
 
@@ -66,7 +70,7 @@ def term_values(features: dict) -> np.ndarray:
     f = features
     return np.array([f[name] for name in PIXEL_TERMS] + [
         0.0 if f["mask_ok"] else 1.0,
-        f["tta_lost"], f["tta_count_disagree"], f["tta_handedness_disagree"], _excess(f["tta_shift"], 0.03, 0.2),
+        min(f["tta_lost"] + f["tta_count_disagree"] + f["tta_handedness_disagree"], 1.0), _excess(f["tta_shift"], 0.03, 0.2),
         _excess(f["backward_bend"], 30.0, 60.0), _excess(f["lateral_bend"], 30.0, 60.0),
         _excess(f["max_phalanx"], 1.8, 2.0), _excess(0.4 - f["min_phalanx"], 0.0, 0.4),
         _excess(f["thumb_side"], 0.8, 1.5), min(f["crossings"], 2) / 2.0,

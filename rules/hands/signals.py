@@ -217,7 +217,137 @@ def protrusions(mask: np.ndarray, points: np.ndarray, min_length: float = 0.45) 
     return found
 
 
+# ---------------------------------------------------------------- mask beyond the hand
+
+LEAK_MARGIN_FW = 0.6  # mask this far from the skeleton's outline still belongs to the hand
+
+
+def mask_leak(mask: np.ndarray, points: np.ndarray, margin: float = LEAK_MARGIN_FW) -> float:
+    """Area of the mask outside the hand the skeleton outlines (palm polygon and bones a
+    finger wide, grown by `margin` finger widths), wrist side excluded (the forearm belongs
+    there), in square finger widths. A sixth finger adds 2 to 4; a skin-coloured background
+    the mask ran into (a face behind the fingers, another hand, an arm) adds tens."""
+    import cv2
+
+    pts = np.asarray(points, float)
+    fw = max(finger_width_px(pts), 4.0)
+    outline = np.zeros(mask.shape, np.uint8)
+    cv2.fillPoly(outline, [np.round(pts[[0, 1, 5, 9, 13, 17]]).astype(np.int32)], 1)
+    for a, b in geo.BONES:
+        cv2.line(outline, tuple(int(v) for v in np.round(pts[a])), tuple(int(v) for v in np.round(pts[b])), 1,
+                 max(1, int(round(fw))))
+    r = max(1, int(round(margin * fw)))
+    outline = cv2.dilate(outline, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+    h, w = mask.shape
+    yy, xx = np.mgrid[0:h, 0:w]
+    axis = pts[9] - pts[0]
+    along = ((xx - pts[0, 0]) * axis[0] + (yy - pts[0, 1]) * axis[1]) / max(float(axis @ axis), 1e-9)
+    return round(float((mask & (outline == 0) & (along > 0.0)).sum()) / fw ** 2, 2)
+
+
+# ---------------------------------------------------------------- runs across the fingers
+
+RUN_LEVELS = (0.3, 0.45, 0.6, 0.75)  # where the scan lines cross the held-out fingers (share of MCP to tip)
+RUN_MIN_FW = 0.3  # narrower runs of mask are noise (a strand of hair, a ragged edge)
+RUN_EXTEND_FW = 2.2  # the scan line runs on this far beyond the outer held-out fingers
+RUN_THUMB_FW = 0.6  # mask this near the thumb's landmark line is the thumb
+
+
+def _point_along(points: np.ndarray, chain: tuple[int, ...], fraction: float) -> np.ndarray:
+    """The point at `fraction` of a digit's length (by arc length, base to tip)."""
+    pts = np.asarray(points, float)[list(chain)]
+    seg = np.linalg.norm(np.diff(pts, axis=0), axis=1)
+    total = float(seg.sum())
+    if total < 1e-9:
+        return pts[0]
+    target = fraction * total
+    for i, length in enumerate(seg):
+        if target <= length or i == len(seg) - 1:
+            t = min(target / max(float(length), 1e-9), 1.0)
+            return pts[i] + t * (pts[i + 1] - pts[i])
+        target -= length
+    return pts[-1]
+
+
+def _segment_distance(px: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    ab = b - a
+    t = np.clip(((px - a) @ ab) / max(float(ab @ ab), 1e-9), 0.0, 1.0)
+    return np.linalg.norm(px - (a + t[:, None] * ab), axis=1)
+
+
+def runs_across_fingers(mask: np.ndarray, points: np.ndarray, extended: tuple[bool, ...],
+                        levels: tuple[float, ...] = RUN_LEVELS) -> dict:
+    """Count the finger-like runs of the hand mask on scan lines across the held-out fingers,
+    independently of the five digits the landmark model fits.
+
+    Each scan line joins the points at the same share of length of every held-out finger
+    (index to pinky) and runs on beyond the outer ones. Along it the mask falls into runs;
+    a run is explained by the digits whose crossing lies in it, and the thumb's is left out.
+    Per line: runs no digit explains (`free`: a finger the skeleton does not hold, as a sixth
+    finger beside the pinky), the widest run holding a single digit in finger widths (`wide`:
+    a second finger drawn against it), and held-out digits crossing no run (`bare`: a
+    finger the skeleton places over background). Needs two held-out fingers."""
+    held = [d for d in range(1, 5) if extended[d]]
+    out = {"lines": 0, "free": [], "wide": [], "bare": [], "runs": []}
+    if len(held) < 2:
+        return out
+    pts = np.asarray(points, float)
+    h, w = mask.shape
+    fw = max(finger_width_px(pts), 4.0)
+    thumb = [(pts[a], pts[b]) for a, b in zip(geo.DIGIT_CHAINS[0][:-1], geo.DIGIT_CHAINS[0][1:])]
+    for level in levels:
+        anchors = np.array([_point_along(pts, geo.DIGIT_CHAINS[d], level) for d in held])
+        first = anchors[1] - anchors[0]
+        last = anchors[-1] - anchors[-2]
+        if np.linalg.norm(first) < 1e-6 or np.linalg.norm(last) < 1e-6:
+            continue
+        start = anchors[0] - first / np.linalg.norm(first) * RUN_EXTEND_FW * fw
+        end = anchors[-1] + last / np.linalg.norm(last) * RUN_EXTEND_FW * fw
+        line = np.vstack([start, anchors, end])
+        # sample the polyline every half pixel, keeping each sample's arc length
+        samples, arc, digit_at = [], [], []
+        travelled = 0.0
+        for i in range(len(line) - 1):
+            a, b = line[i], line[i + 1]
+            length = float(np.linalg.norm(b - a))
+            n = max(2, int(np.ceil(length * 2)))
+            t = np.linspace(0.0, 1.0, n, endpoint=False)
+            samples.append(a + t[:, None] * (b - a))
+            arc.append(travelled + t * length)
+            if 1 <= i + 1 <= len(held):
+                digit_at.append(travelled + length)  # anchors[i] sits at the end of segment i
+            travelled += length
+        xy = np.concatenate(samples)
+        s = np.concatenate(arc)
+        ix, iy = np.round(xy[:, 0]).astype(int), np.round(xy[:, 1]).astype(int)
+        inside = (ix >= 0) & (ix < w) & (iy >= 0) & (iy < h)
+        on = np.zeros(len(xy), bool)
+        on[inside] = mask[iy[inside], ix[inside]]
+        near_thumb = np.min([_segment_distance(xy, a, b) for a, b in thumb], axis=0) < RUN_THUMB_FW * fw
+        # runs of mask along the line
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], on.astype(np.int8), [0]])))
+        runs = []
+        for r0, r1 in zip(edges[::2], edges[1::2]):
+            width = (s[r1 - 1] - s[r0]) / fw if r1 - 1 > r0 else 0.0
+            if width < RUN_MIN_FW:
+                continue
+            digits = [d for d, at in zip(held, digit_at) if s[r0] - 1.0 <= at <= s[r1 - 1] + 1.0]
+            runs.append({"width": width, "digits": digits, "thumb": bool(near_thumb[r0:r1].mean() > 0.5),
+                         "open_end": bool(r0 == 0 or r1 == len(on))})
+        free = sum(1 for r in runs if not r["digits"] and not r["thumb"] and not r["open_end"] and r["width"] <= 1.6)
+        single = [r["width"] for r in runs if len(r["digits"]) == 1 and not r["thumb"]]
+        covered = {d for r in runs for d in r["digits"]}
+        out["lines"] += 1
+        out["free"].append(free)
+        out["wide"].append(round(max(single, default=0.0), 2))
+        out["bare"].append(sum(1 for d in held if d not in covered))
+        out["runs"].append(sum(1 for r in runs if not r["thumb"]))
+    return out
+
+
 # ---------------------------------------------------------------- fused fingers
+
+CREASE_WINDOW_FW = 0.22  # how far from the landmarks' midline a crease between two fingers is looked for
 
 def webbing(mask: np.ndarray, gray: np.ndarray, points: np.ndarray, extended: tuple[bool, ...]) -> list[dict]:
     """For neighbouring held-out fingers: how much of the line between their middle
@@ -248,8 +378,19 @@ def webbing(mask: np.ndarray, gray: np.ndarray, points: np.ndarray, extended: tu
             continue
         filled = float(mask[across[ok_a, 1], across[ok_a, 0]].mean())
         crease = float(np.median(mag[along[ok_b, 1], along[ok_b, 0]]) / max(ref, 1e-6))
+        # the landmarks sit a few pixels off the real crease: the strongest edge within a
+        # fifth of a finger width either side of the midline (not as far as the fingers'
+        # outer edges, which two digits fitted on one finger would find)
+        side = mid_b - mid_a
+        side = side / max(float(np.linalg.norm(side)), 1e-6)
+        offsets = np.linspace(-CREASE_WINDOW_FW, CREASE_WINDOW_FW, 7) * finger_width_px(points)
+        near = np.round(along[ok_b][:, None, :] + offsets[None, :, None] * side).astype(int)
+        inside = (near[..., 0] >= 0) & (near[..., 0] < w) & (near[..., 1] >= 0) & (near[..., 1] < h)
+        values = np.where(inside, mag[np.clip(near[..., 1], 0, h - 1), np.clip(near[..., 0], 0, w - 1)], 0.0)
+        crease_near = float(np.median(values.max(axis=1)) / max(ref, 1e-6))
         gap = float(np.linalg.norm(mid_a - mid_b) / max(finger_width_px(points), 1e-6))
-        out.append({"pair": [a, b], "filled": round(filled, 2), "crease": round(crease, 2), "gap_fw": round(gap, 2)})
+        out.append({"pair": [a, b], "filled": round(filled, 2), "crease": round(crease, 2),
+                    "crease_near": round(crease_near, 2), "gap_fw": round(gap, 2)})
     return out
 
 
@@ -355,13 +496,16 @@ def hand_signals(rgb: np.ndarray, hand, extended: tuple[bool, ...]) -> dict:
     coverage = digit_coverage(mask, crop.points)
     parts = protrusions(mask, crop.points)
     webs = webbing(mask, gray, crop.points, extended)
+    runs = runs_across_fingers(mask, crop.points, extended)
     fw = finger_width_px(crop.points)
     out: dict = {
         "digit_coverage": [round(c, 2) for c in coverage],
         "protrusions": parts,
         "unexplained_protrusions": sum(1 for p in parts if not p["digits"]),
         "webbing": webs,
+        "finger_runs": runs,
         "mask_share": round(float(mask.mean()), 3),
+        "mask_leak_fw2": mask_leak(mask, crop.points),
         "finger_width_px": round(fw / crop.scale, 1),
     }
     out["thumb_to_folded_tip_fw"] = thumb_to_folded_tips(hand.points, extended)
