@@ -73,17 +73,19 @@ def test_manifest_is_valid_for_pre_commit():
 
     (hook,) = load_manifest(str(ROOT / ".pre-commit-hooks.yaml"))
     assert hook["id"] == "noticer"
-    # exactly the formats noticer reads: an SVG logo or an AVIF must not block a commit
-    from identify.extensions import EXTENSIONS
+    # exactly the formats noticer reads, whatever the case of the name: an SVG logo or an AVIF
+    # must not block a commit, and no name noticer reads may slip past the hook
+    import re
 
     from checker.imageio import IMAGE_SUFFIXES
 
-    # pre-commit's `identify` has no file type for the JPEG download names .jfif and .jpe: the
-    # hook cannot select them by type (noticer itself reads them, from folders and by name)
-    untyped = {suffix for suffix in IMAGE_SUFFIXES if suffix[1:] not in EXTENSIONS}
-    assert untyped <= {".jfif", ".jpe"}
-    assert all(EXTENSIONS[suffix[1:]] & set(hook["types_or"]) for suffix in IMAGE_SUFFIXES if suffix not in untyped)
-    assert not EXTENSIONS["svg"] & set(hook["types_or"]) and not EXTENSIONS["avif"] & set(hook["types_or"])
+    selects = re.compile(hook["files"])
+    assert hook["types"] == ["file"] and not hook["types_or"]
+    for suffix in IMAGE_SUFFIXES:
+        for name in (f"art/pic{suffix}", f"art/PIC{suffix.upper()}"):
+            assert selects.search(name), name
+    for name in ("logo.svg", "photo.avif", "notes.png.txt", "pngs/readme.md", "archive.jpg.zip"):
+        assert not selects.search(name), name
     assert hook["language"] == "python"
     assert hook["pass_filenames"] is True and hook["require_serial"] is True
     assert hook["entry"].split()[:2] == ["noticer", "check"]
