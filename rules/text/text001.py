@@ -4,8 +4,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterator
 
+import numpy as np
+
 from checker.model import Issue, Severity
 from checker.rule import Rule
+from rules.text.ocr import SECOND_READING_MAX_ANGLE
+from rules.text.rapid import line_crops
+from rules.text.tesseract import tesseract_line
 from rules.text.reading import Box, OcrLine, OcrWord
 from rules.text.scripts import crop_reading
 from rules.text.settings import DEFAULT_ENGINE, SHARED_OCR_SETTINGS, ocr_engine_missing, validate_text_settings
@@ -77,9 +82,10 @@ def check_misspelled(ctx, settings: MisspelledSettings) -> Iterator[Issue]:
         skip_mixed_case: words like ZImage or ComfyUI are taken as names (lenient).
         min_char_confidence: skip words with a letter the OCR is unsure of (lenient 0.6,
         strict 0.3), which are more often misreadings of odd fonts than misspellings.
-        second_reader: Tesseract re-reads the crop of each word found misspelled; when it
-        reads the correction there (and not the misspelling), the typo was RapidOCR's
-        misreading of handwriting or a script font (achieping for achieving). On in both.
+        second_reader: Tesseract re-reads the crop of each word found misspelled, and its
+        line (unless tilted); when it reads the correction there, and not the misspelling,
+        the typo was RapidOCR's misreading of handwriting or a script font (achieping for
+        achieving, nothng for nothing). On in both.
         skip_first_letter_puns: a common word with only its first letter replaced
         (ROCKDOWN for LOCKDOWN) is taken as a pun or a name (lenient); generated
         misspellings keep the first letter.
@@ -115,7 +121,7 @@ def check_misspelled(ctx, settings: MisspelledSettings) -> Iterator[Issue]:
             continue  # pseudo-text, not misspelled words: TEXT002 reports it
         issues = list(_line_typos(line, dictionary, width, settings, result.engine))
         if settings.second_reader and result.engine != "tesseract":
-            issues = [issue for issue in issues if not _misread(ctx, issue)]
+            issues = [issue for issue in issues if not _misread(ctx, issue, line)]
         if issues and not other_script(ctx, line.text, line.box):  # СВЕЖИЙ read as CBE>KNV is no typo
             yield from issues
 
@@ -126,15 +132,47 @@ def first_letter_pun(word: str, suggestion: str) -> bool:
     return len(a) == len(b) >= 4 and a[0] != b[0] and a[1:] == b[1:]
 
 
-def _misread(ctx, issue: Issue) -> bool:
-    """Whether Tesseract, re-reading the word's crop, reads the suggested correction there as
-    a word of its own (and not the misspelling): PARTI read as PARTI holds no PART."""
+def _misread(ctx, issue: Issue, line: OcrLine) -> bool:
+    """Whether Tesseract, re-reading the word's crop or its line, reads the suggested
+    correction there as a word of its own (and not the misspelling): RapidOCR drops letters
+    of handwriting and joined script (``nothng`` for ``nothing``, which Tesseract reads on
+    the line's crop but not on the word's). PARTI read as PARTI holds no PART. A reading
+    merely near the correction does not count: Tesseract read a generated FESTIVXAL as
+    Festivas, one edit from FESTIVAL."""
+    word, suggestion = str(issue.measurements["word"]).lower(), str(issue.measurements["suggestion"]).lower()
     region = issue.region
-    reading = ctx.shared(crop_reading, Box(region.x, region.y, region.x + region.width, region.y + region.height), "eng")
+    box = Box(region.x, region.y, region.x + region.width, region.y + region.height)
+    tokens = []
+    reading = ctx.shared(crop_reading, box, "eng")
+    if reading is not None:
+        tokens += [run.lower() for run in letter_runs(reading.text)]
+    tokens += _line_tokens(ctx, line, box)
+    return suggestion in tokens and word not in tokens
+
+
+def _line_tokens(ctx, line: OcrLine, box: Box) -> list[str]:
+    """The letter runs Tesseract reads, on the line's crop, over the word in ``box``."""
+    reading = ctx.shared(line_second_reading, line.box, line.angle)
     if reading is None:
-        return False
-    words = {run.lower() for run in letter_runs(reading.text)}
-    return str(issue.measurements["suggestion"]).lower() in words and str(issue.measurements["word"]).lower() not in words
+        return []
+    tokens = []
+    for other in reading.words:
+        if min(other.box.x1, box.x1) - max(other.box.x0, box.x0) > 0.3 * min(other.box.width, box.width):
+            tokens += [run.lower() for run in letter_runs(other.text)]
+    return tokens
+
+
+def line_second_reading(ctx, box: Box, angle: float) -> OcrLine | None:
+    """Tesseract's reading of the line in ``box`` (None for a tilted line, whose box holds
+    parts of the lines around it, or when Tesseract is missing or reads nothing). Call as
+    ``ctx.shared(line_second_reading, box, angle)``."""
+    if abs(angle) > SECOND_READING_MAX_ANGLE:
+        return None
+    quad = np.array([[[box.x0, box.y0], [box.x1, box.y0], [box.x1, box.y1], [box.x0, box.y1]]], dtype=np.float32)
+    try:
+        return tesseract_line(line_crops(ctx.rgb, quad)[0], quad[0])
+    except (RuntimeError, ImportError, OSError):
+        return None
 
 
 def _line_typos(line: OcrLine, dictionary, width: int, settings: MisspelledSettings, engine: str) -> Iterator[Issue]:
