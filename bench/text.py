@@ -150,14 +150,16 @@ def evaluate_malformed(engine: str, n: int) -> dict:
     TEXT rule, and by the malformed-letter check alone (TEXT002 findings of kind
     "malformed"), on seeds 0..n-1 (the calibration's seeds are apart)."""
     settings = {p: settings_for(p, engine) for p in PROFILES}
+    # strict without the check, for what it adds (the OCR and second reading are shared)
+    settings["strict without it"] = settings_for("strict", engine, {"text.garbled": {"malformed_letters": False}})
     kinds = ("correct",) + MALFORMED_KINDS
-    out = {p: {k: Tally() for k in kinds} for p in PROFILES}
-    malformed = {p: {k: 0 for k in kinds} for p in PROFILES}
+    out = {p: {k: Tally() for k in kinds} for p in settings}
+    malformed = {p: {k: 0 for k in kinds} for p in settings}
     for seed in range(n):
         for kind in kinds:
             case = make_malformed_case(seed, None if kind == "correct" else kind)
             findings, _ = timed_check(context_from_array(case.image), settings)
-            for profile in PROFILES:
+            for profile in settings:
                 tally = out[profile][kind]
                 tally.n += 1
                 tally.flagged += bool(findings[profile])
@@ -168,7 +170,7 @@ def evaluate_malformed(engine: str, n: int) -> dict:
 def print_malformed(engine: str, result: dict) -> None:
     print(f"\n== malformed letters (fixtures/text_gen.py make_malformed_case), engine={engine}: images flagged "
           f"by any TEXT rule (by the malformed-letter check)")
-    for profile in PROFILES:
+    for profile in result["profiles"]:
         cells = [f"{kind} {_ratio(t.flagged, t.n)} ({result['malformed'][profile][kind]})"
                  for kind, t in result["profiles"][profile].items()]
         print(f"{profile:8} " + "; ".join(cells))
