@@ -204,8 +204,7 @@ def test_a_typo_the_second_reader_reads_spelled_right_was_a_misreading(monkeypat
 
     image = _sign("DIFFUSON")
     assert run_rule(TEXT001, image)
-    # the word's crop only: Tesseract's reading of the real line says DIFFUSON, which keeps the typo
-    monkeypatch.setattr(text001, "line_second_reading", lambda ctx, box, angle: None)
+    monkeypatch.setattr(text001, "line_second_reading", lambda ctx, box, angle: None)  # the word's crop only
     monkeypatch.setattr(text001, "crop_reading",
                         lambda ctx, box, language, script="latin": ScriptReading("latin", "eng", "DIFFUSION", 0.9))
     assert run_rule(TEXT001, image) == []
@@ -236,6 +235,17 @@ def test_the_second_reading_of_the_line_over_the_word_counts_too(monkeypatch):
 
     line_reads(0, 900)  # over the whole sign
     assert run_rule(TEXT001, image) == []
+    # each reading on its own: the word's crop reading the typo does not outvote the line's
+    monkeypatch.setattr(text001, "crop_reading",
+                        lambda ctx, box, language, script="latin": ScriptReading("latin", "eng", "DIFFUSON", 0.5))
+    assert run_rule(TEXT001, image) == []
+    # a handwritten word the second reader splits ("No thing") is read joined too
+    split = (OcrWord("DIFF", Box(0, 0, 400, 200), 0.9), OcrWord("USION", Box(420, 0, 900, 200), 0.9))
+    monkeypatch.setattr(text001, "line_second_reading",
+                        lambda ctx, box, angle: OcrLine("DIFF USION", Box(0, 0, 900, 200), 0.9, split, 50.0))
+    assert run_rule(TEXT001, image) == []
+    monkeypatch.setattr(text001, "crop_reading",
+                        lambda ctx, box, language, script="latin": ScriptReading("latin", "eng", "No thag", 0.5))
     line_reads(0, 40)  # a word elsewhere on the line
     assert run_rule(TEXT001, image)
     # a reading merely near the correction is no evidence: Tesseract read a generated

@@ -8,7 +8,6 @@ import numpy as np
 
 from checker.model import Issue, Severity
 from checker.rule import Rule
-from rules.text.ocr import SECOND_READING_MAX_ANGLE
 from rules.text.rapid import line_crops
 from rules.text.tesseract import tesseract_line
 from rules.text.reading import Box, OcrLine, OcrWord
@@ -83,7 +82,7 @@ def check_misspelled(ctx, settings: MisspelledSettings) -> Iterator[Issue]:
         min_char_confidence: skip words with a letter the OCR is unsure of (lenient 0.6,
         strict 0.3), which are more often misreadings of odd fonts than misspellings.
         second_reader: Tesseract re-reads the crop of each word found misspelled, and its
-        line (unless tilted); when it reads the correction there, and not the misspelling,
+        line (unless tilted more than 6 degrees); when it reads the correction there, and not the misspelling,
         the typo was RapidOCR's misreading of handwriting or a script font (achieping for
         achieving, nothng for nothing). On in both.
         skip_first_letter_puns: a common word with only its first letter replaced
@@ -99,9 +98,10 @@ def check_misspelled(ctx, settings: MisspelledSettings) -> Iterator[Issue]:
         unless listed in `words` or asked for by the prompt. A typo that makes another real
         word (IMAGES for IMAGINE) is not a misspelling: TEXT003 catches it when the intended
         text is known. A line of three or more words none of which is a word is left to
-        TEXT002 (pseudo-text, not typos). OCR misreadings of unusual fonts can be reported;
-        the engine can misread a malformed letter as the right one (FIRL read as FIRE) and
-        miss the typo. A word that reaches the image's left or right edge (within a quarter
+        TEXT002 (pseudo-text, not typos). OCR misreadings of unusual fonts can be reported
+        (a letter of joined script dropped, wost for worst, when Tesseract does not read
+        the correction either); the engine can read a malformed letter as the right one
+        (FIRL read as FIRE) and miss the typo: strict TEXT002 then looks at the glyphs. A word that reaches the image's left or right edge (within a quarter
         of its height) and is the visible part of a common word is taken as cut by the
         crop, not misspelled (VERNM, of GOVERNMENT); a typo there that is also such a part
         (the end of a word on the left edge, the start of one on the right) is missed.
@@ -134,43 +134,51 @@ def first_letter_pun(word: str, suggestion: str) -> bool:
 
 def _misread(ctx, issue: Issue, line: OcrLine) -> bool:
     """Whether Tesseract, re-reading the word's crop or its line, reads the suggested
-    correction there as a word of its own (and not the misspelling): RapidOCR drops letters
-    of handwriting and joined script (``nothng`` for ``nothing``, which Tesseract reads on
-    the line's crop but not on the word's). PARTI read as PARTI holds no PART. A reading
+    correction there as a word of its own (and not the misspelling) in either: RapidOCR drops
+    letters of handwriting and joined script (``nothng`` for ``nothing``, which Tesseract
+    reads on the line's crop, as "No thing", but not on the word's). PARTI read as PARTI holds no PART. A reading
     merely near the correction does not count: Tesseract read a generated FESTIVXAL as
     Festivas, one edit from FESTIVAL."""
     word, suggestion = str(issue.measurements["word"]).lower(), str(issue.measurements["suggestion"]).lower()
     region = issue.region
     box = Box(region.x, region.y, region.x + region.width, region.y + region.height)
-    tokens = []
     reading = ctx.shared(crop_reading, box, "eng")
-    if reading is not None:
-        tokens += [run.lower() for run in letter_runs(reading.text)]
-    tokens += _line_tokens(ctx, line, box)
-    return suggestion in tokens and word not in tokens
+    readings = [[run.lower() for run in letter_runs(reading.text)] if reading is not None else [],
+                _line_tokens(ctx, line, box)]
+    # each reading on its own: the crops differ, and on handwriting Tesseract reads one
+    # right and the other as RapidOCR did (the word's crop nothng, the line's "No thing")
+    return any(suggestion in tokens and word not in tokens for tokens in readings)
 
 
 def _line_tokens(ctx, line: OcrLine, box: Box) -> list[str]:
-    """The letter runs Tesseract reads, on the line's crop, over the word in ``box``."""
+    """The letter runs Tesseract reads, on the line's crop, over the word in ``box``, and each
+    two neighbouring ones joined."""
     reading = ctx.shared(line_second_reading, line.box, line.angle)
     if reading is None:
         return []
-    tokens = []
+    over = []
     for other in reading.words:
         if min(other.box.x1, box.x1) - max(other.box.x0, box.x0) > 0.3 * min(other.box.width, box.width):
-            tokens += [run.lower() for run in letter_runs(other.text)]
-    return tokens
+            over += [run.lower() for run in letter_runs(other.text)]
+    # a reader that segments glyphs splits handwriting ("No thing"): two pieces side by side count joined too
+    return over + [a + b for a, b in zip(over, over[1:])]
+
+
+# lines tilted more than this are not re-read: their axis-aligned box holds much of the
+# lines around them (strict TEXT004's second reading stops at 3 degrees; handwriting slopes,
+# and a sketch's 4-degree "nothing" was read right only on its line's box)
+LINE_READING_MAX_ANGLE = 6.0
 
 
 def line_second_reading(ctx, box: Box, angle: float) -> OcrLine | None:
-    """Tesseract's reading of the line in ``box`` (None for a tilted line, whose box holds
-    parts of the lines around it, or when Tesseract is missing or reads nothing). Call as
+    """Tesseract's reading of the line in ``box`` (None for a line tilted more than
+    ``LINE_READING_MAX_ANGLE``, or when Tesseract is missing or reads nothing). Call as
     ``ctx.shared(line_second_reading, box, angle)``."""
-    if abs(angle) > SECOND_READING_MAX_ANGLE:
+    if abs(angle) > LINE_READING_MAX_ANGLE:
         return None
-    quad = np.array([[[box.x0, box.y0], [box.x1, box.y0], [box.x1, box.y1], [box.x0, box.y1]]], dtype=np.float32)
+    quad = np.array([[box.x0, box.y0], [box.x1, box.y0], [box.x1, box.y1], [box.x0, box.y1]], dtype=np.float32)
     try:
-        return tesseract_line(line_crops(ctx.rgb, quad)[0], quad[0])
+        return tesseract_line(line_crops(ctx.rgb, quad[np.newaxis])[0], quad)
     except (RuntimeError, ImportError, OSError):
         return None
 
