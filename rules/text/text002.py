@@ -102,8 +102,8 @@ def check_garbled(ctx, settings: GarbledSettings) -> Iterator[Issue]:
         edge that is part of a common word is no non-word (as for TEXT001). The evidence
         is mostly what OCR reads: a malformed letter that the recogniser reads, without
         doubt, as the letter it imitates goes unflagged. The malformed-letter check
-        (strict) finds about one in ten generated letters partly erased, crossed by a
-        stray stroke or merged with the next (`python -m bench.text`), and needs both
+        (strict) adds 16 of 180 generated words with a letter partly erased, crossed by
+        a stray stroke or merged with the next (`python -m bench.text`), and needs both
         readers to find fault: the letter the recogniser doubts need not be the malformed
         one (the flame-lettered FIRL, read FIRE, is found through its doubtful I).
     """
