@@ -18,6 +18,9 @@ Per engine and profile it prints
   source out: for each source, the lowest finding confidence to report at that keeps false
   alarms within issue #18's budget (6% lenient, 12% strict) on the other sources, applied to
   the held-out source, so that no figure comes from the images that set its threshold;
+- on generated words with one malformed letter (partly erased, crossed by a stray stroke,
+  merged with the next; seeds below those the glyph calibration was made on): images
+  flagged per kind, and by the malformed-letter check alone, and correct words flagged;
 - on generated signs in other scripts (CJK, Hangul, Cyrillic, Greek, Arabic, Hebrew,
   Devanagari; seeds from 200, apart from those the script thresholds were looked at on):
   correct lettering flagged per profile (should be none), and CJK pseudo-characters found.
@@ -42,10 +45,12 @@ from rules.text.words import normalized_edit_similarity
 
 from fixtures.text_gen import (
     LABEL_SIZES,
+    MALFORMED_KINDS,
     SCRIPTS,
     STYLES,
     make_case,
     make_label_case,
+    make_malformed_case,
     make_packing_case,
     make_script_case,
     make_text_free,
@@ -94,6 +99,81 @@ def second_reading_ms(path: Path, engine: str) -> float:
     start = time.process_time()
     ctx.shared(second_reading, params)
     return (time.process_time() - start) * 1000
+
+
+# ---------------------------------------------------------------- malformed letters
+
+# seeds of the generated correct signs the glyph calibration is made on (rules/text/glyphs.py);
+# the benchmark measures on seeds below GLYPH_CALIBRATION_SEED0
+GLYPH_CALIBRATION_SEED0 = 1000
+GLYPH_CALIBRATION_WORDS = 200  # make_malformed_case(seed, None) signs
+GLYPH_CALIBRATION_SIGNS = 40  # make_case(seed, style, False) signs per style
+
+
+def glyph_words(image, engine: str = "rapidocr") -> list[tuple[float, float | None]]:
+    """(doubt, disagreement) of each word ``glyph_evidence`` judges on ``image``, read as
+    strict reads it (its detection size, and the second reading strict TEXT004 makes)."""
+    from rules.text.glyphs import glyph_evidence
+    from rules.text.shared import dictionary_for
+
+    settings = settings_for("strict", engine)["TEXT002"]
+    params = ocr_params(settings)
+    ctx = context_from_array(image)
+    lines = ctx.shared(read_text, params).lines
+    second = ctx.shared(second_reading, params)
+    dictionary = dictionary_for(settings)
+    return [(e.doubt, e.disagreement) for line, other in zip(lines, second) for e in glyph_evidence(line, other, dictionary)]
+
+
+def calibrate_glyphs(engine: str = "rapidocr") -> None:
+    """Write rules/text/data/glyph_calibration.txt from generated correct signs: single
+    words set letter by letter (as the malformed cases are, without the defect) and the
+    benchmark's signs of every style, on seeds from GLYPH_CALIBRATION_SEED0."""
+    from rules.text.glyphs import CALIBRATION_FILE, calibrate, write_calibration
+
+    seed0 = GLYPH_CALIBRATION_SEED0
+    words = []
+    for seed in range(seed0, seed0 + GLYPH_CALIBRATION_WORDS):
+        words += glyph_words(make_malformed_case(seed, None).image, engine)
+    for style in STYLES:
+        for seed in range(seed0, seed0 + GLYPH_CALIBRATION_SIGNS):
+            words += glyph_words(make_case(seed, style, False).image, engine)
+    source = (f"python -m bench.text --calibrate-glyphs: {len(words)} words of generated correct signs "
+              f"(make_malformed_case seeds {seed0}-{seed0 + GLYPH_CALIBRATION_WORDS - 1}, make_case seeds "
+              f"{seed0}-{seed0 + GLYPH_CALIBRATION_SIGNS - 1} per style), engine {engine}")
+    write_calibration(calibrate(words, source))
+    print(f"wrote {CALIBRATION_FILE}: {source}")
+
+
+def evaluate_malformed(engine: str, n: int) -> dict:
+    """Per profile and kind of malformed letter (and correct signs): images flagged by any
+    TEXT rule, and by the malformed-letter check alone (TEXT002 findings of kind
+    "malformed"), on seeds 0..n-1 (the calibration's seeds are apart)."""
+    settings = {p: settings_for(p, engine) for p in PROFILES}
+    # strict without the check, for what it adds (the OCR and second reading are shared)
+    settings["strict without it"] = settings_for("strict", engine, {"text.garbled": {"malformed_letters": False}})
+    kinds = ("correct",) + MALFORMED_KINDS
+    out = {p: {k: Tally() for k in kinds} for p in settings}
+    malformed = {p: {k: 0 for k in kinds} for p in settings}
+    for seed in range(n):
+        for kind in kinds:
+            case = make_malformed_case(seed, None if kind == "correct" else kind)
+            findings, _ = timed_check(context_from_array(case.image), settings)
+            for profile in settings:
+                tally = out[profile][kind]
+                tally.n += 1
+                tally.flagged += bool(findings[profile])
+                malformed[profile][kind] += any(i.measurements.get("kind") == "malformed" for _, i in findings[profile])
+    return {"profiles": out, "malformed": malformed}
+
+
+def print_malformed(engine: str, result: dict) -> None:
+    print(f"\n== malformed letters (fixtures/text_gen.py make_malformed_case), engine={engine}: images flagged "
+          f"by any TEXT rule (by the malformed-letter check)")
+    for profile in result["profiles"]:
+        cells = [f"{kind} {_ratio(t.flagged, t.n)} ({result['malformed'][profile][kind]})"
+                 for kind, t in result["profiles"][profile].items()]
+        print(f"{profile:8} " + "; ".join(cells))
 
 
 # ---------------------------------------------------------------- corpus labels
@@ -509,15 +589,22 @@ def main(argv=None) -> None:
     parser.add_argument("--script-n", type=int, default=10, help="generated signs per script (and CJK pseudo-characters)")
     parser.add_argument("--skip-generated", action="store_true")
     parser.add_argument("--skip-corpus", action="store_true")
+    parser.add_argument("--malformed-n", type=int, default=60, help="generated signs per kind of malformed letter")
     parser.add_argument("--verbose", action="store_true", help="name missed and falsely flagged corpus files")
+    parser.add_argument("--calibrate-glyphs", action="store_true",
+                        help="write rules/text/data/glyph_calibration.txt from generated correct signs, and stop")
     args = parser.parse_args(argv)
     import cv2
 
     cv2.setNumThreads(1)  # as in noticer's workers (one per core): the figures are for one core
+    if args.calibrate_glyphs:
+        calibrate_glyphs()
+        return
     for engine in [e.strip() for e in args.engines.split(",") if e.strip()]:
         if not args.skip_generated:
             print_generated(engine, evaluate_generated(engine, args.n))
             print_packing(engine, evaluate_packing(engine, args.n))
+            print_malformed(engine, evaluate_malformed(engine, args.malformed_n))
             print_scripts(engine, evaluate_scripts(engine, args.script_n), args.verbose)
             if args.large_n > 0:
                 print_generated(engine, evaluate_generated(engine, args.large_n, size=(LARGE_SIDE, LARGE_SIDE),

@@ -204,12 +204,55 @@ def test_a_typo_the_second_reader_reads_spelled_right_was_a_misreading(monkeypat
 
     image = _sign("DIFFUSON")
     assert run_rule(TEXT001, image)
+    monkeypatch.setattr(text001, "line_second_reading", lambda ctx, box, angle: None)  # the word's crop only
     monkeypatch.setattr(text001, "crop_reading",
                         lambda ctx, box, language, script="latin": ScriptReading("latin", "eng", "DIFFUSION", 0.9))
     assert run_rule(TEXT001, image) == []
     assert run_rule(TEXT001, image, settings={"second_reader": False})
     monkeypatch.setattr(text001, "crop_reading",  # the second reader sees the typo too: it stays
                         lambda ctx, box, language, script="latin": ScriptReading("latin", "eng", "DIFFUSON", 0.9))
+    assert run_rule(TEXT001, image)
+
+
+def test_the_second_reading_of_the_line_over_the_word_counts_too(monkeypatch):
+    """Handwritten "nothing" read nothng by RapidOCR: Tesseract read "No thag" on the word's
+    crop but "nothing" on the line's; only its words over the typo count."""
+    import rules.text.text001 as text001
+    from rules.text.ocr import OcrLine, OcrWord
+    from rules.text.reading import Box
+    from rules.text.scripts import ScriptReading
+
+    image = _sign("DIFFUSON", width=900)
+    real = text001.line_second_reading
+    assert real(context_from_array(image), Box(0, 0, 900, 200), 8.0) is None  # a tilted line is not re-read
+    monkeypatch.setattr(text001, "crop_reading",
+                        lambda ctx, box, language, script="latin": ScriptReading("latin", "eng", "No thag", 0.5))
+
+    def line_reads(x0, x1):
+        word = OcrWord("DIFFUSION", Box(x0, 0, x1, 200), 0.9)
+        monkeypatch.setattr(text001, "line_second_reading",
+                            lambda ctx, box, angle: OcrLine("DIFFUSION", Box(x0, 0, x1, 200), 0.9, (word,), 50.0))
+
+    line_reads(0, 900)  # over the whole sign
+    assert run_rule(TEXT001, image) == []
+    # each reading on its own: the word's crop reading the typo does not outvote the line's
+    monkeypatch.setattr(text001, "crop_reading",
+                        lambda ctx, box, language, script="latin": ScriptReading("latin", "eng", "DIFFUSON", 0.5))
+    assert run_rule(TEXT001, image) == []
+    # a handwritten word the second reader splits ("No thing") is read joined too
+    split = (OcrWord("DIFF", Box(0, 0, 400, 200), 0.9), OcrWord("USION", Box(420, 0, 900, 200), 0.9))
+    monkeypatch.setattr(text001, "line_second_reading",
+                        lambda ctx, box, angle: OcrLine("DIFF USION", Box(0, 0, 900, 200), 0.9, split, 50.0))
+    assert run_rule(TEXT001, image) == []
+    monkeypatch.setattr(text001, "crop_reading",
+                        lambda ctx, box, language, script="latin": ScriptReading("latin", "eng", "No thag", 0.5))
+    line_reads(0, 40)  # a word elsewhere on the line
+    assert run_rule(TEXT001, image)
+    # a reading merely near the correction is no evidence: Tesseract read a generated
+    # FESTIVXAL as Festivas, one edit from FESTIVAL
+    monkeypatch.setattr(text001, "line_second_reading", lambda ctx, box, angle: None)
+    monkeypatch.setattr(text001, "crop_reading",
+                        lambda ctx, box, language, script="latin": ScriptReading("latin", "eng", "DIFFUSIOM", 0.3))
     assert run_rule(TEXT001, image)
 
 

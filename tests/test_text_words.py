@@ -206,6 +206,16 @@ def test_run_together_words_split_anywhere_in_lenient_and_only_at_gaps_in_strict
     assert [(v.text, v.status) for v in gapped] == [("THE", "known"), ("NEXT", "known")]
 
 
+def test_a_run_only_rare_words_are_near_that_splits_into_common_words_lost_a_space():
+    """Strict reported "oftimes" (of times, small script lettering) as a typo of the rare
+    OFTTIMES; a run one edit from a common word stays a typo, even when it splits."""
+    assert _statuses("oftimes", **STRICT) == [("oftimes", "split")]
+    assert _statuses("oftimes", **LENIENT) == [("oftimes", "split")]
+    assert _statuses("ROCKDOWN", **STRICT) == [("ROCKDOWN", "typo")]  # LOCKDOWN is near: rock down is no way out
+    assert _statuses("PARTI", **STRICT)[0][1] == "typo"  # PART is near and common
+    assert _statuses("annualy", **STRICT)[0][1] == "typo"
+
+
 def test_suggestion_keeps_the_case_of_the_word():
     (verdict,) = judge_word(_word("DIFFUSON"), EN, **LENIENT)
     assert verdict.suggestion == "DIFFUSION"

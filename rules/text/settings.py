@@ -21,7 +21,7 @@ def ocr_params(settings) -> OcrParams:
 
 # settings that are shares or OCR confidences (0..1), and counts that cannot be negative
 _UNIT_INTERVAL = ("min_confidence", "min_char_confidence", "max_confidence", "min_nonword_share", "min_similarity",
-                  "cjk_min_doubtful_share", "cjk_max_confidence", "min_text_share")
+                  "cjk_min_doubtful_share", "cjk_max_confidence", "min_text_share", "malformed_min_confidence")
 _AT_LEAST = {"min_letters": 1, "cjk_min_chars": 1, "min_chars": 2, "min_nonwords": 1, "acronym_letters": 0, "sidecar_max_words": 0,
              "min_text_height": 0.0, "detection_side": 64}
 

@@ -4,8 +4,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterator
 
+import numpy as np
+
 from checker.model import Issue, Severity
 from checker.rule import Rule
+from rules.text.rapid import line_crops
+from rules.text.tesseract import tesseract_line
 from rules.text.reading import Box, OcrLine, OcrWord
 from rules.text.scripts import crop_reading
 from rules.text.settings import DEFAULT_ENGINE, SHARED_OCR_SETTINGS, ocr_engine_missing, validate_text_settings
@@ -77,9 +81,10 @@ def check_misspelled(ctx, settings: MisspelledSettings) -> Iterator[Issue]:
         skip_mixed_case: words like ZImage or ComfyUI are taken as names (lenient).
         min_char_confidence: skip words with a letter the OCR is unsure of (lenient 0.6,
         strict 0.3), which are more often misreadings of odd fonts than misspellings.
-        second_reader: Tesseract re-reads the crop of each word found misspelled; when it
-        reads the correction there (and not the misspelling), the typo was RapidOCR's
-        misreading of handwriting or a script font (achieping for achieving). On in both.
+        second_reader: Tesseract re-reads the crop of each word found misspelled, and its
+        line (unless tilted more than 6 degrees); when it reads the correction there, and not the misspelling,
+        the typo was RapidOCR's misreading of handwriting or a script font (achieping for
+        achieving, nothng for nothing). On in both.
         skip_first_letter_puns: a common word with only its first letter replaced
         (ROCKDOWN for LOCKDOWN) is taken as a pun or a name (lenient); generated
         misspellings keep the first letter.
@@ -93,9 +98,10 @@ def check_misspelled(ctx, settings: MisspelledSettings) -> Iterator[Issue]:
         unless listed in `words` or asked for by the prompt. A typo that makes another real
         word (IMAGES for IMAGINE) is not a misspelling: TEXT003 catches it when the intended
         text is known. A line of three or more words none of which is a word is left to
-        TEXT002 (pseudo-text, not typos). OCR misreadings of unusual fonts can be reported;
-        the engine can misread a malformed letter as the right one (FIRL read as FIRE) and
-        miss the typo. A word that reaches the image's left or right edge (within a quarter
+        TEXT002 (pseudo-text, not typos). OCR misreadings of unusual fonts can be reported
+        (a letter of joined script dropped, wost for worst, when Tesseract does not read
+        the correction either); the engine can read a malformed letter as the right one
+        (FIRL read as FIRE) and miss the typo: strict TEXT002 then looks at the glyphs. A word that reaches the image's left or right edge (within a quarter
         of its height) and is the visible part of a common word is taken as cut by the
         crop, not misspelled (VERNM, of GOVERNMENT); a typo there that is also such a part
         (the end of a word on the left edge, the start of one on the right) is missed.
@@ -115,7 +121,7 @@ def check_misspelled(ctx, settings: MisspelledSettings) -> Iterator[Issue]:
             continue  # pseudo-text, not misspelled words: TEXT002 reports it
         issues = list(_line_typos(line, dictionary, width, settings, result.engine))
         if settings.second_reader and result.engine != "tesseract":
-            issues = [issue for issue in issues if not _misread(ctx, issue)]
+            issues = [issue for issue in issues if not _misread(ctx, issue, line)]
         if issues and not other_script(ctx, line.text, line.box):  # СВЕЖИЙ read as CBE>KNV is no typo
             yield from issues
 
@@ -126,15 +132,55 @@ def first_letter_pun(word: str, suggestion: str) -> bool:
     return len(a) == len(b) >= 4 and a[0] != b[0] and a[1:] == b[1:]
 
 
-def _misread(ctx, issue: Issue) -> bool:
-    """Whether Tesseract, re-reading the word's crop, reads the suggested correction there as
-    a word of its own (and not the misspelling): PARTI read as PARTI holds no PART."""
+def _misread(ctx, issue: Issue, line: OcrLine) -> bool:
+    """Whether Tesseract, re-reading the word's crop or its line, reads the suggested
+    correction there as a word of its own (and not the misspelling) in either: RapidOCR drops
+    letters of handwriting and joined script (``nothng`` for ``nothing``, which Tesseract
+    reads on the line's crop, as "No thing", but not on the word's). PARTI read as PARTI holds no PART. A reading
+    merely near the correction does not count: Tesseract read a generated FESTIVXAL as
+    Festivas, one edit from FESTIVAL."""
+    word, suggestion = str(issue.measurements["word"]).lower(), str(issue.measurements["suggestion"]).lower()
     region = issue.region
-    reading = ctx.shared(crop_reading, Box(region.x, region.y, region.x + region.width, region.y + region.height), "eng")
+    box = Box(region.x, region.y, region.x + region.width, region.y + region.height)
+    reading = ctx.shared(crop_reading, box, "eng")
+    readings = [[run.lower() for run in letter_runs(reading.text)] if reading is not None else [],
+                _line_tokens(ctx, line, box)]
+    # each reading on its own: the crops differ, and on handwriting Tesseract reads one
+    # right and the other as RapidOCR did (the word's crop nothng, the line's "No thing")
+    return any(suggestion in tokens and word not in tokens for tokens in readings)
+
+
+def _line_tokens(ctx, line: OcrLine, box: Box) -> list[str]:
+    """The letter runs Tesseract reads, on the line's crop, over the word in ``box``, and each
+    two neighbouring ones joined."""
+    reading = ctx.shared(line_second_reading, line.box, line.angle)
     if reading is None:
-        return False
-    words = {run.lower() for run in letter_runs(reading.text)}
-    return str(issue.measurements["suggestion"]).lower() in words and str(issue.measurements["word"]).lower() not in words
+        return []
+    over = []
+    for other in reading.words:
+        if min(other.box.x1, box.x1) - max(other.box.x0, box.x0) > 0.3 * min(other.box.width, box.width):
+            over += [run.lower() for run in letter_runs(other.text)]
+    # a reader that segments glyphs splits handwriting ("No thing"): two pieces side by side count joined too
+    return over + [a + b for a, b in zip(over, over[1:])]
+
+
+# lines tilted more than this are not re-read: their axis-aligned box holds much of the
+# lines around them (strict TEXT004's second reading stops at 3 degrees; handwriting slopes,
+# and a sketch's 4-degree "nothing" was read right only on its line's box)
+LINE_READING_MAX_ANGLE = 6.0
+
+
+def line_second_reading(ctx, box: Box, angle: float) -> OcrLine | None:
+    """Tesseract's reading of the line in ``box`` (None for a line tilted more than
+    ``LINE_READING_MAX_ANGLE``, or when Tesseract is missing or reads nothing). Call as
+    ``ctx.shared(line_second_reading, box, angle)``."""
+    if abs(angle) > LINE_READING_MAX_ANGLE:
+        return None
+    quad = np.array([[box.x0, box.y0], [box.x1, box.y0], [box.x1, box.y1], [box.x0, box.y1]], dtype=np.float32)
+    try:
+        return tesseract_line(line_crops(ctx.rgb, quad[np.newaxis])[0], quad)
+    except (RuntimeError, ImportError, OSError):
+        return None
 
 
 def _line_typos(line: OcrLine, dictionary, width: int, settings: MisspelledSettings, engine: str) -> Iterator[Issue]:

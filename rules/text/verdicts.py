@@ -120,7 +120,14 @@ def _judge_run(word: OcrWord, run: str, start: int, dictionary: Dictionary, min_
                                            min_letters, acronym_letters, check_acronyms, split_anywhere,
                                            skip_mixed_case, min_char_confidence)
             return verdicts
-    near_word = bool(dictionary.near_words(run))
+    near = dictionary.near_words(run)
+    near_word = bool(near)
+    if near_word and not any(dictionary.knows(w, COMMON_FREQUENCY) for w in near):
+        # only rare words are one edit away (OFTIMES: ofttimes) and the run splits into common
+        # words (of times): OCR dropped a space, no letter went wrong
+        pieces = dictionary.segments(run, None, min_frequency=COMMON_FREQUENCY)
+        if pieces and len(pieces) > 1:
+            return [WordVerdict(run, "split", reason=" ".join(pieces))]
     if not near_word:
         # a run of function words (OFTHE, DONOT) is split wherever the profile splits: no
         # misspelling leaves one, and OCR drops the spaces around them most
