@@ -93,6 +93,11 @@ def test_strict_finds_malformed_ai_hands(shipped_rates):
     assert shipped_rates["ai_defect"]["strict"] >= STRICT_MIN_AI_RECALL
 
 
+def test_lenient_finds_malformed_ai_hands(shipped_rates, loso_rates):
+    assert shipped_rates["ai_defect"]["lenient"] >= LENIENT_MIN_AI_RECALL
+    assert loso_rates["ai_defect"]["lenient"] >= LENIENT_MIN_AI_RECALL
+
+
 def test_clean_images_have_no_findings(shipped_rates):
     assert shipped_rates["clean"] == {"lenient": 0.0, "strict": 0.0}
 
@@ -107,7 +112,12 @@ LENIENT_MAX_LOSO = {"fingercount": 0.04, "signdigits": 0.05, "hamer": 0.2, "illu
 # full corpus, leave-one-source-out, stays at 0.07 as before: bench.hands); mmpose 0 -> 0.1:
 # the refit gives the thumb's side of the hand a weight, and one mmpose hand (1/10) is a
 # HAND002 finding in strict with the shipped thresholds (none leave-one-source-out)
-STRICT_MAX_SHIPPED = {"fingercount": 0.07, "signdigits": 0.09, "hamer": 0.2, "illust_ok": 0.125,
-                      "mmpose": 0.1}  # reached 2/30, 1/24, 1/5, 1/8, 1/10
-STRICT_MAX_LOSO = {"fingercount": 0.07, "signdigits": 0.09, "hamer": 0.2, "illust_ok": 0.125}  # reached 2/30, 1/24, 1/5, 1/8
+# hands2 refit (a source of a few hands weighs less in the fit, the wide run needs most scan
+# lines): lenient finds 2 of the 5 AI hands (was 1), mmpose strict 1/10 -> 0, fingercount strict
+# 2/30 -> 1/30; one more illust_ok image (small hands on hips, under 50 px, unstable landmarks) reaches
+# strict: 1/8 -> 2/8, and hamer's thresholds chosen without hamer put a second of its 5 photos
+# in strict's tail (2/5; the benchmark's full leave-one-source-out, model refitted too: 1/5)
+STRICT_MAX_SHIPPED = {"fingercount": 0.07, "signdigits": 0.09, "hamer": 0.2, "illust_ok": 0.25}  # reached 1/30, 2/24, 1/5, 2/8
+STRICT_MAX_LOSO = {"fingercount": 0.07, "signdigits": 0.09, "hamer": 0.4, "illust_ok": 0.25}  # reached 1/30, 0, 2/5, 2/8
 STRICT_MIN_AI_RECALL = 0.6  # reached 3 of 5
+LENIENT_MIN_AI_RECALL = 0.4  # reached 2 of 5

@@ -125,6 +125,29 @@ def test_the_fit_keeps_weights_non_negative_and_learns_the_evidence():
     assert coef[0] > 1.0 and coef[0] > 5 * coef[1]
 
 
+def test_a_tiny_source_weighs_less_in_the_fit_than_a_large_one():
+    # one odd hand of a source of two must not steer the weights as much as a source of 200
+    from types import SimpleNamespace
+
+    from bench.hands_calibrate import training_rows
+
+    def outcome(source, positive, i):
+        hand = SimpleNamespace(features=hand_features(CALM, OPEN), share=0.3, size=100.0,
+                               detection_score=0.9, found_in="full")
+        group = "doctored:extra" if positive else source
+        case = SimpleNamespace(group=group, source=source, positive=positive, path=f"{source}{positive}{i}")
+        return SimpleNamespace(case=case, hands=[hand])
+
+    outs = [outcome("big", p, i) for p in (False, True) for i in range(200)]
+    outs += [outcome("tiny", p, i) for p in (False, True) for i in range(2)]
+    _, y, w, sources = training_rows(outs)
+    tiny = sum(wi for wi, s, yi in zip(w, sources, y) if s == "tiny" and yi == 0)
+    big = sum(wi for wi, s, yi in zip(w, sources, y) if s == "big" and yi == 0)
+    assert tiny < 0.2 * big
+    for label in (0.0, 1.0):
+        assert abs(w[y == label].sum() - 1.0) < 1e-9  # both classes weigh alike
+
+
 def test_the_shipped_model_is_well_formed():
     scoring = shipped_scoring()
     assert len(scoring.model.weights) == len(TERMS)
