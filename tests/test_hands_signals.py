@@ -232,6 +232,23 @@ def test_a_free_run_on_most_lines_is_extra_finger_evidence():
     assert wide.values["extra_wide_run"] == 1.0 and wide.values["extra_free_run"] == 0.0
 
 
+def test_a_wide_run_on_half_the_lines_is_not_extra_finger_evidence():
+    # sign digits 7 and 8: a finger folded beside a held-out one widens the lines near the
+    # knuckles only; a second finger drawn against one runs along it, on most lines
+    from rules.hands.evidence import pixel_terms
+
+    base = {"mask_share": 0.3}
+    lines = len(hs.RUN_LEVELS)
+    half = lines // 2
+    runs = {"lines": lines, "free": [0] * lines, "bare": [0] * lines, "runs": [3] * lines}
+    knuckles = pixel_terms({**base, "finger_runs": {**runs, "wide": [2.1] * half + [0.9] * (lines - half)}},
+                           (False, True, True, False, True))
+    most = pixel_terms({**base, "finger_runs": {**runs, "wide": [2.1] * (half + 1) + [0.9] * (lines - half - 1)}},
+                       (False, True, True, False, True))
+    assert knuckles.values["extra_wide_run"] == 0.0
+    assert most.values["extra_wide_run"] == 1.0
+
+
 def test_mask_leak_measures_a_skin_coloured_background_not_a_sixth_finger():
     import cv2
 
