@@ -11,8 +11,8 @@ real photos (extra, missing, fused finger) and the drawn malformed hands; negati
 hands of every normal image (real photos of each source, fine AI photo-style and
 illustration hands, drawn normal hands, clean images). The real AI and illustration defects
 (hands_ai_defect, hands_illust_defect) are never learned from: they are kept to measure.
-Each source weighs alike in the calibration; in the fit a source of a few hands weighs less
-(SMALL_SOURCE_PRIOR). bench/hands.py refits all of
+Large sources weigh alike in the fit and in the calibration, a source of a few hands less
+(rules.hands.score.SMALL_SOURCE_PRIOR). bench/hands.py refits all of
 it without each source in turn (leave-one-source-out) to measure it.
 """
 from __future__ import annotations
@@ -30,10 +30,9 @@ ROOT = Path(__file__).resolve().parents[1]
 TRAIN_POSITIVE_GROUPS = ("doctored:extra", "doctored:missing", "doctored:fused", "drawn_defect")
 HELD_OUT_GROUPS = ("ai_defect", "illust_defect")
 L2 = 0.01
-# a source's hands of one class weigh n / (n + SMALL_SOURCE_PRIOR) in total: a source of a few
-# hands weighs less than one of hundreds (as much as its few hands can tell), so that one odd
-# hand of a tiny source does not steer the weights as much as a whole large source
-SMALL_SOURCE_PRIOR = 10.0
+# a source's hands of one class weigh n / (n + SMALL_SOURCE_PRIOR) in total (rules.hands.score,
+# as in the calibration): a source of a few hands weighs less than one of hundreds, so that one
+# odd hand of a tiny source does not steer the weights as much as a whole large source
 
 
 def training_rows(outcomes) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
@@ -42,7 +41,7 @@ def training_rows(outcomes) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[st
     hand weighs 1 / (n + SMALL_SOURCE_PRIOR), n the hands of its source and class: a large
     source's positives or negatives weigh about 1 in total, a source of a few hands less."""
     from bench.hands import main_hand
-    from rules.hands.score import term_values
+    from rules.hands.score import SMALL_SOURCE_PRIOR, term_values
 
     rows = []
     for o in outcomes:

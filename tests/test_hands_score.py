@@ -19,14 +19,22 @@ def test_a_calm_hand_has_no_terms():
     assert not term_values(hand_features(CALM, OPEN)).any()
 
 
-def test_each_source_counts_alike_in_the_calibration():
-    # 1000 hands of one source score 0.1; 10 hands of another score 0.9: with every hand
-    # weighed alike 0.9 would sit above the 99th percentile, with sources alike it is half
-    scores = [("big", 0.1)] * 1000 + [("small", 0.9)] * 10
+def test_large_sources_count_alike_in_the_calibration():
+    # 1000 hands of one source score 0.1; 200 hands of another score 0.9: with every hand
+    # weighed alike 0.9 would sit above the 83rd percentile, with sources alike it is about half
+    scores = [("big", 0.1)] * 1000 + [("other", 0.9)] * 200
     cal = calibrate(scores)
-    assert cal.share_below(0.5) == pytest.approx(0.5, abs=0.01)
+    assert cal.share_below(0.5) == pytest.approx(0.5, abs=0.03)
     assert cal.share_below(0.95) == 1.0
     assert cal.share_below(0.05) == 0.0
+
+
+def test_one_odd_hand_of_a_tiny_source_does_not_set_the_tail():
+    # a source of one hand weighs 1 / (1 + SMALL_SOURCE_PRIOR) of a large one, not as much
+    scores = [("big", 0.1)] * 1000 + [("tiny", 0.9)]
+    cal = calibrate(scores)
+    assert cal.share_below(0.5) == pytest.approx(1000 / 1010 / (1000 / 1010 + 1 / 11), abs=0.01)
+    assert cal.share_below(0.5) > 0.9
 
 
 def test_confidence_is_the_share_of_normal_hands_below():

@@ -215,6 +215,18 @@ def test_runs_across_fingers_do_not_count_the_thumb():
     assert max(runs["runs"]) == 4  # index to pinky; the thumb beside the index is left out
 
 
+def test_runs_across_fingers_leave_out_a_folded_finger():
+    # a finger the skeleton folds (here the drawn pinky, read as folded) lies beside the
+    # held-out ones: its run is that finger, not a sixth one no digit holds
+    hand = draw_hand(256)
+    crop = crop_of(hand)
+    mask = hs.hand_mask(crop.image, crop.points)
+    runs = hs.runs_across_fingers(mask, crop.points, (True, True, True, True, False))
+    assert runs["lines"] == len(hs.RUN_LEVELS)
+    assert runs["free"] == [0] * runs["lines"]
+    assert runs["runs"] == [4] * runs["lines"]  # the pinky's run is still seen
+
+
 def test_a_free_run_on_most_lines_is_extra_finger_evidence():
     from rules.hands.evidence import pixel_terms
 
