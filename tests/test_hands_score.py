@@ -33,8 +33,11 @@ def test_one_odd_hand_of_a_tiny_source_does_not_set_the_tail():
     # a source of one hand weighs 1 / (1 + SMALL_SOURCE_PRIOR) of a large one, not as much
     scores = [("big", 0.1)] * 1000 + [("tiny", 0.9)]
     cal = calibrate(scores)
-    assert cal.share_below(0.5) == pytest.approx(1000 / 1010 / (1000 / 1010 + 1 / 11), abs=0.01)
-    assert cal.share_below(0.5) > 0.9
+    from rules.hands.score import SMALL_SOURCE_PRIOR
+
+    big = 1000 / (1000 + SMALL_SOURCE_PRIOR)
+    assert cal.share_below(0.5) == pytest.approx(big / (big + 1 / (1 + SMALL_SOURCE_PRIOR)), abs=0.01)
+    assert cal.share_below(0.5) > 0.85  # sources alike: 0.5
 
 
 def test_confidence_is_the_share_of_normal_hands_below():
@@ -151,7 +154,10 @@ def test_a_tiny_source_weighs_less_in_the_fit_than_a_large_one():
     _, y, w, sources = training_rows(outs)
     tiny = sum(wi for wi, s, yi in zip(w, sources, y) if s == "tiny" and yi == 0)
     big = sum(wi for wi, s, yi in zip(w, sources, y) if s == "big" and yi == 0)
-    assert tiny < 0.2 * big
+    from rules.hands.score import SMALL_SOURCE_PRIOR
+
+    assert tiny / big == pytest.approx((2 / (2 + SMALL_SOURCE_PRIOR)) / (200 / (200 + SMALL_SOURCE_PRIOR)))
+    assert tiny < 0.3 * big  # each source alike: 1.0
     for label in (0.0, 1.0):
         assert abs(w[y == label].sum() - 1.0) < 1e-9  # both classes weigh alike
 

@@ -156,7 +156,7 @@ def weighted_quantiles(values: list[float], weights: list[float], levels=QUANTIL
 # they have, and a source of a few hands less, so that one odd hand of a 5-photo source does not
 # set the 97th percentile (each of its hands would otherwise weigh as much as 36 photos of a
 # source of 180)
-SMALL_SOURCE_PRIOR = 10.0
+SMALL_SOURCE_PRIOR = 7.0
 
 
 def calibrate(normal_scores: list[tuple[str, float]], source_weight: str = "equal") -> Calibration:
