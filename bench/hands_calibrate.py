@@ -11,7 +11,8 @@ real photos (extra, missing, fused finger) and the drawn malformed hands; negati
 hands of every normal image (real photos of each source, fine AI photo-style and
 illustration hands, drawn normal hands, clean images). The real AI and illustration defects
 (hands_ai_defect, hands_illust_defect) are never learned from: they are kept to measure.
-Each source weighs alike, in the fit and in the calibration. bench/hands.py refits all of
+Large sources weigh alike in the fit and in the calibration, a source of a few hands less
+(rules.hands.score.SMALL_SOURCE_PRIOR). bench/hands.py refits all of
 it without each source in turn (leave-one-source-out) to measure it.
 """
 from __future__ import annotations
@@ -29,14 +30,18 @@ ROOT = Path(__file__).resolve().parents[1]
 TRAIN_POSITIVE_GROUPS = ("doctored:extra", "doctored:missing", "doctored:fused", "drawn_defect")
 HELD_OUT_GROUPS = ("ai_defect", "illust_defect")
 L2 = 0.01
+# a source's hands of one class weigh n / (n + SMALL_SOURCE_PRIOR) in total (rules.hands.score,
+# as in the calibration): a source of a few hands weighs less than one of hundreds, so that one
+# odd hand of a tiny source does not steer the weights as much as a whole large source
 
 
 def training_rows(outcomes) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
     """(terms, label, weight, source) of every hand the model learns from: the main hand of a
     training positive (the doctored or drawn one) and every hand of a normal image. Each
-    source's positives and its negatives weigh 1 in total."""
+    hand weighs 1 / (n + SMALL_SOURCE_PRIOR), n the hands of its source and class: a large
+    source's positives or negatives weigh about 1 in total, a source of a few hands less."""
     from bench.hands import main_hand
-    from rules.hands.score import term_values
+    from rules.hands.score import SMALL_SOURCE_PRIOR, term_values
 
     rows = []
     for o in outcomes:
@@ -57,7 +62,7 @@ def training_rows(outcomes) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[st
     counts: dict = {}
     for s, label in zip(sources, y):
         counts[(s, label)] = counts.get((s, label), 0) + 1
-    w = np.array([1.0 / counts[(s, label)] for s, label in zip(sources, y)])
+    w = np.array([1.0 / (counts[(s, label)] + SMALL_SOURCE_PRIOR) for s, label in zip(sources, y)])
     for label in (0.0, 1.0):  # both classes weigh alike
         w[y == label] /= w[y == label].sum()
     return x, y, w, sources

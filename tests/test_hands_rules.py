@@ -45,22 +45,23 @@ def test_a_normal_drawn_hand_passes(profile):
     assert run_rule(HAND002, img, profile=profile) == []
 
 
-def test_a_six_finger_hand_shows_its_extra_finger_and_is_reported_where_asked():
-    """The drawn sixth finger is a full-strength extra-finger term; the shipped model weighs
-    that term lightly (doctored photos taught it that such parts also occur on normal hands), so
-    the hand scores above ~90% of normal hands: below both profiles, reported when asked for."""
+@pytest.mark.parametrize("profile", ["lenient", "strict"])
+def test_a_six_finger_hand_shows_its_extra_finger_and_is_reported(profile):
+    """The drawn sixth finger is a full-strength extra-finger term; with the fit weighing a
+    source of a few hands less (bench.hands_calibrate.SMALL_SOURCE_PRIOR) it scores above
+    97% of normal hands, so both profiles report it at their default levels."""
     from rules.hands.evidence import pixel_terms
 
     image = draw_hand(512, extra_finger=True).image
     (hand,) = context_from_array(image).shared(analyse_hands).hands
     assert pixel_terms(hand.signals, hand.extended).values["extra_unexplained_part"] >= 0.7
-    findings = run_rule(HAND001, image, profile="strict", settings={"min_confidence": 0.85})
+    findings = run_rule(HAND001, image, profile=profile)
     assert len(findings) == 1
     f = findings[0]
     assert f.message.startswith("6 fingers on the")
     assert f.region is not None and f.region.width > 150
     assert f.measurements["extended_fingers"] == 5
-    assert 0.85 <= f.confidence == f.measurements["share_of_normal_hands_below"] < 0.97
+    assert 0.97 <= f.confidence == f.measurements["share_of_normal_hands_below"]
     assert f.measurements["terms"]["extra_unexplained_part"] > 0
 
 

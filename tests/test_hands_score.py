@@ -19,14 +19,25 @@ def test_a_calm_hand_has_no_terms():
     assert not term_values(hand_features(CALM, OPEN)).any()
 
 
-def test_each_source_counts_alike_in_the_calibration():
-    # 1000 hands of one source score 0.1; 10 hands of another score 0.9: with every hand
-    # weighed alike 0.9 would sit above the 99th percentile, with sources alike it is half
-    scores = [("big", 0.1)] * 1000 + [("small", 0.9)] * 10
+def test_large_sources_count_alike_in_the_calibration():
+    # 1000 hands of one source score 0.1; 200 hands of another score 0.9: with every hand
+    # weighed alike 0.9 would sit above the 83rd percentile, with sources alike it is about half
+    scores = [("big", 0.1)] * 1000 + [("other", 0.9)] * 200
     cal = calibrate(scores)
-    assert cal.share_below(0.5) == pytest.approx(0.5, abs=0.01)
+    assert cal.share_below(0.5) == pytest.approx(0.5, abs=0.03)
     assert cal.share_below(0.95) == 1.0
     assert cal.share_below(0.05) == 0.0
+
+
+def test_one_odd_hand_of_a_tiny_source_does_not_set_the_tail():
+    # a source of one hand weighs 1 / (1 + SMALL_SOURCE_PRIOR) of a large one, not as much
+    scores = [("big", 0.1)] * 1000 + [("tiny", 0.9)]
+    cal = calibrate(scores)
+    from rules.hands.score import SMALL_SOURCE_PRIOR
+
+    big = 1000 / (1000 + SMALL_SOURCE_PRIOR)
+    assert cal.share_below(0.5) == pytest.approx(big / (big + 1 / (1 + SMALL_SOURCE_PRIOR)), abs=0.01)
+    assert cal.share_below(0.5) > 0.85  # sources alike: 0.5
 
 
 def test_confidence_is_the_share_of_normal_hands_below():
@@ -123,6 +134,32 @@ def test_the_fit_keeps_weights_non_negative_and_learns_the_evidence():
     coef, _ = fit_logistic(x, y, np.ones(400))
     assert (coef >= 0).all()
     assert coef[0] > 1.0 and coef[0] > 5 * coef[1]
+
+
+def test_a_tiny_source_weighs_less_in_the_fit_than_a_large_one():
+    # one odd hand of a source of two must not steer the weights as much as a source of 200
+    from types import SimpleNamespace
+
+    from bench.hands_calibrate import training_rows
+
+    def outcome(source, positive, i):
+        hand = SimpleNamespace(features=hand_features(CALM, OPEN), share=0.3, size=100.0,
+                               detection_score=0.9, found_in="full")
+        group = "doctored:extra" if positive else source
+        case = SimpleNamespace(group=group, source=source, positive=positive, path=f"{source}{positive}{i}")
+        return SimpleNamespace(case=case, hands=[hand])
+
+    outs = [outcome("big", p, i) for p in (False, True) for i in range(200)]
+    outs += [outcome("tiny", p, i) for p in (False, True) for i in range(2)]
+    _, y, w, sources = training_rows(outs)
+    tiny = sum(wi for wi, s, yi in zip(w, sources, y) if s == "tiny" and yi == 0)
+    big = sum(wi for wi, s, yi in zip(w, sources, y) if s == "big" and yi == 0)
+    from rules.hands.score import SMALL_SOURCE_PRIOR
+
+    assert tiny / big == pytest.approx((2 / (2 + SMALL_SOURCE_PRIOR)) / (200 / (200 + SMALL_SOURCE_PRIOR)))
+    assert tiny < 0.3 * big  # each source alike: 1.0
+    for label in (0.0, 1.0):
+        assert abs(w[y == label].sum() - 1.0) < 1e-9  # both classes weigh alike
 
 
 def test_the_shipped_model_is_well_formed():

@@ -215,6 +215,18 @@ def test_runs_across_fingers_do_not_count_the_thumb():
     assert max(runs["runs"]) == 4  # index to pinky; the thumb beside the index is left out
 
 
+def test_runs_across_fingers_leave_out_a_folded_finger():
+    # a finger the skeleton folds (here the drawn pinky, read as folded) lies beside the
+    # held-out ones: its run is that finger, not a sixth one no digit holds
+    hand = draw_hand(256)
+    crop = crop_of(hand)
+    mask = hs.hand_mask(crop.image, crop.points)
+    runs = hs.runs_across_fingers(mask, crop.points, (True, True, True, True, False))
+    assert runs["lines"] == len(hs.RUN_LEVELS)
+    assert runs["free"] == [0] * runs["lines"]
+    assert runs["runs"] == [4] * runs["lines"]  # the pinky's run is still seen
+
+
 def test_a_free_run_on_most_lines_is_extra_finger_evidence():
     from rules.hands.evidence import pixel_terms
 
@@ -230,6 +242,23 @@ def test_a_free_run_on_most_lines_is_extra_finger_evidence():
     assert six.values["extra_free_run"] == 1.0
     assert one_line.values["extra_free_run"] == 0.0  # one odd scan line is noise
     assert wide.values["extra_wide_run"] == 1.0 and wide.values["extra_free_run"] == 0.0
+
+
+def test_a_wide_run_on_half_the_lines_is_not_extra_finger_evidence():
+    # sign digits 7 and 8: a finger folded beside a held-out one widens the lines near the
+    # knuckles only; a second finger drawn against one runs along it, on most lines
+    from rules.hands.evidence import pixel_terms
+
+    base = {"mask_share": 0.3}
+    lines = len(hs.RUN_LEVELS)
+    half = lines // 2
+    runs = {"lines": lines, "free": [0] * lines, "bare": [0] * lines, "runs": [3] * lines}
+    knuckles = pixel_terms({**base, "finger_runs": {**runs, "wide": [2.1] * half + [0.9] * (lines - half)}},
+                           (False, True, True, False, True))
+    most = pixel_terms({**base, "finger_runs": {**runs, "wide": [2.1] * (half + 1) + [0.9] * (lines - half - 1)}},
+                       (False, True, True, False, True))
+    assert knuckles.values["extra_wide_run"] == 0.0
+    assert most.values["extra_wide_run"] == 1.0
 
 
 def test_mask_leak_measures_a_skin_coloured_background_not_a_sixth_finger():

@@ -112,7 +112,9 @@ def pixel_terms(signals: dict, extended: tuple[bool, ...]) -> PixelTerms:
             if free_share > FREE_RUN_FROM:
                 raise_to("extra_free_run", (free_share - FREE_RUN_FROM) / (1.0 - FREE_RUN_FROM),
                          f"a finger no landmark digit holds on {free_share:.0%} of the lines across the fingers")
-            wide = sorted(runs["wide"])[lines // 2]  # the median line: one odd line is not enough
+            # the lower median line: a wide run on half the lines or fewer is not enough (a finger
+            # folded beside a held-out one widens the lines near the knuckles: sign digits 7, 8)
+            wide = sorted(runs["wide"])[(lines - 1) // 2]
             if wide > WIDE_RUN_FROM_FW:
                 raise_to("extra_wide_run", (wide - WIDE_RUN_FROM_FW) / 0.6,
                          f"a single finger {wide:.1f} finger widths wide across the fingers")

@@ -5,9 +5,9 @@ skeleton geometry) into plain numbers. `hand_score` weighs them into one number 
 logistic model (`HandModel`, weights in data/hand_score.json, fitted by
 bench/hands_calibrate.py); `Calibration` turns the score into a confidence that means
 something: the share of normal hands (real photos of many people, fine AI and drawn hands,
-each source weighted alike) that score lower. Profiles gate on that confidence. Everything
-here is a pure function of numbers, so the benchmark recomputes every decision from
-collected evidence (leave-one-source-out).
+large sources weighted alike, small ones less: SMALL_SOURCE_PRIOR) that score lower.
+Profiles gate on that confidence. Everything here is a pure function of numbers, so the
+benchmark recomputes every decision from collected evidence (leave-one-source-out).
 """
 from __future__ import annotations
 
@@ -151,13 +151,22 @@ def weighted_quantiles(values: list[float], weights: list[float], levels=QUANTIL
     return tuple(float(x) for x in np.maximum.accumulate(out))
 
 
+# a source of n hands weighs n / (n + SMALL_SOURCE_PRIOR) in total, in the calibration and in
+# the fit (bench/hands_calibrate.py): large sources weigh alike (about 1), however many hands
+# they have, and a source of a few hands less, so that one odd hand of a 5-photo source does not
+# set the 97th percentile (each of its hands would otherwise weigh as much as 36 photos of a
+# source of 180)
+SMALL_SOURCE_PRIOR = 7.0
+
+
 def calibrate(normal_scores: list[tuple[str, float]], source_weight: str = "equal") -> Calibration:
-    """Calibration from (source, score) of normal hands: each source weighs the same in total."""
+    """Calibration from (source, score) of normal hands: each hand weighs
+    1 / (n + SMALL_SOURCE_PRIOR), n the hands of its source (large sources weigh alike)."""
     counts: dict[str, int] = {}
     for source, _ in normal_scores:
         counts[source] = counts.get(source, 0) + 1
     values = [s for _, s in normal_scores]
-    weights = [1.0 / counts[src] for src, _ in normal_scores]
+    weights = [1.0 / (counts[src] + SMALL_SOURCE_PRIOR) for src, _ in normal_scores]
     return Calibration(QUANTILE_LEVELS, weighted_quantiles(values, weights))
 
 

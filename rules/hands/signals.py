@@ -282,7 +282,8 @@ def runs_across_fingers(mask: np.ndarray, points: np.ndarray, extended: tuple[bo
 
     Each scan line joins the points at the same share of length of every held-out finger
     (index to pinky) and runs on beyond the outer ones. Along it the mask falls into runs;
-    a run is explained by the digits whose crossing lies in it, and the thumb's is left out.
+    a run is explained by the digits whose crossing lies in it, and the thumb's and the folded
+    fingers' (mostly within RUN_THUMB_FW of their bones) are left out.
     Per line: runs no digit explains (`free`: a finger the skeleton does not hold, as a sixth
     finger beside the pinky), the widest run holding a single digit in finger widths (`wide`:
     a second finger drawn against it), and held-out digits crossing no run (`bare`: a
@@ -295,6 +296,10 @@ def runs_across_fingers(mask: np.ndarray, points: np.ndarray, extended: tuple[bo
     h, w = mask.shape
     fw = max(finger_width_px(pts), 4.0)
     thumb = [(pts[a], pts[b]) for a, b in zip(geo.DIGIT_CHAINS[0][:-1], geo.DIGIT_CHAINS[0][1:])]
+    # the bones of the folded fingers (index to pinky): a run along one is that finger, curled
+    # beside the held-out ones (a hand holding a sandwich), not a finger the skeleton misses
+    folded = [(pts[a], pts[b]) for d in range(1, 5) if not extended[d]
+              for a, b in zip(geo.DIGIT_CHAINS[d][:-1], geo.DIGIT_CHAINS[d][1:])]
     for level in levels:
         anchors = np.array([_point_along(pts, geo.DIGIT_CHAINS[d], level) for d in held])
         first = anchors[1] - anchors[0]
@@ -324,6 +329,8 @@ def runs_across_fingers(mask: np.ndarray, points: np.ndarray, extended: tuple[bo
         on = np.zeros(len(xy), bool)
         on[inside] = mask[iy[inside], ix[inside]]
         near_thumb = np.min([_segment_distance(xy, a, b) for a, b in thumb], axis=0) < RUN_THUMB_FW * fw
+        near_folded = (np.min([_segment_distance(xy, a, b) for a, b in folded], axis=0) < RUN_THUMB_FW * fw
+                       if folded else np.zeros(len(xy), bool))
         # runs of mask along the line
         edges = np.flatnonzero(np.diff(np.concatenate([[0], on.astype(np.int8), [0]])))
         runs = []
@@ -333,8 +340,9 @@ def runs_across_fingers(mask: np.ndarray, points: np.ndarray, extended: tuple[bo
                 continue
             digits = [d for d, at in zip(held, digit_at) if s[r0] - 1.0 <= at <= s[r1 - 1] + 1.0]
             runs.append({"width": width, "digits": digits, "thumb": bool(near_thumb[r0:r1].mean() > 0.5),
-                         "open_end": bool(r0 == 0 or r1 == len(on))})
-        free = sum(1 for r in runs if not r["digits"] and not r["thumb"] and not r["open_end"] and r["width"] <= 1.6)
+                         "folded": bool(near_folded[r0:r1].mean() > 0.5), "open_end": bool(r0 == 0 or r1 == len(on))})
+        free = sum(1 for r in runs if not r["digits"] and not r["thumb"] and not r["folded"] and not r["open_end"]
+                   and r["width"] <= 1.6)
         single = [r["width"] for r in runs if len(r["digits"]) == 1 and not r["thumb"]]
         covered = {d for r in runs for d in r["digits"]}
         out["lines"] += 1
