@@ -21,6 +21,7 @@ from checker.metadata import extract_metadata
 from checker.rule import Rule
 from checker.imageio import IMAGE_SUFFIXES, ImageLoadError, load_image
 from checker.inputs import find_images
+from fixtures.fuzz_inputs import png_chunks, png_join
 from fixtures.make_fixtures import save_png, scene
 from tests.helpers import run_cli, run_json
 
@@ -73,22 +74,6 @@ def test_a_truncated_gif_is_a_clear_load_error_at_every_cut():
     assert unreadable > 0
 
 
-def png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
-    chunks, pos = [], 8
-    while pos + 8 <= len(data):
-        length = int.from_bytes(data[pos:pos + 4], "big")
-        chunks.append((data[pos + 4:pos + 8], data[pos + 8:pos + 8 + length]))
-        pos += 12 + length
-    return chunks
-
-
-def png_from_chunks(chunks) -> bytes:
-    out = bytearray(b"\x89PNG\r\n\x1a\n")
-    for kind, payload in chunks:
-        out += len(payload).to_bytes(4, "big") + kind + payload + zlib.crc32(kind + payload).to_bytes(4, "big")
-    return bytes(out)
-
-
 def one_frame_apng() -> bytes:
     """A valid animated PNG announcing one frame: PIL counts 1 frame and mode RGB, the case
     that took the OpenCV path, whose APNG reader crashes the process on damaged files."""
@@ -100,7 +85,7 @@ def one_frame_apng() -> bytes:
         if kind == b"acTL":
             payload = (1).to_bytes(4, "big") + payload[4:]
         chunks.append((kind, payload))
-    return png_from_chunks(chunks)
+    return png_join(chunks)
 
 
 def test_an_animated_png_is_decoded_by_pil_never_by_opencv(monkeypatch):
@@ -253,7 +238,7 @@ def png_with_bad_icc_profile(path: Path) -> Path:
     chunks = png_chunks(encoded(scene(96, 64, seed=8), "PNG"))
     profile = b"\x00\x00\x02\x0clcms\x02\x10\x00\x00mntrRGB XYZ " + bytes(500)
     chunks.insert(1, (b"iCCP", b"ICC Profile\x00\x00" + zlib.compress(profile)))
-    path.write_bytes(png_from_chunks(chunks))
+    path.write_bytes(png_join(chunks))
     return path
 
 
