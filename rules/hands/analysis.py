@@ -134,8 +134,11 @@ def detect_in(rgb: np.ndarray, max_hands: int = 4, source: str = "full",
     arr, shrunk = within_mediapipe_limit(np.ascontiguousarray(rgb, dtype=np.uint8))
     scale = scale * shrunk
     h, w = arr.shape[:2]
-    model = _hands_model(max_hands)
+    # one silenced span from creating the model to its answer: MediaPipe opens the graph's
+    # calculators (TensorFlow Lite prints its XNNPACK line there) on its own threads after the
+    # constructor returns, so a gap between two spans let that line through under load
     with native_stderr_silenced():
+        model = _hands_model(max_hands)
         result = model.process(arr)
     hands = []
     for lm, world, cls in zip(result.multi_hand_landmarks or [], result.multi_hand_world_landmarks or [],
@@ -204,8 +207,8 @@ def pose_hand_boxes(rgb: np.ndarray) -> list[tuple[float, float, float, float]]:
     """Boxes (x0, y0, x1, y1, pixels) of the hands MediaPipe Holistic re-crops from the
     pose's wrists."""
     h, w = rgb.shape[:2]
-    model = _holistic_model()
-    with native_stderr_silenced():
+    with native_stderr_silenced():  # one span from creating the model to its answer (see detect_in)
+        model = _holistic_model()
         # landmarks are relative to the image's sides: a shrunk copy needs no mapping back
         result = model.process(within_mediapipe_limit(np.ascontiguousarray(rgb, dtype=np.uint8))[0])
     boxes = []
