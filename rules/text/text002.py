@@ -205,6 +205,8 @@ def _malformed_letters(ctx, result, lines: list[OcrLine], dictionary, settings: 
     for line in lines:
         found = []
         for evidence in glyph_evidence(line, second.get(id(line)), dictionary):
+            if evidence.disagreement is None:
+                continue  # no second reading of the line (tilted, or Tesseract read nothing): no evidence
             confidence = table.confidence(evidence)
             if confidence < settings.malformed_min_confidence:
                 continue
