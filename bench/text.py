@@ -52,6 +52,7 @@ from fixtures.text_gen import (
     SCRIPTS,
     STYLES,
     make_case,
+    make_code_case,
     make_label_case,
     make_malformed_case,
     make_packing_case,
@@ -177,6 +178,42 @@ def print_malformed(engine: str, result: dict) -> None:
         cells = [f"{kind} {_ratio(t.flagged, t.n)} ({result['malformed'][profile][kind]})"
                  for kind, t in result["profiles"][profile].items()]
         print(f"{profile:8} " + "; ".join(cells))
+
+
+# ---------------------------------------------------------------- names with digits
+
+def evaluate_codes(engine: str, n: int) -> dict:
+    """TEXT003 given the intended text, on signs with a name of letters and digits
+    (``make_code_case``): per profile the signs with a digit changed that it flags, by the
+    digit check (kind "digit") and at all, and the correct signs it flags."""
+    settings = {p: settings_for(p, engine) for p in PROFILES}
+    out = {p: {"changed": Tally(), "correct": Tally()} for p in PROFILES}
+    digit = {p: 0 for p in PROFILES}
+    for seed in range(n):
+        for changed in (True, False):
+            case = make_code_case(seed, changed)
+            ctx = context_from_array(case.image, expected_text=(case.intended,))
+            findings, _ = timed_check(ctx, settings, codes=("TEXT003",))
+            for profile in PROFILES:
+                tally = out[profile]["changed" if changed else "correct"]
+                tally.n += 1
+                tally.flagged += bool(findings[profile])
+                if changed:
+                    digit[profile] += any(i.measurements.get("kind") == "digit" for _, i in findings[profile])
+                elif findings[profile]:
+                    tally.names.append(f"{case.text!r}: {[i.message[:70] for _, i in findings[profile]]}")
+    return {"profiles": out, "digit": digit}
+
+
+def print_codes(engine: str, result: dict, verbose: bool = False) -> None:
+    print(f"\n== names with digits given as intended text (fixtures/text_gen.py make_code_case), engine={engine}: "
+          f"TEXT003 on a digit changed (by the digit check), on correct signs")
+    for profile, r in result["profiles"].items():
+        print(f"{profile:8} digit changed flagged {_ratio(r['changed'].flagged, r['changed'].n)} "
+              f"({result['digit'][profile]}); correct flagged {_ratio(r['correct'].flagged, r['correct'].n)}")
+        if verbose:
+            for name in r["correct"].names:
+                print(f"   false alarm: {name}")
 
 
 # ---------------------------------------------------------------- corpus labels
@@ -642,6 +679,7 @@ def main(argv=None) -> None:
             print_generated(engine, evaluate_generated(engine, args.n))
             print_packing(engine, evaluate_packing(engine, args.n))
             print_malformed(engine, evaluate_malformed(engine, args.malformed_n))
+            print_codes(engine, evaluate_codes(engine, args.n), args.verbose)
             print_scripts(engine, evaluate_scripts(engine, args.script_n), args.verbose)
             if args.large_n > 0:
                 print_generated(engine, evaluate_generated(engine, args.large_n, size=(LARGE_SIDE, LARGE_SIDE),
