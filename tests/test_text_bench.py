@@ -185,10 +185,11 @@ def test_lenient_flags_at_most_six_in_a_hundred_correct_corpus_samples(corpus_re
 def test_defect_recall_on_the_corpus(corpus_result):
     lenient = corpus_result["profiles"]["lenient"]
     strict = corpus_result["profiles"]["strict"]
-    # measured: lenient 8/13 alone (LATETEN, read ATETEN, is no longer split into ATE TEN;
-    # the garbled body text of a 259-px newspaper is prominent there), 10/13 with the intended
-    # text; strict 10/13 and 12/13 (its second reading catches SENT ENCE)
-    assert lenient["defect"].hits >= 8, lenient["defect"].names
+    # measured: lenient 9/13 alone (LATETEN, read ATETEN, is no longer split into ATE TEN;
+    # the garbled body text of a 259-px newspaper is prominent there), 12/13 with the intended
+    # text; strict 11/13 and 13/13 (its second reading catches SENT ENCE)
+    assert lenient["defect"].hits >= 9, lenient["defect"].names
+    assert lenient["defect_with_expected"].hits >= 12, lenient["defect_with_expected"].names
     assert "ldm_street_sign_LATETEN_garbled.png" not in lenient["defect"].names
     assert "glyphcontrol_newspaper.png" not in lenient["defect"].names
     # the flame-lettered FIRL, read FIRE: lenient's malformed-letter check (from 1.0, beyond
@@ -204,11 +205,15 @@ def test_defect_recall_on_the_corpus(corpus_result):
 
 @pytest.mark.corpus
 def test_strict_false_alarms_on_correct_corpus_samples_stay_within_twelve_in_a_hundred(corpus_result):
-    """Strict reads every word and flags what it cannot place; measured: 4 of 40 correct
-    samples (PARTI and ROCKDOWN, puns; wost and nothng, script and handwriting misread), 5
-    findings, none on text-free pictures. CVPR is an acronym, OFTHE two function words."""
+    """Strict reads every word and flags what it cannot place; measured: 2 of 40 correct
+    samples (PARTI, a pun; wost, joined script read without its r), 2 findings, none on
+    text-free pictures. CVPR is an acronym, OFTHE two function words; ROCKDOWN puns on the
+    LOCKDOWN the poster shows; 'twas (it was, run together) is too rare a word for the
+    malformed-letter check to judge its glyphs."""
     strict = corpus_result["profiles"]["strict"]
-    assert strict["correct"].flagged <= 4 and strict["correct"].alarms <= 5, strict["correct"].names
+    assert strict["correct"].flagged <= 2 and strict["correct"].alarms <= 2, strict["correct"].names
+    assert not any(name.startswith("lexart_fig1_steel_panther_lockdown.png") for name in strict["correct"].names)
+    assert not any("TEXT002:twas" in name for name in strict["correct"].names)
     assert strict["correct"].flagged / strict["correct"].n <= 0.12
     assert strict["clean"].flagged == 0
 
@@ -222,9 +227,10 @@ def test_figures_per_source_and_leave_one_source_out(corpus_result):
         found = sum(cells[0] for _, cells in held_out.values())
         flagged = sum(cells[2] for _, cells in held_out.values())
         correct = sum(cells[3] for _, cells in held_out.values())
-        # measured: lenient 8 of 13 defects, 2 of 40 correct flagged; strict 9 and 3
-        assert found >= {"lenient": 8, "strict": 9}[profile], profile
-        assert flagged <= {"lenient": 2, "strict": 3}[profile] and flagged / correct <= budget, profile
+        # measured: lenient 9 of 13 defects, 1 of 40 correct flagged; strict 11 and 2 (with 3
+        # strict false alarms, holding out microsoft/unilm raised the threshold over SENT ENCE's 0.6)
+        assert found >= {"lenient": 9, "strict": 11}[profile], profile
+        assert flagged <= {"lenient": 1, "strict": 2}[profile] and flagged / correct <= budget, profile
 
 
 @pytest.mark.corpus

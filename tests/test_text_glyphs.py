@@ -54,6 +54,10 @@ def test_evidence_is_judged_on_known_words_of_four_letters_or_more():
     assert evidence.disagreement == pytest.approx(0.75) and evidence.second == "ri"
     (alone,) = glyph_evidence(line, None, dictionary)
     assert alone.disagreement is None and alone.second == ""
+    # a rare word read ('twas, for "it was" run together in joined handwriting) is not judged:
+    # what was meant is more likely two words than the rare one
+    rare = _line(_word("twas", [0.99, 0.99, 0.99, 0.08]), _word("worst", [0.99, 0.99, 0.99, 0.99, 0.08], 60))
+    assert [e.word.text for e in glyph_evidence(rare, second, dictionary)] == ["worst"]
 
 
 def _evidence(doubt: float, disagreement_: float | None) -> GlyphEvidence:

@@ -150,6 +150,12 @@ def test_text001_and_text002_accept_the_words_the_image_was_asked_to_show():
     assert run_rule(TEXT001, context_from_array(image, info=prompt), profile="strict") == []
     asked_but_off = context_from_array(image, expected_text=("Rockdown",))
     assert run_rule(TEXT001, asked_but_off, profile="strict", settings={"accept_expected_words": False})
+    # a first-letter variant of a word the image shows too is wordplay, in strict as well
+    both = _sign("ROCKDOWN", size=48, width=560, height=240)
+    lower = _sign("IN THE LOCKDOWN", size=30, width=560, height=120)
+    poster = np.concatenate([both, lower])
+    assert run_rule(TEXT001, poster, profile="strict") == []
+    assert run_rule(TEXT001, poster, profile="strict", settings={"skip_puns_on_shown_words": False})
     # words asked for make a line of no dictionary words no garbage either
     names = _sign("XQRTV BLZNKW", size=48)
     assert run_rule(TEXT002, names, profile="strict")

@@ -41,6 +41,9 @@ class MisspelledSettings:
     # a word that is a common word with its first letter replaced (ROCKDOWN, LOCKDOWN) reads
     # as a pun or a name: generated misspellings keep the first letter and go wrong inside
     skip_first_letter_puns: bool = True
+    # ... and in both profiles, when the word punned on is shown in the image too (ROCKDOWN
+    # beside "In The Lockdown"): wordplay on a word the image shows is deliberate
+    skip_puns_on_shown_words: bool = True
 
     def __post_init__(self) -> None:
         validate_text_settings(self)
@@ -88,6 +91,8 @@ def check_misspelled(ctx, settings: MisspelledSettings) -> Iterator[Issue]:
         skip_first_letter_puns: a common word with only its first letter replaced
         (ROCKDOWN for LOCKDOWN) is taken as a pun or a name (lenient); generated
         misspellings keep the first letter.
+        skip_puns_on_shown_words: such a word is a pun in strict too when the word it
+        replaces is read in the image as well (ROCKDOWN above "In The Lockdown"). On in both.
         accept_expected_words: the words of the text the image was asked to show (see
         TEXT003: the config's `expected-text`, the prompt's quoted strings, the sidecar)
         count as known: a prompt that asks for "Rockdown" wants ROCKDOWN. On by default.
@@ -116,10 +121,13 @@ def check_misspelled(ctx, settings: MisspelledSettings) -> Iterator[Issue]:
         return
     dictionary = rule_dictionary(ctx, settings)
     width = ctx.rgb.shape[1]
+    # the letters read, line by line (OCR drops spaces: INTHELOCKDOWN holds LOCKDOWN)
+    shown = "\n".join("".join(letter_runs(line.text)).lower() for line in result.lines) \
+        if settings.skip_puns_on_shown_words else ""
     for line in result.lines:
         if wordless_line(line, dictionary, width):
             continue  # pseudo-text, not misspelled words: TEXT002 reports it
-        issues = list(_line_typos(line, dictionary, width, settings, result.engine))
+        issues = list(_line_typos(line, dictionary, width, settings, result.engine, shown))
         if settings.second_reader and result.engine != "tesseract":
             issues = [issue for issue in issues if not _misread(ctx, issue, line)]
         if issues and not other_script(ctx, line.text, line.box):  # СВЕЖИЙ read as CBE>KNV is no typo
@@ -183,7 +191,8 @@ def line_second_reading(ctx, box: Box, angle: float) -> OcrLine | None:
         return None
 
 
-def _line_typos(line: OcrLine, dictionary, width: int, settings: MisspelledSettings, engine: str) -> Iterator[Issue]:
+def _line_typos(line: OcrLine, dictionary, width: int, settings: MisspelledSettings, engine: str,
+                shown: str = "") -> Iterator[Issue]:
     for word in line.words:
         if not _readable(line, word, settings.min_confidence, settings.min_text_height):
             continue
@@ -193,7 +202,8 @@ def _line_typos(line: OcrLine, dictionary, width: int, settings: MisspelledSetti
         for verdict in framed_verdicts(verdicts, word, width, dictionary):
             if verdict.status != "typo":
                 continue
-            if settings.skip_first_letter_puns and first_letter_pun(verdict.text, verdict.suggestion):
+            if first_letter_pun(verdict.text, verdict.suggestion) and \
+                    (settings.skip_first_letter_puns or verdict.suggestion.lower() in shown):
                 continue
             yield Issue(
                 message=f"misspelled word {verdict.text!r} (did you mean {verdict.suggestion!r}?)",
