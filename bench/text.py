@@ -24,6 +24,8 @@ Per engine and profile it prints
 - on generated words with one malformed letter (partly erased, crossed by a stray stroke,
   merged with the next; seeds below those the glyph calibration was made on): images
   flagged per kind, and by the malformed-letter check alone, and correct words flagged;
+- on generated signs with a name of letters and digits (``make_code_case``) and their
+  intended text: TEXT003's findings on a digit changed (GPT7 for GPT4) and on correct signs;
 - on generated signs in other scripts (CJK, Hangul, Cyrillic, Greek, Arabic, Hebrew,
   Devanagari; seeds from 200, apart from those the script thresholds were looked at on):
   correct lettering flagged per profile (should be none), and CJK pseudo-characters found.
