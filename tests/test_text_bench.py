@@ -205,13 +205,14 @@ def test_defect_recall_on_the_corpus(corpus_result):
 
 @pytest.mark.corpus
 def test_strict_false_alarms_on_correct_corpus_samples_stay_within_twelve_in_a_hundred(corpus_result):
-    """Strict reads every word and flags what it cannot place; measured: 2 of 40 correct
-    samples (PARTI, a pun; wost, joined script read without its r), 2 findings, none on
-    text-free pictures. CVPR is an acronym, OFTHE two function words; ROCKDOWN puns on the
+    """Strict reads every word and flags what it cannot place; measured: 1 of 40 correct
+    samples (PARTI, a pun), 1 finding, none on text-free pictures. wost (joined script read
+    without its r) is RapidOCR's: Tesseract reads the r there (wordt). CVPR is an acronym, OFTHE two function words; ROCKDOWN puns on the
     LOCKDOWN the poster shows; 'twas (it was, run together) is too rare a word for the
     malformed-letter check to judge its glyphs."""
     strict = corpus_result["profiles"]["strict"]
-    assert strict["correct"].flagged <= 2 and strict["correct"].alarms <= 2, strict["correct"].names
+    assert strict["correct"].flagged <= 1 and strict["correct"].alarms <= 1, strict["correct"].names
+    assert not any(name.startswith("glyphbyt5_paragraph_1.png") for name in strict["correct"].names)
     assert not any(name.startswith("lexart_fig1_steel_panther_lockdown.png") for name in strict["correct"].names)
     assert not any("TEXT002:twas" in name for name in strict["correct"].names)
     assert strict["correct"].flagged / strict["correct"].n <= 0.12
@@ -227,10 +228,10 @@ def test_figures_per_source_and_leave_one_source_out(corpus_result):
         found = sum(cells[0] for _, cells in held_out.values())
         flagged = sum(cells[2] for _, cells in held_out.values())
         correct = sum(cells[3] for _, cells in held_out.values())
-        # measured: lenient 9 of 13 defects, 1 of 40 correct flagged; strict 11 and 2 (with 3
+        # measured: lenient 9 of 13 defects, 1 of 40 correct flagged; strict 11 and 1 (with 3
         # strict false alarms, holding out microsoft/unilm raised the threshold over SENT ENCE's 0.6)
         assert found >= {"lenient": 9, "strict": 11}[profile], profile
-        assert flagged <= {"lenient": 1, "strict": 2}[profile] and flagged / correct <= budget, profile
+        assert flagged <= 1 and flagged / correct <= budget, profile
 
 
 @pytest.mark.corpus

@@ -220,6 +220,28 @@ def test_a_typo_the_second_reader_reads_spelled_right_was_a_misreading(monkeypat
     assert run_rule(TEXT001, image)
 
 
+def test_a_letter_the_second_reader_reads_where_the_typo_lacks_it_was_dropped_by_the_first(monkeypatch):
+    """Joined script's "worst" read wost by RapidOCR; Tesseract read wordt: no worst, but an r
+    where worst has it, so the letter is drawn. A reading one edit from the correction
+    elsewhere (FESTIVXAL read Festivas) or without the letter (FRE read FRE) proves nothing."""
+    import rules.text.text001 as text001
+    from rules.text.scripts import ScriptReading
+    from rules.text.text001 import dropped_letter_read
+
+    assert dropped_letter_read("wost", "worst", "wordt")
+    assert not dropped_letter_read("fre", "free", "fre")
+    assert not dropped_letter_read("festivxal", "festival", "festivas")  # not a letter dropped
+    assert not dropped_letter_read("wost", "worst", "wosdt")  # a letter read, not the dropped one
+    image = _sign("DIFFUSON")
+    monkeypatch.setattr(text001, "line_second_reading", lambda ctx, box, angle: None)
+    monkeypatch.setattr(text001, "crop_reading",
+                        lambda ctx, box, language, script="latin": ScriptReading("latin", "eng", "DIFFUSIOM", 0.9))
+    assert run_rule(TEXT001, image) == []
+    monkeypatch.setattr(text001, "crop_reading",
+                        lambda ctx, box, language, script="latin": ScriptReading("latin", "eng", "DIFFUSOM", 0.9))
+    assert run_rule(TEXT001, image)
+
+
 def test_the_second_reading_of_the_line_over_the_word_counts_too(monkeypatch):
     """Handwritten "nothing" read nothng by RapidOCR: Tesseract read "No thag" on the word's
     crop but "nothing" on the line's; only its words over the typo count."""
@@ -255,10 +277,11 @@ def test_the_second_reading_of_the_line_over_the_word_counts_too(monkeypatch):
     line_reads(0, 40)  # a word elsewhere on the line
     assert run_rule(TEXT001, image)
     # a reading merely near the correction is no evidence: Tesseract read a generated
-    # FESTIVXAL as Festivas, one edit from FESTIVAL
+    # FESTIVXAL as Festivas, one edit from FESTIVAL; here one edit from DIFFUSION, without
+    # the I the typo lacks (a reading with it is test_a_letter_the_second_reader_reads...)
     monkeypatch.setattr(text001, "line_second_reading", lambda ctx, box, angle: None)
     monkeypatch.setattr(text001, "crop_reading",
-                        lambda ctx, box, language, script="latin": ScriptReading("latin", "eng", "DIFFUSIOM", 0.3))
+                        lambda ctx, box, language, script="latin": ScriptReading("latin", "eng", "DIFFUSXON", 0.3))
     assert run_rule(TEXT001, image)
 
 

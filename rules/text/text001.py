@@ -87,7 +87,9 @@ def check_misspelled(ctx, settings: MisspelledSettings) -> Iterator[Issue]:
         second_reader: Tesseract re-reads the crop of each word found misspelled, and its
         line (unless tilted more than 6 degrees); when it reads the correction there, and not the misspelling,
         the typo was RapidOCR's misreading of handwriting or a script font (achieping for
-        achieving, nothng for nothing). On in both.
+        achieving, nothng for nothing); likewise when the typo lacks a letter of the
+        correction and Tesseract reads that very letter in its place (wost, read wordt: the
+        r of worst is drawn, RapidOCR dropped it). On in both.
         skip_first_letter_puns: a common word with only its first letter replaced
         (ROCKDOWN for LOCKDOWN) is taken as a pun or a name (lenient); generated
         misspellings keep the first letter.
@@ -104,9 +106,9 @@ def check_misspelled(ctx, settings: MisspelledSettings) -> Iterator[Issue]:
         word (IMAGES for IMAGINE) is not a misspelling: TEXT003 catches it when the intended
         text is known. A line of three or more words none of which is a word is left to
         TEXT002 (pseudo-text, not typos). OCR misreadings of unusual fonts can be reported
-        (a letter of joined script dropped, wost for worst, when Tesseract does not read
-        the correction either); the engine can read a malformed letter as the right one
-        (FIRL read as FIRE) and miss the typo: strict TEXT002 then looks at the glyphs. A word that reaches the image's left or right edge (within a quarter
+        (a letter of joined script dropped, when Tesseract reads neither the correction nor
+        the dropped letter in its place); the engine can read a malformed letter as the right
+        one (FIRL read as FIRE) and miss the typo: TEXT002 then looks at the glyphs. A word that reaches the image's left or right edge (within a quarter
         of its height) and is the visible part of a common word is taken as cut by the
         crop, not misspelled (VERNM, of GOVERNMENT); a typo there that is also such a part
         (the end of a word on the left edge, the start of one on the right) is missed.
@@ -145,8 +147,9 @@ def _misread(ctx, issue: Issue, line: OcrLine) -> bool:
     correction there as a word of its own (and not the misspelling) in either: RapidOCR drops
     letters of handwriting and joined script (``nothng`` for ``nothing``, which Tesseract
     reads on the line's crop, as "No thing", but not on the word's). PARTI read as PARTI holds no PART. A reading
-    merely near the correction does not count: Tesseract read a generated FESTIVXAL as
-    Festivas, one edit from FESTIVAL."""
+    merely near the correction does not count (Tesseract read a generated FESTIVXAL as
+    Festivas, one edit from FESTIVAL), unless it reads the very letter RapidOCR's reading
+    lacks in its place (``dropped_letter_read``)."""
     word, suggestion = str(issue.measurements["word"]).lower(), str(issue.measurements["suggestion"]).lower()
     region = issue.region
     box = Box(region.x, region.y, region.x + region.width, region.y + region.height)
@@ -155,7 +158,20 @@ def _misread(ctx, issue: Issue, line: OcrLine) -> bool:
                 _line_tokens(ctx, line, box)]
     # each reading on its own: the crops differ, and on handwriting Tesseract reads one
     # right and the other as RapidOCR did (the word's crop nothng, the line's "No thing")
-    return any(suggestion in tokens and word not in tokens for tokens in readings)
+    return any((suggestion in tokens or any(dropped_letter_read(word, suggestion, t) for t in tokens))
+               and word not in tokens for tokens in readings)
+
+
+def dropped_letter_read(word: str, suggestion: str, token: str) -> bool:
+    """Whether ``word`` is ``suggestion`` with one letter missing and the second reader's
+    ``token``, as long as the suggestion and one edit from it, reads that very letter in its
+    place: the letter is drawn and RapidOCR dropped it (joined script's ``wost``, which
+    Tesseract read ``wordt``: an r where worst has it). A letter the image lacks is not read
+    there (``FRE``); a token one edit from the correction elsewhere proves nothing (FESTIVXAL
+    read ``Festivas``)."""
+    if len(suggestion) != len(word) + 1 or len(token) != len(suggestion) or edit_distance(token, suggestion) > 1:
+        return False
+    return any(suggestion[:i] + suggestion[i + 1:] == word and token[i] == suggestion[i] for i in range(len(suggestion)))
 
 
 def _line_tokens(ctx, line: OcrLine, box: Box) -> list[str]:
