@@ -185,11 +185,13 @@ def test_lenient_flags_at_most_six_in_a_hundred_correct_corpus_samples(corpus_re
 def test_defect_recall_on_the_corpus(corpus_result):
     lenient = corpus_result["profiles"]["lenient"]
     strict = corpus_result["profiles"]["strict"]
-    # measured: lenient 9/13 alone (LATETEN, read ATETEN, is no longer split into ATE TEN;
-    # the garbled body text of a 259-px newspaper is prominent there), 12/13 with the intended
-    # text; strict 11/13 and 13/13 (its second reading catches SENT ENCE)
-    assert lenient["defect"].hits >= 9, lenient["defect"].names
-    assert lenient["defect_with_expected"].hits >= 12, lenient["defect_with_expected"].names
+    # measured: lenient 10/13 alone (LATETEN, read ATETEN, is no longer split into ATE TEN;
+    # the garbled body text of a 259-px newspaper is prominent there), 13/13 with the intended
+    # text; strict 11/13 and 13/13 (the second reading catches SENT ENCE: lenient's on its
+    # small lines)
+    assert lenient["defect"].hits >= 10, lenient["defect"].names
+    assert lenient["defect_with_expected"].hits >= 13, lenient["defect_with_expected"].names
+    assert "textdiffuser_template_dress_SENT_ENCE.png" not in lenient["defect"].names
     assert "ldm_street_sign_LATETEN_garbled.png" not in lenient["defect"].names
     assert "glyphcontrol_newspaper.png" not in lenient["defect"].names
     # the flame-lettered FIRL, read FIRE: lenient's malformed-letter check (from 1.0, beyond
@@ -228,9 +230,9 @@ def test_figures_per_source_and_leave_one_source_out(corpus_result):
         found = sum(cells[0] for _, cells in held_out.values())
         flagged = sum(cells[2] for _, cells in held_out.values())
         correct = sum(cells[3] for _, cells in held_out.values())
-        # measured: lenient 9 of 13 defects, 1 of 40 correct flagged; strict 11 and 1 (with 3
+        # measured: lenient 10 of 13 defects, 1 of 40 correct flagged; strict 11 and 1 (with 3
         # strict false alarms, holding out microsoft/unilm raised the threshold over SENT ENCE's 0.6)
-        assert found >= {"lenient": 9, "strict": 11}[profile], profile
+        assert found >= {"lenient": 10, "strict": 11}[profile], profile
         assert flagged <= 1 and flagged / correct <= budget, profile
 
 

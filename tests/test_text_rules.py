@@ -482,13 +482,32 @@ def _tight_sentence(gap: int) -> np.ndarray:
     return np.asarray(image)
 
 
-def test_strict_text004_reads_small_lettering_twice_to_see_a_gap():
+def test_text004_reads_small_lettering_twice_to_see_a_gap():
     spaced = _tight_sentence(4)
-    (finding,) = run_rule(TEXT004, spaced, profile="strict")
-    assert finding.measurements["kind"] == "second-reading"
-    assert finding.measurements["second_reading"] == "SENT ENCE"
-    assert run_rule(TEXT004, spaced, profile="lenient") == []  # lenient has no second reader
-    assert run_rule(TEXT004, _tight_sentence(0), profile="strict") == []
+    for profile in ("strict", "lenient"):  # lenient reads small lines only (under 24 px)
+        (finding,) = run_rule(TEXT004, spaced, profile=profile)
+        assert finding.measurements["kind"] == "second-reading"
+        assert finding.measurements["second_reading"] == "SENT ENCE"
+        assert run_rule(TEXT004, _tight_sentence(0), profile=profile) == []
+    assert run_rule(TEXT004, spaced, profile="lenient", settings={"second_reader_max_height": 12.0}) == []
+
+
+def test_lenient_reads_again_only_small_lines_with_a_word_it_could_find_split(monkeypatch):
+    import rules.text.packing as text_packing
+
+    read = []
+    real = text_packing.second_reading_line
+
+    def counted(ctx, params, index):
+        read.append(index)
+        return real(ctx, params, index)
+
+    monkeypatch.setattr(text_packing, "second_reading_line", counted)
+    run_rule(TEXT004, _sign("SENTENCE", size=48), profile="lenient")  # a large line: not read
+    run_rule(TEXT004, _tight_sentence(0), profile="lenient", settings={"min_confidence": 1.0})  # no word to judge
+    assert read == []
+    run_rule(TEXT004, _tight_sentence(0), profile="lenient")
+    assert read == [0]
 
 
 def test_the_second_reading_skips_tilted_lines():
