@@ -13,11 +13,13 @@ from bench.text import (
     SampleRecord,
     calibrated_threshold,
     corpus_samples,
+    evaluate_codes,
     evaluate_corpus,
     evaluate_generated,
     evaluate_labels,
     evaluate_malformed,
     evaluate_scripts,
+    generated_correct_records,
     intended_text,
     leave_one_source_out,
     per_source,
@@ -76,7 +78,9 @@ def test_small_labels_on_large_pictures_are_read():
 def test_strict_finds_malformed_letters_the_rest_does_not_and_leaves_correct_words():
     """Words with one letter partly erased, crossed by a stray stroke or merged with the next,
     seeds 0-14. Measured: strict flags 15 of 45 (the malformed-letter check 3 of them, on
-    images nothing else flagged), strict without it 12, lenient 7; no correct word flagged."""
+    images nothing else flagged), strict without it 12, lenient 7; no correct word flagged.
+    Lenient's check (from 1.0) finds none of these: on seeds 0-39 it found 1 of 120 (a merged
+    Travel) and flagged 1 of 40 correct words (seed 31's Parking)."""
     result = evaluate_malformed("rapidocr", 15)
     flagged = {p: sum(t.flagged for k, t in result["profiles"][p].items() if k != "correct")
                for p in result["profiles"]}
@@ -84,6 +88,18 @@ def test_strict_finds_malformed_letters_the_rest_does_not_and_leaves_correct_wor
     assert flagged["strict"] >= 13 and flagged["lenient"] <= flagged["strict without it"], flagged
     assert all(result["malformed"]["lenient"][k] == 0 for k in result["malformed"]["lenient"])
     assert all(result["profiles"][p]["correct"].flagged == 0 for p in result["profiles"]), result
+
+
+@pytest.mark.slow
+def test_a_digit_changed_in_a_name_asked_for_is_found_and_right_names_pass():
+    """make_code_case seeds 0-9. Measured (seeds 0-29): lenient flags 25 of 30 names with a
+    digit changed (24 by the digit check; 1 without it), strict 30; correct signs flagged:
+    lenient 0, strict 2 (H2O read apart, by the similarity check)."""
+    result = evaluate_codes("rapidocr", 10)
+    lenient = result["profiles"]["lenient"]
+    assert lenient["changed"].n == 10 and lenient["changed"].flagged >= 7, result
+    assert result["digit"]["lenient"] >= 7 and lenient["correct"].flagged == 0, lenient["correct"].names
+    assert result["profiles"]["strict"]["changed"].flagged >= 9
 
 
 def test_intended_text_is_read_from_labels():
@@ -110,6 +126,22 @@ def test_a_held_out_source_is_judged_with_a_threshold_chosen_without_it():
     held_out = leave_one_source_out(records, "lenient", 0.0)
     assert held_out["a"] == (float("inf"), (0, 1, 0, 2))
     assert held_out["b"] == (0.9, (0, 1, 1, 2))
+
+
+def test_the_held_out_threshold_can_be_set_on_generated_correct_signs_alone():
+    """Item 1 of issue #18: strict's leave-one-source-out recall fell below the rules as shipped
+    because the threshold chosen without microsoft/unilm (19 of 40 correct samples) had 3 false
+    alarms in 21 to stay under: set on generated correct signs, no corpus source sets it."""
+    generated = generated_correct_records("rapidocr", 1)
+    assert len(generated) == 6 and {r.source for r in generated} == {"generated"}
+    assert not any(r.defective for r in generated)
+    assert all(calibrated_threshold(generated, p, b) == 0.0 for p, b in FALSE_ALARM_BUDGET.items()
+               if not any(r.flagged(p) for r in generated))
+    # the corpus case: without the source of most correct samples, the rest's one false alarm
+    # at 0.9 is over budget, and the held-out defect found at 0.6 is lost
+    corpus_like = [_record("big", False) for _ in range(6)] + [_record("big", True, 0.6), _record("small", False, 0.9),
+                                                                _record("small", False)]
+    assert leave_one_source_out(corpus_like, "strict", 0.12)["big"] == (float("inf"), (0, 1, 0, 6))
 
 
 def test_correct_lettering_in_other_scripts_is_not_flagged_and_cjk_pseudo_characters_are():
@@ -153,12 +185,20 @@ def test_lenient_flags_at_most_six_in_a_hundred_correct_corpus_samples(corpus_re
 def test_defect_recall_on_the_corpus(corpus_result):
     lenient = corpus_result["profiles"]["lenient"]
     strict = corpus_result["profiles"]["strict"]
-    # measured: lenient 8/13 alone (LATETEN, read ATETEN, is no longer split into ATE TEN;
-    # the garbled body text of a 259-px newspaper is prominent there), 10/13 with the intended
-    # text; strict 10/13 and 12/13 (its second reading catches SENT ENCE)
-    assert lenient["defect"].hits >= 8, lenient["defect"].names
+    # measured: lenient 10/13 alone (LATETEN, read ATETEN, is no longer split into ATE TEN;
+    # the garbled body text of a 259-px newspaper is prominent there), 13/13 with the intended
+    # text; strict 11/13 and 13/13 (the second reading catches SENT ENCE: lenient's on its
+    # small lines)
+    assert lenient["defect"].hits >= 10, lenient["defect"].names
+    assert lenient["defect_with_expected"].hits >= 13, lenient["defect_with_expected"].names
+    assert "textdiffuser_template_dress_SENT_ENCE.png" not in lenient["defect"].names
     assert "ldm_street_sign_LATETEN_garbled.png" not in lenient["defect"].names
     assert "glyphcontrol_newspaper.png" not in lenient["defect"].names
+    # the flame-lettered FIRL, read FIRE: lenient's malformed-letter check (from 1.0, beyond
+    # every generated correct word) judges short lines too
+    assert "ldm_shirt_fire_5_FIRL.png" not in lenient["defect"].names
+    # Glyph-ByT3 for Glyph-ByT5: one digit in a 61-letter text, found by TEXT003's digit check
+    assert "glyphbyt5_scene_1.png" not in lenient["defect_with_expected"].names
     assert strict["defect"].hits >= 10, strict["defect"].names
     assert strict["defect_with_expected"].hits >= 12, strict["defect_with_expected"].names
     assert "textdiffuser_template_dress_SENT_ENCE.png" not in strict["defect"].names
@@ -167,11 +207,16 @@ def test_defect_recall_on_the_corpus(corpus_result):
 
 @pytest.mark.corpus
 def test_strict_false_alarms_on_correct_corpus_samples_stay_within_twelve_in_a_hundred(corpus_result):
-    """Strict reads every word and flags what it cannot place; measured: 4 of 40 correct
-    samples (PARTI and ROCKDOWN, puns; wost and nothng, script and handwriting misread), 5
-    findings, none on text-free pictures. CVPR is an acronym, OFTHE two function words."""
+    """Strict reads every word and flags what it cannot place; measured: 1 of 40 correct
+    samples (PARTI, a pun), 1 finding, none on text-free pictures. wost (joined script read
+    without its r) is RapidOCR's: Tesseract reads the r there (wordt). CVPR is an acronym, OFTHE two function words; ROCKDOWN puns on the
+    LOCKDOWN the poster shows; 'twas (it was, run together) is too rare a word for the
+    malformed-letter check to judge its glyphs."""
     strict = corpus_result["profiles"]["strict"]
-    assert strict["correct"].flagged <= 4 and strict["correct"].alarms <= 5, strict["correct"].names
+    assert strict["correct"].flagged <= 1 and strict["correct"].alarms <= 1, strict["correct"].names
+    assert not any(name.startswith("glyphbyt5_paragraph_1.png") for name in strict["correct"].names)
+    assert not any(name.startswith("lexart_fig1_steel_panther_lockdown.png") for name in strict["correct"].names)
+    assert not any("TEXT002:twas" in name for name in strict["correct"].names)
     assert strict["correct"].flagged / strict["correct"].n <= 0.12
     assert strict["clean"].flagged == 0
 
@@ -185,9 +230,10 @@ def test_figures_per_source_and_leave_one_source_out(corpus_result):
         found = sum(cells[0] for _, cells in held_out.values())
         flagged = sum(cells[2] for _, cells in held_out.values())
         correct = sum(cells[3] for _, cells in held_out.values())
-        # measured: lenient 8 of 13 defects, 2 of 40 correct flagged; strict 9 and 3
-        assert found >= {"lenient": 8, "strict": 9}[profile], profile
-        assert flagged <= {"lenient": 2, "strict": 3}[profile] and flagged / correct <= budget, profile
+        # measured: lenient 10 of 13 defects, 1 of 40 correct flagged; strict 11 and 1 (with 3
+        # strict false alarms, holding out microsoft/unilm raised the threshold over SENT ENCE's 0.6)
+        assert found >= {"lenient": 10, "strict": 11}[profile], profile
+        assert flagged <= 1 and flagged / correct <= budget, profile
 
 
 @pytest.mark.corpus

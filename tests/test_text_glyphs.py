@@ -54,6 +54,10 @@ def test_evidence_is_judged_on_known_words_of_four_letters_or_more():
     assert evidence.disagreement == pytest.approx(0.75) and evidence.second == "ri"
     (alone,) = glyph_evidence(line, None, dictionary)
     assert alone.disagreement is None and alone.second == ""
+    # a rare word read ('twas, for "it was" run together in joined handwriting) is not judged:
+    # what was meant is more likely two words than the rare one
+    rare = _line(_word("twas", [0.99, 0.99, 0.99, 0.08]), _word("worst", [0.99, 0.99, 0.99, 0.99, 0.08], 60))
+    assert [e.word.text for e in glyph_evidence(rare, second, dictionary)] == ["worst"]
 
 
 def _evidence(doubt: float, disagreement_: float | None) -> GlyphEvidence:
@@ -114,3 +118,25 @@ def test_a_malformed_case_differs_from_its_correct_sign_at_its_letter_only():
         make_malformed_case(3, "smudged")
     assert np.array_equal(make_malformed_case(3, "stroke").image, make_malformed_case(3, "stroke").image)
     assert set(MALFORMED_KINDS) == {"erased", "stroke", "merged"}
+
+
+def test_a_tilted_line_without_a_second_reading_gives_no_malformed_letter_even_from_zero():
+    """A line tilted past the second reading's 3 degrees has no second reading: no evidence,
+    no finding, whatever malformed_min_confidence (0 made the rule crash on round(None))."""
+    import cv2
+
+    from fixtures.text_gen import plain_sign
+
+    sign = plain_sign("GARDEN", size=64, width=560, height=320)
+    h, w = sign.shape[:2]
+    tilted = cv2.warpAffine(sign, cv2.getRotationMatrix2D((w / 2, h / 2), 8.0, 1.0), (w, h),
+                            borderMode=cv2.BORDER_REPLICATE)
+    ctx = context_from_array(np.ascontiguousarray(tilted))
+    findings = run_rule(TEXT002, ctx, "strict", {"malformed_min_confidence": 0.0})
+    assert not [f for f in findings if f.measurements.get("kind") == "malformed"]
+    from rules.text.ocr import read_text, second_reading
+    from rules.text.settings import ocr_params
+    from bench.text import settings_for
+
+    params = ocr_params(settings_for("strict", "rapidocr")["TEXT002"])
+    assert ctx.shared(read_text, params).lines and all(r is None for r in ctx.shared(second_reading, params))

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from rules.text.reading import OcrLine, OcrWord
 from rules.text.scripts import is_latin_token
-from rules.text.words import Dictionary, normalized_edit_similarity
+from rules.text.words import COMMON_FREQUENCY, Dictionary, normalized_edit_similarity
 
 # plain text (package data ships data/*.txt): a "# " line naming its source, then one line per
 # evidence, its name and its sorted scores
@@ -58,8 +58,8 @@ def disagreement(word: str, tokens: list[str]) -> float:
 
 
 def glyph_evidence(line: OcrLine, second: OcrLine | None, dictionary: Dictionary) -> list[GlyphEvidence]:
-    """Evidence for each word of ``line`` that is a known word of ``MIN_LETTERS``+ Latin
-    letters (nothing else: a word read as no word is TEXT001's and TEXT002's), with the
+    """Evidence for each word of ``line`` that is a common word (``COMMON_FREQUENCY``) of
+    ``MIN_LETTERS``+ Latin letters (nothing else: a word read as no word is TEXT001's and TEXT002's), with the
     recogniser's per-letter probabilities."""
     tokens = [w.text for w in second.words] if second is not None else None
     out = []
@@ -68,7 +68,9 @@ def glyph_evidence(line: OcrLine, second: OcrLine | None, dictionary: Dictionary
         letters = "".join(c.text for c in chars)
         if len(chars) < MIN_LETTERS or not letters.isalpha() or not is_latin_token(letters):
             continue
-        if not dictionary.knows(letters):
+        if not dictionary.knows(letters, COMMON_FREQUENCY):
+            # a rare word read is more often two words run together than the word meant
+            # ('twas read for "it was" in joined handwriting); generated text is common words
             continue
         k = min(range(len(chars)), key=lambda i: chars[i].confidence)
         out.append(GlyphEvidence(word, 1.0 - float(chars[k].confidence), k,

@@ -39,7 +39,7 @@ from rules.text.tesseract import binarize_for_tesseract, read_hybrid, read_tesse
 
 __all__ = ["ENGINES", "Box", "GateResult", "OcrChar", "OcrLine", "OcrParams", "OcrResult", "OcrWord",
            "RAPIDOCR_MISSING", "READERS", "binarize_for_tesseract", "ocr_image", "rapidocr_available",
-           "rapidocr_engine", "read_text", "second_reading", "tessdata_path", "text_presence"]
+           "rapidocr_engine", "read_text", "second_reading", "second_reading_line", "tessdata_path", "text_presence"]
 
 
 # lines tilted more than this are not read a second time: their axis-aligned box would hold
@@ -53,13 +53,20 @@ def second_reading(ctx, params: OcrParams) -> tuple[OcrLine | None, ...]:
     work differently (RapidOCR's network reads a line as a whole; Tesseract segments glyphs)
     disagree where the lettering is ambiguous. Call as ``ctx.shared(second_reading, params)``."""
     lines = ctx.shared(read_text, params).lines
-    level = [abs(line.angle) <= SECOND_READING_MAX_ANGLE for line in lines]
-    if not any(level):
-        return tuple(None for _ in lines)
-    quads = np.array([[[b.x0, b.y0], [b.x1, b.y0], [b.x1, b.y1], [b.x0, b.y1]]
-                      for b, keep in zip((line.box for line in lines), level) if keep], dtype=np.float32)
-    readings = iter([tesseract_line(crop, quad) for quad, crop in zip(quads, line_crops(ctx.rgb, quads))])
-    return tuple(next(readings) if keep else None for keep in level)
+    return tuple(ctx.shared(second_reading_line, params, i) for i in range(len(lines)))
+
+
+def second_reading_line(ctx, params: OcrParams, index: int) -> OcrLine | None:
+    """Tesseract's reading of line ``index`` of ``ctx.shared(read_text, params)`` alone, as
+    ``second_reading`` gives it (which is made of these): a check that needs the second
+    reading of a few lines only (lenient's malformed letters) asks for those. Call as
+    ``ctx.shared(second_reading_line, params, index)``."""
+    line = ctx.shared(read_text, params).lines[index]
+    if abs(line.angle) > SECOND_READING_MAX_ANGLE:
+        return None
+    b = line.box
+    quad = np.array([[b.x0, b.y0], [b.x1, b.y0], [b.x1, b.y1], [b.x0, b.y1]], dtype=np.float32)
+    return tesseract_line(line_crops(ctx.rgb, quad[np.newaxis])[0], quad)
 
 
 # reader(rgb, params, bands): bands are the gate's strips to detect in (empty: everywhere);

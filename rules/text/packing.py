@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Iterator
 import numpy as np
 
 from checker.model import Issue, Region
-from rules.text.ocr import OcrLine, OcrResult, OcrWord, second_reading
+from rules.text.ocr import OcrLine, OcrResult, OcrWord, second_reading, second_reading_line
 from rules.text.settings import ocr_params
 from rules.text.shared import region_of
 from rules.text.words import Dictionary, case_cuts, normalized_edit_similarity, strip_word
@@ -118,6 +118,17 @@ def split_words(lines: tuple[OcrLine, ...], dictionary: Dictionary, settings: Pa
         )
 
 
+def _splittable(line: OcrLine, dictionary: Dictionary, settings: PackingSettings, already: set[str]) -> bool:
+    """Whether ``line`` has a word ``split_in_second_reading`` could report: read with enough
+    confidence, not reported yet, a known word of ``SECOND_READING_MIN_LETTERS``+ letters."""
+    for word in line.words:
+        letters = "".join(c for c in word.text if c.isalpha())
+        if word.confidence >= settings.min_confidence and word.text not in already and \
+                len(letters) >= SECOND_READING_MIN_LETTERS and dictionary.knows(letters):
+            return True
+    return False
+
+
 # letters a word needs before a second reading may call it split (short words are easily
 # misread as two pieces), and how close the two pieces together must be to it
 SECOND_READING_MIN_LETTERS = 5
@@ -146,8 +157,16 @@ def second_reading_gaps(ctx, result: OcrResult, settings: PackingSettings, dicti
                         already: set[str]) -> Iterator[Issue]:
     """Words RapidOCR read whole that Tesseract, reading the same line, splits (see
     ``split_in_second_reading``); words in ``already`` were reported by the gap measure."""
+    params = ocr_params(settings)
+    limit = settings.second_reader_max_height
     try:
-        second = ctx.shared(second_reading, ocr_params(settings))
+        if limit <= 0:
+            second = ctx.shared(second_reading, params)
+        else:  # only small lines with a word it could find split (the same reading second_reading gives them)
+            second = tuple(ctx.shared(second_reading_line, params, i)
+                           if settings.min_text_height <= line.text_height < limit
+                           and _splittable(line, dictionary, settings, already) else None
+                           for i, line in enumerate(result.lines))
     except (RuntimeError, ImportError, OSError) as exc:  # Tesseract missing: the rest of the rule stands
         ctx.observe("text.second_reader", f"skipped: {exc}")
         return

@@ -2,11 +2,12 @@
 of the generation prompt, a sidecar beside the image; and how closely what OCR read matches it."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from rules.text.reading import OcrLine
 from rules.text.settings import DEFAULT_ENGINE, validate_text_settings
-from rules.text.words import best_substring_similarity, compact_text, letter_runs
+from rules.text.words import best_substring_similarity, compact_text, letter_runs, normalize_text
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,10 @@ class ExpectedSettings:
     # an unquoted sidecar of one line and at most this many words is the text to show
     # ("Grand Opening"); a longer one is a caption or a prompt: only its quoted strings count
     sidecar_max_words: int = 4
+    # a name or code mixing letters and digits (ByT5, GPT4, A380) shown with a digit changed
+    # (ByT3) is reported however similar the rest: one edit in a long text hides it, and a
+    # digit changes what the name names
+    check_digits: bool = True
 
     def __post_init__(self) -> None:
         validate_text_settings(self)
@@ -78,3 +83,26 @@ def expected_words(ctx) -> frozenset[str]:
     author asked for is no misspelling, even when no dictionary has it (a band's name, a pun)."""
     return frozenset(run.lower() for _, text in expected_strings(ctx, ExpectedSettings())
                      for run in letter_runs(text))
+
+
+_TOKENS = re.compile(r"[^\W_]+")
+
+
+def changed_digits(expected: str, read: str) -> list[tuple[str, str]]:
+    """(expected token, read token) for each token of ``expected`` that mixes letters and
+    digits (``ByT5``) and is not read anywhere, while a read token has the same letters in
+    the same places and other digits (``ByT3``). Numbers alone are left out: any other
+    number in the image would match them. Compared without case and accents."""
+    want = [t for t in _TOKENS.findall(normalize_text(expected))
+            if any(c.isdigit() for c in t) and any(c.isalpha() for c in t)]
+    have = _TOKENS.findall(normalize_text(read))
+    out = []
+    for token in dict.fromkeys(want):
+        if token in have:
+            continue
+        for other in have:
+            if len(other) == len(token) and other != token and all(
+                    b.isdigit() if a.isdigit() else a == b for a, b in zip(token, other)):
+                out.append((token, other))
+                break
+    return out

@@ -41,6 +41,9 @@ class MisspelledSettings:
     # a word that is a common word with its first letter replaced (ROCKDOWN, LOCKDOWN) reads
     # as a pun or a name: generated misspellings keep the first letter and go wrong inside
     skip_first_letter_puns: bool = True
+    # ... and in both profiles, when the word punned on is shown in the image too (ROCKDOWN
+    # beside "In The Lockdown"): wordplay on a word the image shows is deliberate
+    skip_puns_on_shown_words: bool = True
 
     def __post_init__(self) -> None:
         validate_text_settings(self)
@@ -84,10 +87,14 @@ def check_misspelled(ctx, settings: MisspelledSettings) -> Iterator[Issue]:
         second_reader: Tesseract re-reads the crop of each word found misspelled, and its
         line (unless tilted more than 6 degrees); when it reads the correction there, and not the misspelling,
         the typo was RapidOCR's misreading of handwriting or a script font (achieping for
-        achieving, nothng for nothing). On in both.
+        achieving, nothng for nothing); likewise when the typo lacks a letter of the
+        correction and Tesseract reads that very letter in its place (wost, read wordt: the
+        r of worst is drawn, RapidOCR dropped it). On in both.
         skip_first_letter_puns: a common word with only its first letter replaced
         (ROCKDOWN for LOCKDOWN) is taken as a pun or a name (lenient); generated
         misspellings keep the first letter.
+        skip_puns_on_shown_words: such a word is a pun in strict too when the word it
+        replaces is read in the image as well (ROCKDOWN above "In The Lockdown"). On in both.
         accept_expected_words: the words of the text the image was asked to show (see
         TEXT003: the config's `expected-text`, the prompt's quoted strings, the sidecar)
         count as known: a prompt that asks for "Rockdown" wants ROCKDOWN. On by default.
@@ -99,9 +106,9 @@ def check_misspelled(ctx, settings: MisspelledSettings) -> Iterator[Issue]:
         word (IMAGES for IMAGINE) is not a misspelling: TEXT003 catches it when the intended
         text is known. A line of three or more words none of which is a word is left to
         TEXT002 (pseudo-text, not typos). OCR misreadings of unusual fonts can be reported
-        (a letter of joined script dropped, wost for worst, when Tesseract does not read
-        the correction either); the engine can read a malformed letter as the right one
-        (FIRL read as FIRE) and miss the typo: strict TEXT002 then looks at the glyphs. A word that reaches the image's left or right edge (within a quarter
+        (a letter of joined script dropped, when Tesseract reads neither the correction nor
+        the dropped letter in its place); the engine can read a malformed letter as the right
+        one (FIRL read as FIRE) and miss the typo: TEXT002 then looks at the glyphs. A word that reaches the image's left or right edge (within a quarter
         of its height) and is the visible part of a common word is taken as cut by the
         crop, not misspelled (VERNM, of GOVERNMENT); a typo there that is also such a part
         (the end of a word on the left edge, the start of one on the right) is missed.
@@ -116,10 +123,13 @@ def check_misspelled(ctx, settings: MisspelledSettings) -> Iterator[Issue]:
         return
     dictionary = rule_dictionary(ctx, settings)
     width = ctx.rgb.shape[1]
+    # the letters read, line by line (OCR drops spaces: INTHELOCKDOWN holds LOCKDOWN)
+    shown = "\n".join("".join(letter_runs(line.text)).lower() for line in result.lines) \
+        if settings.skip_puns_on_shown_words else ""
     for line in result.lines:
         if wordless_line(line, dictionary, width):
             continue  # pseudo-text, not misspelled words: TEXT002 reports it
-        issues = list(_line_typos(line, dictionary, width, settings, result.engine))
+        issues = list(_line_typos(line, dictionary, width, settings, result.engine, shown))
         if settings.second_reader and result.engine != "tesseract":
             issues = [issue for issue in issues if not _misread(ctx, issue, line)]
         if issues and not other_script(ctx, line.text, line.box):  # СВЕЖИЙ read as CBE>KNV is no typo
@@ -137,8 +147,9 @@ def _misread(ctx, issue: Issue, line: OcrLine) -> bool:
     correction there as a word of its own (and not the misspelling) in either: RapidOCR drops
     letters of handwriting and joined script (``nothng`` for ``nothing``, which Tesseract
     reads on the line's crop, as "No thing", but not on the word's). PARTI read as PARTI holds no PART. A reading
-    merely near the correction does not count: Tesseract read a generated FESTIVXAL as
-    Festivas, one edit from FESTIVAL."""
+    merely near the correction does not count (Tesseract read a generated FESTIVXAL as
+    Festivas, one edit from FESTIVAL), unless it reads the very letter RapidOCR's reading
+    lacks in its place (``dropped_letter_read``)."""
     word, suggestion = str(issue.measurements["word"]).lower(), str(issue.measurements["suggestion"]).lower()
     region = issue.region
     box = Box(region.x, region.y, region.x + region.width, region.y + region.height)
@@ -147,7 +158,20 @@ def _misread(ctx, issue: Issue, line: OcrLine) -> bool:
                 _line_tokens(ctx, line, box)]
     # each reading on its own: the crops differ, and on handwriting Tesseract reads one
     # right and the other as RapidOCR did (the word's crop nothng, the line's "No thing")
-    return any(suggestion in tokens and word not in tokens for tokens in readings)
+    return any((suggestion in tokens or any(dropped_letter_read(word, suggestion, t) for t in tokens))
+               and word not in tokens for tokens in readings)
+
+
+def dropped_letter_read(word: str, suggestion: str, token: str) -> bool:
+    """Whether ``word`` is ``suggestion`` with one letter missing and the second reader's
+    ``token``, as long as the suggestion and one edit from it, reads that very letter in its
+    place: the letter is drawn and RapidOCR dropped it (joined script's ``wost``, which
+    Tesseract read ``wordt``: an r where worst has it). A letter the image lacks is not read
+    there (``FRE``); a token one edit from the correction elsewhere proves nothing (FESTIVXAL
+    read ``Festivas``)."""
+    if len(suggestion) != len(word) + 1 or len(token) != len(suggestion) or edit_distance(token, suggestion) > 1:
+        return False
+    return any(suggestion[:i] + suggestion[i + 1:] == word and token[i] == suggestion[i] for i in range(len(suggestion)))
 
 
 def _line_tokens(ctx, line: OcrLine, box: Box) -> list[str]:
@@ -183,7 +207,8 @@ def line_second_reading(ctx, box: Box, angle: float) -> OcrLine | None:
         return None
 
 
-def _line_typos(line: OcrLine, dictionary, width: int, settings: MisspelledSettings, engine: str) -> Iterator[Issue]:
+def _line_typos(line: OcrLine, dictionary, width: int, settings: MisspelledSettings, engine: str,
+                shown: str = "") -> Iterator[Issue]:
     for word in line.words:
         if not _readable(line, word, settings.min_confidence, settings.min_text_height):
             continue
@@ -193,7 +218,8 @@ def _line_typos(line: OcrLine, dictionary, width: int, settings: MisspelledSetti
         for verdict in framed_verdicts(verdicts, word, width, dictionary):
             if verdict.status != "typo":
                 continue
-            if settings.skip_first_letter_puns and first_letter_pun(verdict.text, verdict.suggestion):
+            if first_letter_pun(verdict.text, verdict.suggestion) and \
+                    (settings.skip_first_letter_puns or verdict.suggestion.lower() in shown):
                 continue
             yield Issue(
                 message=f"misspelled word {verdict.text!r} (did you mean {verdict.suggestion!r}?)",

@@ -6,8 +6,8 @@ from typing import Iterator
 
 from checker.model import Issue, Severity
 from checker.rule import Rule
-from rules.text.glyphs import calibration, glyph_evidence
-from rules.text.ocr import second_reading
+from rules.text.glyphs import calibration, glyph_evidence, share_below
+from rules.text.ocr import second_reading_line
 from rules.text.settings import DEFAULT_ENGINE, SHARED_OCR_SETTINGS, ocr_engine_missing, ocr_params, validate_text_settings
 from rules.text.reading import OcrLine
 from rules.text.scripts import foreign_script, main_script, script_of_char
@@ -75,14 +75,15 @@ def check_garbled(ctx, settings: GarbledSettings) -> Iterator[Issue]:
         profiles: such a region is as often lettering in a script noticer has no reader for
         (Arabic, Korean, kana) as pseudo-text, and on the corpus it never was a defect's only
         finding.
-        malformed_letters / malformed_min_confidence: (strict) also judge the glyphs of
-        words read as known words: a word is reported as holding a malformed letter when
-        the recogniser doubts one of its letters and a second reader (Tesseract, re-reading
-        the line as strict TEXT004 does) does not read the word there, both more than on
-        nearly all words of generated correct signs. The finding's confidence is the share
-        of those words whose evidence is weaker; it is reported from
-        malformed_min_confidence (0.99). Off in lenient: either evidence alone is common on
-        correct stylised lettering.
+        malformed_letters / malformed_min_confidence: also judge the glyphs of words read
+        as known words: a word is reported as holding a malformed letter when the
+        recogniser doubts one of its letters and a second reader (Tesseract, re-reading the
+        line as strict TEXT004 does) does not read the word there, both more than on nearly
+        all words of generated correct signs. The finding's confidence is the share of
+        those words whose evidence is weaker; it is reported from malformed_min_confidence
+        (strict 0.99; lenient 1.0: only beyond every one of them, as either evidence alone
+        is common on correct stylised lettering). The second reader reads only lines with a
+        letter doubted enough to reach that confidence, so lenient seldom pays for it.
         cjk_min_doubtful_share / cjk_max_confidence / cjk_min_chars: a CJK line (of at
         least cjk_min_chars characters) read below cjk_max_confidence (0.8) is
         pseudo-characters when this share of its characters is read below 0.7 confidence
@@ -101,11 +102,14 @@ def check_garbled(ctx, settings: GarbledSettings) -> Iterator[Issue]:
         text is ignored by the lenient profile. A word cut by the image's left or right
         edge that is part of a common word is no non-word (as for TEXT001). The evidence
         is mostly what OCR reads: a malformed letter that the recogniser reads, without
-        doubt, as the letter it imitates goes unflagged. The malformed-letter check
-        (strict) adds 16 of 180 generated words with a letter partly erased, crossed by
-        a stray stroke or merged with the next (`python -m bench.text`), and needs both
-        readers to find fault: the letter the recogniser doubts need not be the malformed
-        one (the flame-lettered FIRL, read FIRE, is found through its doubtful I).
+        doubt, as the letter it imitates goes unflagged; only common words are judged so
+        (a rare word read, 'twas for "it was", is more likely two words run together).
+        In lenient (from 1.0) the malformed-letter check is a last resort that adds little
+        on generated malformed letters; in strict it adds 16 of 180 generated words with a
+        letter partly erased, crossed by a stray stroke or merged with the next (`python -m
+        bench.text`). It needs both readers to find fault: the letter the recogniser doubts
+        need not be the malformed one (the flame-lettered FIRL, read FIRE, is found through
+        its doubtful I).
     """
     result = ocr(ctx, settings)
     if not result.gate_passed:
@@ -128,6 +132,7 @@ def check_garbled(ctx, settings: GarbledSettings) -> Iterator[Issue]:
             continue
         share, letters, runs = nonword_share(line, dictionary, width)
         if letters < settings.min_letters:
+            judged.append(line)  # too short to be called garbled; its words' glyphs are judged
             continue
         low_confidence = line.confidence < settings.max_confidence
         wordless = wordless_line(line, dictionary, width)
@@ -195,16 +200,27 @@ def _pseudo_characters(ctx, line: OcrLine, settings: GarbledSettings, engine: st
 
 
 def _malformed_letters(ctx, result, lines: list[OcrLine], dictionary, settings: GarbledSettings) -> Iterator[Issue]:
-    """Known words of ``lines`` whose glyphs both readers find fault with (rules/text/glyphs.py)."""
-    try:
-        second = {id(line): other for line, other in zip(result.lines, ctx.shared(second_reading, ocr_params(settings)))}
-    except (RuntimeError, ImportError, OSError) as exc:  # Tesseract missing: the rest of the rule stands
-        ctx.observe("text.second_reader", f"skipped: {exc}")
-        return
+    """Known words of ``lines`` whose glyphs both readers find fault with (rules/text/glyphs.py).
+    The second reader reads only lines with a word whose recogniser doubt alone could reach
+    ``malformed_min_confidence`` (the combined score is at most the doubt's share): the same
+    findings as reading every line, at the cost of Tesseract on the few doubtful lines."""
     table = calibration()
+    params = ocr_params(settings)
+    index = {id(line): i for i, line in enumerate(result.lines)}
     for line in lines:
+        doubtful = [e for e in glyph_evidence(line, None, dictionary)
+                    if share_below(table.combined, share_below(table.doubt, e.doubt)) >= settings.malformed_min_confidence]
+        if not doubtful:
+            continue
+        try:
+            second = ctx.shared(second_reading_line, params, index[id(line)])
+        except (RuntimeError, ImportError, OSError) as exc:  # Tesseract missing: the rest of the rule stands
+            ctx.observe("text.second_reader", f"skipped: {exc}")
+            return
+        if second is None:
+            continue  # no second reading of the line (tilted, or Tesseract read nothing): no evidence
         found = []
-        for evidence in glyph_evidence(line, second.get(id(line)), dictionary):
+        for evidence in glyph_evidence(line, second, dictionary):
             confidence = table.confidence(evidence)
             if confidence < settings.malformed_min_confidence:
                 continue
@@ -242,7 +258,7 @@ TEXT002 = Rule(
     profiles={
         "lenient": {"detection_side": 736, "min_letters": 8, "max_confidence": 0.55, "min_nonword_share": 0.6, "min_nonwords": 2,
                     "min_text_height": 12.0, "flag_unreadable": False, "cjk_min_doubtful_share": 0.5,
-                    "malformed_letters": False},
+                    "malformed_letters": True, "malformed_min_confidence": 1.0},
         "strict": {"min_letters": 4, "max_confidence": 0.7, "min_nonword_share": 0.5, "min_nonwords": 1,
                    "min_text_height": 0.0, "flag_unreadable": False, "cjk_min_doubtful_share": 0.4,
                    "malformed_letters": True, "malformed_min_confidence": 0.99},

@@ -5,9 +5,10 @@ from typing import Iterator
 
 from checker.model import Issue, Region, Severity
 from checker.rule import Rule
-from rules.text.prompt import ExpectedSettings, expected_strings, expected_text_match, lines_holding
+from rules.text.prompt import ExpectedSettings, changed_digits, expected_strings, expected_text_match, lines_holding
 from rules.text.settings import SHARED_OCR_SETTINGS, ocr_engine_missing
 from rules.text.shared import ocr
+from rules.text.words import normalize_text
 
 
 def check_expected(ctx, settings: ExpectedSettings) -> Iterator[Issue]:
@@ -31,6 +32,9 @@ def check_expected(ctx, settings: ExpectedSettings) -> Iterator[Issue]:
         use_prompt / use_sidecar: where expected text may come from (config always counts).
         sidecar_max_words: an unquoted one-line sidecar of at most this many words (4) is
         the text itself; a longer one is a caption or a prompt, whose quoted strings count.
+        check_digits: a name or code of letters and digits (ByT5, GPT4, A380) shown with
+        other digits in the same letters (ByT3) is reported even when the whole text is
+        similar enough: one edit in a long text hides it. Numbers alone are not checked.
 
     Known limits
         Case, punctuation and spaces are ignored. OCR misreadings of script or decorative
@@ -45,6 +49,8 @@ def check_expected(ctx, settings: ExpectedSettings) -> Iterator[Issue]:
     for source, text in wanted:
         similarity, exact, match = expected_text_match(text, read)
         if similarity >= settings.min_similarity:
+            if settings.check_digits:
+                yield from _digit_changes(result, source, text, read, similarity)
             continue
         holding = lines_holding(result.lines, match)
         if holding:
@@ -62,6 +68,23 @@ def check_expected(ctx, settings: ExpectedSettings) -> Iterator[Issue]:
             measurements={"expected": text, "source": source, "read": read[:200], "closest": match,
                           "normalized_edit_similarity": round(similarity, 4), "exact_match": exact,
                           "engine": result.engine},
+        )
+
+
+def _digit_changes(result, source: str, text: str, read: str, similarity: float) -> Iterator[Issue]:
+    for want, shown in changed_digits(text, read):
+        holding = [line for line in result.lines if shown in normalize_text(line.text).split()]
+        region = None
+        if holding:
+            box = holding[0].box
+            region = Region.from_bounds(box.x0, box.y0, box.x1, box.y1)
+        yield Issue(
+            message=f"expected text {text!r} (from {source}) shows {shown!r} for {want!r}: a digit changed",
+            region=region,
+            confidence=0.9,
+            measurements={"expected": text, "source": source, "read": read[:200], "closest": shown,
+                          "kind": "digit", "normalized_edit_similarity": round(similarity, 4),
+                          "exact_match": False, "engine": result.engine},
         )
 
 
