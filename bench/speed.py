@@ -456,6 +456,22 @@ def per_kind_medians(report: dict) -> dict[str, float]:
     return {kind: statistics.median(by_kind[kind]) for kind in KINDS if kind in by_kind}
 
 
+def ocr_without_lines(report: dict) -> tuple[int, list[tuple[str, float]]]:
+    """How many images passed the OCR stage's gates (its ``text`` observation says
+    ``gate_passed``), and those of them where the detector and recogniser then read no line:
+    (path, the text rules' wall ms): the OCR stage's work for nothing."""
+    passed, empty = 0, []
+    for image in report["images"]:
+        text = (image.get("observations") or {}).get("text") or {}
+        if not text.get("gate_passed"):
+            continue
+        passed += 1
+        if not text.get("lines"):
+            ms = sum(v for rule, v in image["timings_ms"].items() if rule.startswith("text."))
+            empty.append((image["path"], ms))
+    return passed, empty
+
+
 # ----------------------------------------------------------------------------- CPU per rule
 
 def _worker_like_plan(paths: list[str], extra: list[str]):
@@ -755,6 +771,7 @@ def main(argv: list[str] | None = None) -> int:
     same_jobs = comparable(cold1.report) == comparable(cold2.report) if cold1 else None
     same_warm = comparable(cold2.report) == comparable(warm.report)
     rules = per_rule_medians(base.report)
+    gated, unread = ocr_without_lines(base.report)
     kinds = per_kind_medians(base.report)
     worker_peaks = (cold1.worker_peaks_mib if cold1 else []) + cold2.worker_peaks_mib
     peak = max(worker_peaks) if worker_peaks else 0.0
@@ -775,6 +792,7 @@ def main(argv: list[str] | None = None) -> int:
         "per_rule_median_ms": rules, "per_kind_median_ms": kinds,
         "rule_cpu_ms": cpu, "stage_cpu_ms": stages, "per_source_cpu_ms": per_source_cpu(cpu_rows, images) if cpu_rows else {},
         "warm_report_equals_cold": same_warm, "errors": errors,
+        "ocr_gate_passed": gated, "ocr_without_lines": [path for path, _ in unread],
         "verdicts": {v: sum(i["verdict"] == v for i in cold2.report["images"]) for v in ("pass", "warn", "fail", "error")},
     }
     if cold1:
@@ -817,6 +835,10 @@ def main(argv: list[str] | None = None) -> int:
         print("CPU ms per image by stage (profiled in-process pass; a stage includes what it calls):")
         for label, ms in stages.items():
             print(f"  {label:50s} {ms:8.1f}")
+    if gated:
+        print(f"OCR stage: {gated} images passed its gates; {len(unread)} of them gave no line "
+              f"(text rules' wall ms on those: {sum(ms for _, ms in unread):.0f} in all"
+              + (f", median {statistics.median(ms for _, ms in unread):.0f})" if unread else ")"))
     print("wall ms per rule (cold run's report): median, max")
     rule_max = {rule: max(i["timings_ms"].get(rule, 0.0) for i in base.report["images"]) for rule in rules}
     for rule, ms in sorted(rules.items(), key=lambda kv: -kv[1]):

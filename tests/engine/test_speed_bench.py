@@ -159,3 +159,15 @@ def test_start_up_is_timed_after_an_untimed_first_run(monkeypatch, tmp_path):
     monkeypatch.setattr(speed, "run_noticer", fake_run)
     assert speed.measure_startup(tmp_path, [], tmp_path, repeat=3) == 2.5
     assert calls == [(tmp_path, 1, None)] * 4
+
+
+def test_ocr_without_lines_counts_the_images_read_for_nothing():
+    def image(path, gate_passed, lines, ms):
+        text = {"engine": "rapidocr", "gate_passed": gate_passed, "lines": lines}
+        return {"path": path, "observations": {"text": text} if gate_passed is not None else {},
+                "timings_ms": {"text.misspelled": ms, "text.garbled": 1.0, "align.seam": 50.0}}
+
+    report = {"images": [image("a.png", True, [{"text": "OPEN"}], 90.0), image("b.png", True, [], 120.0),
+                         image("c.png", False, [], 4.0), image("d.png", None, [], 0.0),
+                         image("e.png", True, [], 30.0)]}
+    assert speed.ocr_without_lines(report) == (3, [("b.png", 121.0), ("e.png", 31.0)])
