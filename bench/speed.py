@@ -664,9 +664,10 @@ def cold_and_warm(targets, cache_dir: Path, extra: list[str], workdir: Path, tri
 
 def measure_startup(single: Path, extra: list[str], workdir: Path, repeat: int = 1) -> float:
     """Median seconds of a ``--jobs 1`` run over the one image in ``single``, after an untimed
-    run: the copy's first run makes its rewritten OCR graphs (rules/text/model.py keys them by
-    the models' path, new for every copy), as a user's first run ever does, and reads the
-    libraries from disk; the start-up reported is that of every later run."""
+    run: a first run reads the libraries from disk and, when the model cache has no entry for
+    this code (rules/text/model.py keys it by the models' content and its own code), makes the
+    rewritten OCR graphs, as a user's first run ever does; the start-up reported is that of
+    every later run."""
     run_noticer(single, 1, None, extra, workdir)
     return statistics.median(run_noticer(single, 1, None, extra, workdir).seconds for _ in range(repeat))
 
