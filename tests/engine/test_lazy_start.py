@@ -32,7 +32,8 @@ try:
 except SystemExit as stop:
     code = stop.code
 heavy = sorted({m.split(".")[0] for m in sys.modules} & set(json.loads(sys.argv[1])))
-print("PROBE " + json.dumps({"heavy": heavy, "pools": len(started), "code": code}))
+formats = sorted(m for m in sys.modules if m.startswith("checker.formats."))
+print("PROBE " + json.dumps({"heavy": heavy, "pools": len(started), "code": code, "formats": formats}))
 """
 
 
@@ -76,6 +77,7 @@ def test_a_warm_rerun_starts_no_worker_and_loads_no_model(tmp_path):
     warm = probe(*common, str(tmp_path / "warm.json"))
     assert warm["pools"] == 0
     assert warm["heavy"] == []
+    assert warm["formats"] == ["checker.formats.json_format"]  # only the report's format is loaded
     assert warm["code"] == cold["code"]
     strip = lambda report: [{k: v for k, v in image.items() if k != "timings_ms"}  # noqa: E731
                             for image in json.loads(report.read_text())["images"]]
