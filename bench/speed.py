@@ -456,6 +456,22 @@ def per_kind_medians(report: dict) -> dict[str, float]:
     return {kind: statistics.median(by_kind[kind]) for kind in KINDS if kind in by_kind}
 
 
+def ocr_without_lines(report: dict) -> tuple[int, list[tuple[str, float]]]:
+    """How many images passed the OCR stage's gates (its ``text`` observation says
+    ``gate_passed``), and those of them where the detector and recogniser then read no line:
+    (path, the text rules' wall ms): the OCR stage's work for nothing."""
+    passed, empty = 0, []
+    for image in report["images"]:
+        text = (image.get("observations") or {}).get("text") or {}
+        if not text.get("gate_passed"):
+            continue
+        passed += 1
+        if not text.get("lines"):
+            ms = sum(v for rule, v in image["timings_ms"].items() if rule.startswith("text."))
+            empty.append((image["path"], ms))
+    return passed, empty
+
+
 # ----------------------------------------------------------------------------- CPU per rule
 
 def _worker_like_plan(paths: list[str], extra: list[str]):
@@ -646,6 +662,16 @@ def cold_and_warm(targets, cache_dir: Path, extra: list[str], workdir: Path, tri
     return cold, warm
 
 
+def measure_startup(single: Path, extra: list[str], workdir: Path, repeat: int = 1) -> float:
+    """Median seconds of a ``--jobs 1`` run over the one image in ``single``, after an untimed
+    run: a first run reads the libraries from disk and, when the model cache has no entry for
+    this code (rules/text/model.py keys it by the models' content and its own code), makes the
+    rewritten OCR graphs, as a user's first run ever does; the start-up reported is that of
+    every later run."""
+    run_noticer(single, 1, None, extra, workdir)
+    return statistics.median(run_noticer(single, 1, None, extra, workdir).seconds for _ in range(repeat))
+
+
 def median_run(runs: list[Run]) -> Run:
     return sorted(runs, key=lambda r: r.seconds)[len(runs) // 2]
 
@@ -724,7 +750,7 @@ def main(argv: list[str] | None = None) -> int:
         single = workdir / "single"
         single.mkdir()
         shutil.copy2(images[0], single / images[0].name)
-        startup = statistics.median(run_noticer(single, 1, None, extra, workdir).seconds for _ in range(args.repeat))
+        startup = measure_startup(single, extra, workdir, args.repeat)
         cold1 = median_run([run_noticer(targets, 1, None, extra, workdir) for _ in range(args.repeat)]) \
             if args.jobs1 else None
         cold2_runs, warm_runs = [], []
@@ -746,6 +772,7 @@ def main(argv: list[str] | None = None) -> int:
     same_jobs = comparable(cold1.report) == comparable(cold2.report) if cold1 else None
     same_warm = comparable(cold2.report) == comparable(warm.report)
     rules = per_rule_medians(base.report)
+    gated, unread = ocr_without_lines(base.report)
     kinds = per_kind_medians(base.report)
     worker_peaks = (cold1.worker_peaks_mib if cold1 else []) + cold2.worker_peaks_mib
     peak = max(worker_peaks) if worker_peaks else 0.0
@@ -766,6 +793,7 @@ def main(argv: list[str] | None = None) -> int:
         "per_rule_median_ms": rules, "per_kind_median_ms": kinds,
         "rule_cpu_ms": cpu, "stage_cpu_ms": stages, "per_source_cpu_ms": per_source_cpu(cpu_rows, images) if cpu_rows else {},
         "warm_report_equals_cold": same_warm, "errors": errors,
+        "ocr_gate_passed": gated, "ocr_without_lines": [path for path, _ in unread],
         "verdicts": {v: sum(i["verdict"] == v for i in cold2.report["images"]) for v in ("pass", "warn", "fail", "error")},
     }
     if cold1:
@@ -808,6 +836,10 @@ def main(argv: list[str] | None = None) -> int:
         print("CPU ms per image by stage (profiled in-process pass; a stage includes what it calls):")
         for label, ms in stages.items():
             print(f"  {label:50s} {ms:8.1f}")
+    if gated:
+        print(f"OCR stage: {gated} images passed its gates; {len(unread)} of them gave no line "
+              f"(text rules' wall ms on those: {sum(ms for _, ms in unread):.0f} in all"
+              + (f", median {statistics.median(ms for _, ms in unread):.0f})" if unread else ")"))
     print("wall ms per rule (cold run's report): median, max")
     rule_max = {rule: max(i["timings_ms"].get(rule, 0.0) for i in base.report["images"]) for rule in rules}
     for rule, ms in sorted(rules.items(), key=lambda kv: -kv[1]):

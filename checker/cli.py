@@ -17,7 +17,7 @@ from . import hooks, session
 from .annotate import write_annotations, write_masks
 from .cache import cache_root, clear, foreign_folder
 from .config import BUILTIN_PROFILES, ENGINE_OPTIONS, ConfigError, Plan, load_config, matches, resolve
-from .discovery import discover_formats, discover_rules
+from .discovery import discover_formats, discover_rules, load_format
 from .inputs import is_under
 from .version import __version__
 
@@ -49,12 +49,12 @@ def _format_for(output: str | None) -> str:
 
 
 def _get_format(name: str, color: bool):
-    formats, warnings = discover_formats()
+    cls, warnings, names = load_format(name)
     for w in warnings:
         click.echo(f"noticer: warning: {w}", err=True)
-    if name not in formats:
-        _fail(f"unknown format {name!r}; available: {', '.join(sorted(formats))}")
-    return formats[name](color=color)
+    if cls is None:
+        _fail(f"unknown format {name!r}; available: {', '.join(n for n in names if n != name or not warnings)}")
+    return cls(color=color)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

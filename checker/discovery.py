@@ -55,6 +55,20 @@ def discover_rules(eps: Iterable[Any] | None = None) -> Discovered:
     return Discovered(ordered, tuple(warnings))
 
 
+def load_format(name: str) -> tuple[Any | None, list[str], list[str]]:
+    """(the format class named ``name`` or None, warnings, every format's name), loading only
+    that format's module: a run writes one report, and importing all five formats cost a
+    warm run ~11 ms."""
+    names = sorted({ep.name for ep in entry_points(group=FORMATS_GROUP)})
+    for ep in entry_points(group=FORMATS_GROUP):
+        if ep.name == name:
+            try:
+                return ep.load(), [], names
+            except Exception as exc:  # noqa: BLE001
+                return None, [f"output format {ep.name!r} failed to load: {type(exc).__name__}: {exc}"], names
+    return None, [], names
+
+
 def discover_formats() -> tuple[dict[str, Any], list[str]]:
     formats: dict[str, Any] = {}
     warnings: list[str] = []

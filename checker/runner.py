@@ -110,7 +110,7 @@ def check_image(job: ImageJob, data: bytes | None = None) -> ImageResult:
         if data is None:
             data = read_source(job.source)
         sha = sha256_of(data)
-        image = load_image(Path(job.source), job.max_pixels, data=data)
+        image = load_image(Path(job.source), job.max_pixels, data=data, sha256=sha)
     except ImageLoadError as exc:
         return error_result(job.path, f"unreadable image: {exc}", sha, **exc.measurements)
     except MemoryError:

@@ -119,6 +119,8 @@ def run_paths(paths: Sequence[str | Path], plan: Plan, jobs: int | None = None,
         run_on_dask(to_run, plan, collect_fresh)
     else:
         run_local(to_run, workers, plan.timeout, collect_fresh)
+    if run_cache:
+        run_cache.finish()
     return [results[p] for p in sorted(results, key=lambda s: Path(s).as_posix())]
 
 

@@ -143,6 +143,10 @@ def test_both_rapidocr_graphs_are_rewritten_and_pass_the_probe(rapidocr_models, 
     assert optimised_session(path, original, probe) is not original
 
 
+def _original_only(path, original, probe, digest=None):
+    return original(path) if callable(original) else original
+
+
 def test_the_engine_reads_the_same_text_with_the_rewritten_graphs(monkeypatch, tmp_path):
     """End to end on a generated sign: the rewritten detector and recogniser read exactly
     what the original graphs read, with the same boxes."""
@@ -156,7 +160,8 @@ def test_the_engine_reads_the_same_text_with_the_rewritten_graphs(monkeypatch, t
     for mode in ("rewritten", "original"):
         text_ocr.rapidocr_engine.cache_clear()
         if mode == "original":
-            monkeypatch.setattr(text_model, "optimised_session", lambda path, original, probe: original)
+            monkeypatch.setattr(text_rapid, "optimised_session", _original_only, raising=False)
+            monkeypatch.setattr(text_model, "optimised_session", _original_only)
         results[mode] = text_ocr.ocr_image(image, image[:, :, 1], params)
     text_ocr.rapidocr_engine.cache_clear()
     assert len(list((tmp_path / "models").glob("*.onnx"))) == 2  # the first run did rewrite both
@@ -166,12 +171,15 @@ def test_the_engine_reads_the_same_text_with_the_rewritten_graphs(monkeypatch, t
     assert np.allclose(corners(new), corners(old), atol=0.5)
 
 
-def test_the_original_graph_is_kept_when_the_rewrite_fails_or_differs(detector, monkeypatch, caplog):
+def test_the_original_graph_is_kept_when_the_rewrite_fails_or_differs(detector, monkeypatch, caplog, tmp_path):
     det_path, original, probe = detector
     assert optimised_session(det_path, original, probe) is not original
+    for entry in (tmp_path / "models").iterdir():  # a cached rewrite passed the probe when stored
+        entry.unlink()
     monkeypatch.setattr(text_model, "PROBE_TOLERANCE", -1.0)  # every output now "differs"
     assert optimised_session(det_path, original, probe) is original
     assert "differs from the original" in caplog.text
+    assert list((tmp_path / "models").iterdir()) == []  # and is not kept
 
     def broken(model):
         raise ValueError("unexpected graph")
@@ -215,16 +223,19 @@ def test_the_detector_input_is_pp_ocrs_normalisation_to_float_rounding():
     assert ppocr.detector_input(np.zeros((10, 200, 3), np.uint8), 200) is None  # 10 rows round to 0
 
 
+def _entries(folder) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
 def test_the_rewrite_is_kept_in_the_model_cache_and_read_back(detector, monkeypatch, tmp_path):
     det_path, original, probe = detector
-    cached = text_model.cached_model_path(det_path)
-    cached.parent.mkdir(parents=True)
-    older = cached.parent / f"{cached.name.rsplit('-', 1)[0]}-0000.onnx"  # from an older rewrite
-    older.write_bytes(b"old")
+    folder = tmp_path / "models"
     first = optimised_session(det_path, original, probe)
-    assert first is not original and cached.parent == tmp_path / "models" and cached.is_file()
-    assert [p.name for p in cached.parent.iterdir()] == [cached.name]  # no old entry, no temporary file
-    assert cached.stat().st_mode & 0o777 == 0o644
+    assert first is not original
+    [entry] = folder.iterdir()  # no temporary file left
+    assert entry == text_model.find_cached(text_model.file_digest(det_path))
+    assert entry.name.endswith(f"-{text_model.file_digest(entry)[:16]}.onnx")
+    assert entry.stat().st_mode & 0o777 == 0o644
 
     def no_rewrite(model):
         raise AssertionError("the cached graph should have been used")
@@ -233,9 +244,93 @@ def test_the_rewrite_is_kept_in_the_model_cache_and_read_back(detector, monkeypa
     monkeypatch.setattr(text_model, "fold_affine_activations", no_rewrite)
     assert optimised_session(det_path, original, probe) is not original
     monkeypatch.setattr(text_model, "fold_affine_activations", rewrite)
-    cached.write_bytes(b"not a model")  # a damaged entry is made again
+    data = entry.read_bytes()
+    entry.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))  # one bit off: a damaged entry is never run
+    assert text_model.find_cached(text_model.file_digest(det_path)) is None and not entry.exists()
+    entry.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
     assert optimised_session(det_path, original, probe) is not original
-    assert cached.stat().st_size > 100_000
+    assert entry.read_bytes() == data  # made again, the same
+
+
+def test_a_warm_worker_start_opens_no_original_graph(monkeypatch, tmp_path):
+    """The engine of a worker starting with the rewrites cached opens the two rewritten
+    graphs and nothing else (no original session, no probe, no rewrite)."""
+    from rules.text import ppocr
+
+    monkeypatch.setenv("NOTICER_MODEL_CACHE", str(tmp_path / "models"))
+    opened = []
+    new_session = ppocr.new_session
+    monkeypatch.setattr(ppocr, "new_session", lambda path, threads=1: opened.append(str(path)) or new_session(path, threads))
+    originals = {str(ppocr.model_path("det")), str(ppocr.model_path("rec"))}
+    text_rapid.rapidocr_engine.cache_clear()
+    try:
+        text_rapid.rapidocr_engine()  # a cold start: opens both originals and stores both rewrites
+        assert set(opened) == originals and len(_entries(tmp_path / "models")) == 2
+        opened.clear()
+        monkeypatch.setattr(text_model, "fold_affine_activations", lambda model: pytest.fail("rewritten again"))
+        monkeypatch.setattr(text_model, "_matches", lambda *args: pytest.fail("probed again"))
+        text_rapid.rapidocr_engine.cache_clear()
+        engine = text_rapid.rapidocr_engine()  # the next worker
+        assert len(opened) == 2 and not set(opened) & originals
+        assert {str(p) for p in (tmp_path / "models").iterdir()} == set(opened)
+        assert engine.text_det is not None and engine.recogniser is not None
+    finally:
+        text_rapid.rapidocr_engine.cache_clear()
+
+
+def test_copies_of_a_model_at_different_paths_share_one_entry(detector, monkeypatch, tmp_path):
+    """Keyed by content, not by path: a worktree's or a benchmark copy's model finds the
+    rewrite another checkout made, and storing one never removes the other's."""
+    import shutil
+
+    det_path, original, probe = detector
+    copies = [tmp_path / "a" / "det.onnx", tmp_path / "b" / "other-name.onnx"]
+    for copy in copies:
+        copy.parent.mkdir()
+        shutil.copyfile(det_path, copy)
+    opener = lambda path: _rapidocr_like_session(str(path))  # noqa: E731
+    assert optimised_session(str(copies[0]), opener, probe) is not None
+    [entry] = (tmp_path / "models").iterdir()
+    monkeypatch.setattr(text_model, "fold_affine_activations", lambda model: pytest.fail("rewritten again"))
+    opened = []
+    session = optimised_session(str(copies[1]), lambda path: opened.append(str(path)) or _rapidocr_like_session(str(path)), probe)
+    assert opened == [str(entry)] and session is not None
+    assert _entries(tmp_path / "models") == [entry.name]
+
+
+def test_the_cache_bounds_remove_only_old_or_surplus_entries_of_its_own(detector, monkeypatch, tmp_path):
+    """Storing a rewrite removes entries unused for CACHE_MAX_AGE_DAYS and those beyond
+    CACHE_MAX_ENTRIES (least recently used first); a recent entry of other code (another
+    checkout's) stays, and so does a file that is not the cache's."""
+    import os
+    import time
+
+    det_path, original, probe = detector
+    folder = tmp_path / "models"
+    folder.mkdir()
+    now = time.time()
+
+    def entry(name: str, days_unused: float):
+        path = folder / name
+        path.write_bytes(b"x")
+        os.utime(path, (now - days_unused * 86400,) * 2)
+        return name
+
+    recent = entry("a" * 24 + "-" + "b" * 16 + ".onnx", 0.5)  # another checkout's, used today
+    old = entry("c" * 24 + "-" + "d" * 16 + ".onnx", text_model.CACHE_MAX_AGE_DAYS + 1)
+    legacy = entry("ch_PP-OCRv4_det_infer-" + "e" * 20 + ".onnx", text_model.CACHE_MAX_AGE_DAYS + 1)
+    leftover = entry("tmpab12_x.tmp", 2)  # a killed worker's half-written file
+    foreign = entry("my-model.onnx", 400)  # the user's own file in NOTICER_MODEL_CACHE
+    assert optimised_session(det_path, original, probe) is not original
+    new = text_model.find_cached(text_model.file_digest(det_path)).name
+    assert _entries(folder) == sorted([recent, foreign, new])
+    assert old not in _entries(folder) and legacy not in _entries(folder) and leftover not in _entries(folder)
+
+    monkeypatch.setattr(text_model, "CACHE_MAX_ENTRIES", 3)
+    surplus = [entry(f"{k:024x}-{k:016x}.onnx", k) for k in range(1, 4)]  # 1, 2, 3 days unused
+    (folder / new).unlink()
+    assert optimised_session(det_path, original, probe) is not original
+    assert _entries(folder) == sorted([surplus[0], recent, foreign, new])  # 3 kept: the new and 2 most recent
 
 
 def test_an_unwritable_model_cache_only_costs_the_rewrite(detector, monkeypatch, tmp_path):

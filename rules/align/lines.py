@@ -9,6 +9,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .numeric import bilinear_nearest, connected_labels
+
 
 @dataclass(frozen=True)
 class BrokenLine:
@@ -80,8 +82,6 @@ def refine_segments(gray: np.ndarray, segments: np.ndarray, samples: int = 9,
     pieces of one edge would land on either edge of the stroke.
     Returns the moved segments (N x 4) and the side levels (N x 2: median gray ``reach`` px to
     the left and to the right of the segment's direction)."""
-    from scipy.ndimage import map_coordinates
-
     if len(segments) == 0:
         return segments, np.zeros((0, 2))
     frame = segment_frame(segments)
@@ -90,7 +90,7 @@ def refine_segments(gray: np.ndarray, segments: np.ndarray, samples: int = 9,
     offsets = np.arange(-reach, reach + 1, dtype=np.float64)
     pts = p0[:, None, None, :] + t[None, :, None, None] * vec[:, None, None, :] \
         + offsets[None, None, :, None] * n[:, None, None, :]
-    values = map_coordinates(gray, [pts[..., 1].ravel(), pts[..., 0].ravel()], order=1, mode="nearest")
+    values = bilinear_nearest(gray, pts[..., 1].ravel(), pts[..., 0].ravel())
     values = values.reshape(len(segments), samples, len(offsets))
     signed = np.diff(values, axis=2)  # between offsets k and k+1: position k + 0.5
     # only the segment's own edge: the one whose step has the segment's polarity (the other
@@ -193,9 +193,6 @@ def chain_collinear(segments: np.ndarray, sides: np.ndarray | None = None, max_o
     counts = np.ones(n, np.int64)
     if n < 2:
         return segments, sides, counts
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
     frame = segment_frame(segments)
     p0, p1, length, direction, normal, mid = (frame.p0, frame.p1, frame.length, frame.direction, frame.normal,
                                               frame.mid)
@@ -219,8 +216,7 @@ def chain_collinear(segments: np.ndarray, sides: np.ndarray | None = None, max_o
     cols = np.concatenate(linked_cols) if linked_cols else np.zeros(0, np.int64)
     if len(rows) == 0:
         return segments, sides, counts
-    n_groups, labels = connected_components(coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n)),
-                                            directed=False)
+    n_groups, labels = connected_labels(n, rows, cols)
     sizes = np.bincount(labels, minlength=n_groups)
     alone = sizes[labels] == 1
     out_segments = [segments[alone]]
@@ -323,8 +319,6 @@ def break_profile_match(gray: np.ndarray, br: BrokenLine, reach: float = 8.0, de
     (0 = the same edge moved; ~1 = unrelated). One edge continued off keeps its whole
     neighbourhood (stroke width, the tones further out); two different edges that happen to
     line up (letters, stacked boxes) rarely do."""
-    from scipy.ndimage import map_coordinates
-
     a, b = np.array(br.first[:2]), np.array(br.first[2:])
     c, d = np.array(br.second[:2]), np.array(br.second[2:])
     la, lc = np.hypot(*(b - a)), np.hypot(*(d - c))
@@ -349,7 +343,7 @@ def break_profile_match(gray: np.ndarray, br: BrokenLine, reach: float = 8.0, de
         ts = np.linspace(t0, t1, samples)
         base = np.stack([line_point(t) for t in ts])  # samples x 2
         pts = base[:, None, :] + wide[None, :, None] * n[None, None, :]
-        vals = map_coordinates(gray, [pts[..., 1].ravel(), pts[..., 0].ravel()], order=1, mode="nearest")
+        vals = bilinear_nearest(gray, pts[..., 1].ravel(), pts[..., 0].ravel())
         return np.median(vals.reshape(samples, len(wide)), axis=0)
 
     da = max(skip + 1.0, min(depth, 0.5 * (ta[1] - ta[0])))

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .numeric import maximum_around_rows, moving_average_reflect
+
 
 @dataclass(frozen=True)
 class SeamParams:
@@ -103,9 +105,7 @@ def dominant_period(profile: np.ndarray, shortest: int = 6, longest: int = 64,
         longest = x.size // 4
     if longest <= shortest:
         return None
-    from scipy.ndimage import uniform_filter1d
-
-    x = x - uniform_filter1d(x, 2 * longest + 1, mode="reflect")  # remove slow trends
+    x = x - moving_average_reflect(x, 2 * longest + 1)  # remove slow trends
     spread = x.std()
     x = np.clip(x, -3 * spread, 3 * spread)
     spectrum = np.fft.rfft(x, 2 * x.size)
@@ -172,12 +172,8 @@ def seam_evidence(gray: np.ndarray, params: SeamParams = SeamParams()) -> dict[s
     sharp_step = (step_dev + 0.1) / (neighbour_max(step_dev) + 0.1)
     sharp_shift = (absd + 0.5) / (neighbour_max(absd) + 0.5)
     # isolation: the strongest line within 2..8 rows; fine stripes and small text have many
-    from scipy.ndimage import maximum_filter
-
-    footprint = np.ones((17, 1), bool)
-    footprint[7:10, 0] = False
-    isolation_shift = (absd + 0.5) / (maximum_filter(absd, footprint=footprint, mode="reflect") + 0.5)
-    isolation_step = (step_dev + 0.1) / (maximum_filter(step_dev, footprint=footprint, mode="reflect") + 0.1)
+    isolation_shift = (absd + 0.5) / (maximum_around_rows(absd, 2, 8) + 0.5)
+    isolation_step = (step_dev + 0.1) / (maximum_around_rows(step_dev, 2, 8) + 0.1)
     return {"step": signed - step_med, "step_z": step_z, "shift_ratio": shift_ratio,
             "abs_excess": np.maximum(absd - abs_med, 0.0),
             "isolation_shift": isolation_shift, "isolation_step": isolation_step,

@@ -31,15 +31,20 @@ the probe tells nothing (the original's output does not vary over it) or the rew
 
 The rewritten graphs are kept in the user's cache folder (``$XDG_CACHE_HOME/noticer/models``,
 else ``~/.cache/noticer/models``; ``NOTICER_MODEL_CACHE`` overrides it), keyed by the source
-model file and this module's code: the rewrite and its ``onnx`` import cost about 0.2 s of
-each worker's start-up, which matters to a pre-commit hook checking one image. When the
-folder cannot be written the rewrite is done in memory each time.
+model's content (its SHA-256, which ``rules/text/ppocr.py`` checks on load), this module's
+code and the ONNX Runtime version, so every checkout and copy of the same models shares one
+entry and none removes another's (old entries go by age and number: ``_prune``). A worker
+that finds its entry (intact: its name carries its content's digest) opens it and nothing
+else: the rewrite and its ``onnx`` import, the original session and the probe cost about
+0.2 s of CPU per worker start, which matters to a pre-commit hook checking one image. When
+the folder cannot be written the rewrite is done in memory each time.
 """
 from __future__ import annotations
 
 import hashlib
 import logging
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -330,15 +335,93 @@ def model_cache_dir() -> Path:
     return Path(base) / "noticer" / "models"
 
 
-def cached_model_path(model_path: str) -> Path:
-    """Where the rewrite of ``model_path`` is kept: named by the source file (path, size,
-    modification time) and by this module's code, so a new model or a new rewrite never
-    reads an old entry."""
-    stat = os.stat(model_path)
+# entries of the model cache not used for this long are removed when a new one is stored,
+# and of the rest only this many, the most recently used, are kept: every checkout, worktree
+# or benchmark copy with the same models and this module's code shares one entry per model,
+# so these bounds only clear entries of older code (each edit of this file makes new ones)
+CACHE_MAX_AGE_DAYS = 14
+CACHE_MAX_ENTRIES = 16
+_ENTRY_SUFFIX = ".onnx"
+# what the bounds may remove: this module's entries (key-content.onnx), those of its older
+# versions (named by the model file: ch_PP-OCRv4_det_infer-<20 hex>.onnx) and its temporary
+# files; nothing else in a folder NOTICER_MODEL_CACHE names
+_OURS = re.compile(r"[0-9a-f]{24}-[0-9a-f]{16}\.onnx|.+_infer-[0-9a-f]{20}\.onnx|tmp\w+\.tmp")
+
+
+def file_digest(path: str | Path) -> str:
+    """The SHA-256 of a file's content, in hex."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def cache_key(model_digest: str) -> str:
+    """What a rewrite depends on, hashed: the source model's content (its SHA-256, not its
+    path, so that every copy of the same model shares one entry), this module's code (the
+    rewrite and the probe that accepted it) and the ONNX Runtime version that ran the probe."""
+    import onnxruntime
+
     key = hashlib.sha256()
-    key.update(f"{os.path.abspath(model_path)}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
+    key.update(f"{model_digest}\0{onnxruntime.__version__}\0".encode())
     key.update(Path(__file__).read_bytes())
-    return model_cache_dir() / f"{Path(model_path).stem}-{key.hexdigest()[:20]}.onnx"
+    return key.hexdigest()[:24]
+
+
+def cached_model_path(model_digest: str, content_digest: str) -> Path:
+    """The cache entry holding the rewrite of the model whose SHA-256 is ``model_digest``;
+    its name ends with the first 16 hex digits of its own content's SHA-256, which is
+    checked before the entry is used (a damaged entry is never run)."""
+    return model_cache_dir() / f"{cache_key(model_digest)}-{content_digest[:16]}{_ENTRY_SUFFIX}"
+
+
+def find_cached(model_digest: str) -> Path | None:
+    """The intact cache entry for the model whose SHA-256 is ``model_digest``, or None.
+    An entry whose content does not match its name is removed (it is made again)."""
+    folder = model_cache_dir()
+    for entry in sorted(folder.glob(f"{cache_key(model_digest)}-*{_ENTRY_SUFFIX}")):
+        expected = entry.name[:-len(_ENTRY_SUFFIX)].rsplit("-", 1)[1]
+        try:
+            intact = file_digest(entry)[:16] == expected
+        except OSError:
+            continue
+        if intact:
+            try:  # the age bound counts from the last use
+                os.utime(entry)
+            except OSError:
+                pass
+            return entry
+        log.info("removing the damaged model cache entry %s", entry)
+        entry.unlink(missing_ok=True)
+    return None
+
+
+def _prune(folder: Path, keep: Path) -> None:
+    """Remove cache entries (and temporary files a killed process left) not used for
+    CACHE_MAX_AGE_DAYS, then all but the CACHE_MAX_ENTRIES most recently used; never
+    ``keep``. Entries another checkout still uses are recent and stay."""
+    import time
+
+    now = time.time()
+    entries = []
+    for path in folder.iterdir():
+        if path == keep or not _OURS.fullmatch(path.name):
+            continue
+        try:
+            used = path.stat().st_mtime
+        except OSError:
+            continue
+        if path.suffix == ".tmp" and now - used > 86400:
+            path.unlink(missing_ok=True)
+        elif path.suffix == _ENTRY_SUFFIX:
+            if now - used > CACHE_MAX_AGE_DAYS * 86400:
+                path.unlink(missing_ok=True)
+            else:
+                entries.append((used, path))
+    entries.sort(reverse=True)
+    for _, path in entries[max(0, CACHE_MAX_ENTRIES - 1):]:
+        path.unlink(missing_ok=True)
 
 
 def _rewritten_bytes(model_path: str) -> bytes | None:
@@ -349,13 +432,15 @@ def _rewritten_bytes(model_path: str) -> bytes | None:
     return model.SerializeToString() if counts.total else None
 
 
-def _store(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file renamed into place (two workers
-    starting together never read a half-written file), readable by all like the model it
-    comes from, and remove older rewrites of the same model. A folder that cannot be
-    written is no error, and leaves no temporary file."""
+def _store(folder: Path, model_digest: str, data: bytes) -> None:
+    """Keep ``data`` as the cache entry of the model whose SHA-256 is ``model_digest``,
+    written to a temporary file renamed into place (two workers starting together never
+    read a half-written file), readable by all like the model it comes from; then apply
+    the cache's bounds. A folder that cannot be written is no error, and leaves no
+    temporary file."""
     temporary = None
     try:
+        path = cached_model_path(model_digest, hashlib.sha256(data).hexdigest())
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as handle:
             temporary = handle.name
@@ -363,12 +448,9 @@ def _store(path: Path, data: bytes) -> None:
         os.chmod(temporary, 0o644)
         os.replace(temporary, path)
         temporary = None
-        stem = path.name.rsplit("-", 1)[0]
-        for old in path.parent.glob(f"{stem}-*.onnx"):
-            if old != path:
-                old.unlink(missing_ok=True)
+        _prune(path.parent, keep=path)
     except OSError as exc:
-        log.info("could not keep the rewritten model in %s (%s)", path.parent, exc)
+        log.info("could not keep the rewritten model in %s (%s)", folder, exc)
         if temporary is not None:
             Path(temporary).unlink(missing_ok=True)
 
@@ -383,32 +465,42 @@ def _matches(original, rewritten, probe_size: tuple[int, int]) -> bool:
     return informative and expected.shape == got.shape and float(np.abs(expected - got).max()) <= PROBE_TOLERANCE
 
 
-def _cached(model_path: str) -> tuple[Path | None, bool]:
-    """(where the rewrite of ``model_path`` is kept, whether it is there); any error looking
-    it up counts as not cached, with nowhere to keep it."""
+def _cached(model_digest: str) -> Path | None:
+    """The intact cache entry for the model, or None; any error looking it up counts as
+    not cached."""
     try:
-        path = cached_model_path(model_path)
-        return path, path.is_file()
+        return find_cached(model_digest)
     except OSError as exc:
         log.info("cannot use the model cache (%s)", exc)
-        return None, False
+        return None
 
 
-def optimised_session(model_path: str, original, probe_size: tuple[int, int]):
-    """A session on the rewritten graph of ``model_path``, with the ``original`` session's
+def optimised_session(model_path: str, original, probe_size: tuple[int, int], digest: str | None = None):
+    """A session on the rewritten graph of ``model_path``, with the original session's
     options, when their outputs match on a probe image of ``probe_size`` (height, width);
-    else ``original`` (the reason is logged). The rewrite is read from the model cache when
-    there, else made and stored there."""
+    else the original session (the reason is logged).
+
+    ``original`` is the original session, or a function opening a session on a model file
+    (``rules.text.ppocr.new_session``): then the original is opened only when it is needed,
+    that is when no rewrite is cached. ``digest`` is the model file's SHA-256 (hex) when the
+    caller has checked it already; else the file is hashed here. The rewrite is read from
+    the model cache, keyed by that digest, when there (it passed the probe when it was
+    stored, and its content is checked against its name), else made, probed and stored."""
+    opener = original if callable(original) else None
+    try:
+        digest = digest or file_digest(model_path)
+        where = _cached(digest)
+        if where is not None:
+            try:  # from the file: ONNX Runtime then holds less memory than when given the bytes
+                return opener(where) if opener else _session(str(where), original.get_session_options())
+            except Exception as exc:  # an entry ONNX Runtime refuses: made again below
+                log.info("ignoring the cached model %s (%s)", where, exc)
+    except Exception as exc:
+        log.info("cannot use the model cache (%s)", exc)
+    if opener:
+        original = opener(model_path)  # the model's own errors are the caller's
     try:
         options = original.get_session_options()
-        where, found = _cached(model_path)
-        if found:
-            try:  # from the file: ONNX Runtime then holds less memory than when given the bytes
-                rewritten = _session(str(where), options)
-                if _matches(original, rewritten, probe_size):
-                    return rewritten
-            except Exception as exc:  # a damaged entry: made again below
-                log.info("ignoring the cached model %s (%s)", where, exc)
         data = _rewritten_bytes(model_path)
         if data is None:
             return original
@@ -416,8 +508,8 @@ def optimised_session(model_path: str, original, probe_size: tuple[int, int]):
         if not _matches(original, rewritten, probe_size):
             log.warning("rewritten %s differs from the original on the probe; using the original", model_path)
             return original
-        if where is not None:
-            _store(where, data)
+        if digest:
+            _store(model_cache_dir(), digest, data)
         return rewritten
     except Exception as exc:  # the original model still works: a failed speed-up is not an error
         log.warning("could not rewrite %s (%s); using the original", model_path, exc)

@@ -504,3 +504,69 @@ def test_a_rules_family_is_its_top_level_package_under_rules():
     assert result_cache.rule_family(nested) == "rules.align"
     # a plugin's top-level package (here: this test module's, however pytest named it)
     assert result_cache.rule_family(COUNTING) == check_counting.__module__.split(".")[0]
+
+
+def _age(path: str, seconds: float = 3600) -> None:
+    """Set a file's mtime back; its ctime (which no tool can set) stays now."""
+    past = os.stat(path).st_mtime - seconds
+    os.utime(path, (past, past))
+
+
+def test_a_warm_run_takes_an_unchanged_images_digest_from_the_last_run(tmp_path, images, monkeypatch):
+    """The second run reads no image (digests.json has their SHA-256), with the same results;
+    an image rewritten since (same size, its mtime put back, as `cp -p` or `touch -r` do)
+    is read and hashed again, because its ctime moved."""
+    monkeypatch.setattr(result_cache, "DIGEST_SETTLED_NS", 0)  # the images were just written
+    plan = plan_for(tmp_path)
+    first = run_paths(images, plan, jobs=0)
+    memo = json.loads((tmp_path / "cache" / "v2" / "digests.json").read_text())["files"]
+    assert {os.path.abspath(p) for p in images} == set(memo)
+    read = []
+    read_source = result_cache.read_source
+    monkeypatch.setattr(result_cache, "read_source", lambda source: read.append(source) or read_source(source))
+    CALLS.clear()
+    second = run_paths(images, plan, jobs=0)
+    assert read == [] and CALLS == [] and strip_timings(second) == strip_timings(first)
+
+    before = os.stat(images[1])
+    save_png(Path(images[1]), np.full((64, 80, 3), 30, np.uint8))  # new bytes for dark.png
+    assert os.path.getsize(images[1]) == before.st_size
+    os.utime(images[1], ns=(before.st_atime_ns, before.st_mtime_ns))
+    third = run_paths(images, plan, jobs=0)
+    assert read == [images[1]] and CALLS == ["dark.png"]
+    assert third[1].sha256 == hashlib.sha256(Path(images[1]).read_bytes()).hexdigest() != first[1].sha256
+
+
+def test_a_digest_is_kept_only_for_a_file_that_had_settled_before_it_was_read(tmp_path, images):
+    """A file changed less than DIGEST_SETTLED_NS before it was read could change again
+    within the same clock step of a coarse file system: its digest is not remembered."""
+    memo = result_cache.DigestMemo(tmp_path / "cache")
+    for path in images[:2]:
+        _age(path)
+    assert memo.digest(images[2]) == hashlib.sha256(Path(images[2]).read_bytes()).hexdigest()
+    assert memo.fresh == {}  # its ctime is now
+    memo.digest(images[0])
+    assert memo.fresh == {}  # mtime aged, but ctime (when it was aged) is now
+
+
+def test_a_damaged_or_foreign_digest_file_is_ignored(tmp_path, images, monkeypatch):
+    monkeypatch.setattr(result_cache, "DIGEST_SETTLED_NS", 0)
+    plan = plan_for(tmp_path)
+    first = run_paths(images, plan, jobs=0)
+    digests = tmp_path / "cache" / "v2" / "digests.json"
+    memo = json.loads(digests.read_text())
+    key = os.path.abspath(images[0])
+    memo["files"][key][1] = "0" * 64  # a wrong digest under the right signature...
+    memo["format"] = -1  # ... in a file of another format: not read
+    digests.write_text(json.dumps(memo))
+    assert strip_timings(run_paths(images, plan, jobs=0)) == strip_timings(first)
+    for text in ("not json", json.dumps({"format": result_cache.ENTRY_FORMAT, "files": {key: "x"}})):
+        digests.write_text(text)
+        assert strip_timings(run_paths(images, plan, jobs=0)) == strip_timings(first)
+    memo["format"] = result_cache.ENTRY_FORMAT  # now read: the wrong digest finds no entry,
+    digests.write_text(json.dumps(memo))  # the image is checked and reported with its own
+    CALLS.clear()
+    assert strip_timings(run_paths(images, plan, jobs=0)) == strip_timings(first)
+    assert CALLS == ["bright.png"]
+    CALLS.clear()  # and the wrong digest is forgotten: the next run hits
+    assert strip_timings(run_paths(images, plan, jobs=0)) == strip_timings(first) and CALLS == []
