@@ -586,3 +586,17 @@ def test_the_digest_file_keeps_this_runs_files_first_up_to_its_bound(tmp_path, i
     run_paths([*images, str(other)], plan, jobs=0)
     kept = set(json.loads(digests.read_text())["files"])
     assert kept == {os.path.abspath(p) for p in [*images, str(other)]}  # the old ones went first
+
+
+def test_library_versions_are_read_as_importlib_metadata_gives_them():
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = 0
+    for name in (*result_cache.RESULT_LIBRARIES, "click", "noticer", "not-a-distribution-at-all"):
+        try:
+            expected = version(name)
+        except PackageNotFoundError:
+            expected = None
+        assert result_cache.distribution_version(name) == expected, name
+        found += expected is not None
+    assert found >= 5  # numpy, opencv, mediapipe, onnxruntime, click at least
