@@ -48,7 +48,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field, replace
-from importlib.metadata import PackageNotFoundError, version
+from importlib.metadata import Distribution, PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -223,15 +223,31 @@ def _setting_files(settings: Mapping[str, Any]) -> dict[str, str]:
             if key.endswith("_file") and isinstance(value, str) and value}
 
 
+def distribution_version(name: str) -> str | None:
+    """The installed version of distribution ``name`` (None when it is not installed), as
+    importlib.metadata.version gives it, read from the ``Version:`` line of its metadata's
+    header: version() parses the whole file with the email package, long descriptions
+    included (~20 ms for RESULT_LIBRARIES on a warm run, against ~3 ms)."""
+    try:
+        dist = Distribution.from_name(name)
+    except PackageNotFoundError:
+        return None
+    text = dist.read_text("METADATA") or dist.read_text("PKG-INFO")
+    for line in (text or "").splitlines():
+        if not line.strip():
+            break  # the end of the header
+        if line.lower().startswith("version:"):
+            return line.split(":", 1)[1].strip()
+    try:
+        return version(name)  # metadata this reading does not understand
+    except PackageNotFoundError:
+        return None
+
+
 @functools.lru_cache(maxsize=1)
 def environment_fingerprint() -> str:
     """noticer's own code and the libraries that shape results, the same for every family."""
-    versions = {}
-    for dist in RESULT_LIBRARIES:
-        try:
-            versions[dist] = version(dist)
-        except PackageNotFoundError:
-            versions[dist] = None
+    versions = {dist: distribution_version(dist) for dist in RESULT_LIBRARIES}
     tesseract = shutil.which("tesseract")
     if tesseract:
         st = os.stat(tesseract)
@@ -520,7 +536,7 @@ class CachedImage:
 # and ctime) was at least this long before that run read it: a change made after the read
 # then always shows in the file's ctime, even on a file system whose clock has 2-s steps
 DIGEST_SETTLED_NS = 3_000_000_000
-MAX_DIGESTS = 100_000  # files remembered in digests.json (the most recent run's first)
+MAX_DIGESTS = 20_000  # files remembered in digests.json, this run's first (~4 MB, ~26 ms to read)
 
 
 def _file_signature(info: os.stat_result) -> list[int]:

@@ -59,8 +59,9 @@ def load_format(name: str) -> tuple[Any | None, list[str], list[str]]:
     """(the format class named ``name`` or None, warnings, every format's name), loading only
     that format's module: a run writes one report, and importing all five formats cost a
     warm run ~11 ms."""
-    names = sorted({ep.name for ep in entry_points(group=FORMATS_GROUP)})
-    for ep in entry_points(group=FORMATS_GROUP):
+    eps = list(entry_points(group=FORMATS_GROUP))
+    names = sorted({ep.name for ep in eps})
+    for ep in eps:
         if ep.name == name:
             try:
                 return ep.load(), [], names

@@ -570,3 +570,33 @@ def test_a_damaged_or_foreign_digest_file_is_ignored(tmp_path, images, monkeypat
     assert CALLS == ["bright.png"]
     CALLS.clear()  # and the wrong digest is forgotten: the next run hits
     assert strip_timings(run_paths(images, plan, jobs=0)) == strip_timings(first) and CALLS == []
+
+
+def test_the_digest_file_keeps_this_runs_files_first_up_to_its_bound(tmp_path, images, monkeypatch):
+    monkeypatch.setattr(result_cache, "DIGEST_SETTLED_NS", 0)
+    monkeypatch.setattr(result_cache, "MAX_DIGESTS", 4)
+    plan = plan_for(tmp_path)
+    run_paths(images, plan, jobs=0)
+    digests = tmp_path / "cache" / "v2" / "digests.json"
+    memo = json.loads(digests.read_text())
+    memo["files"].update({f"/gone/{k}.png": [[0, k, 1, 2, 3], "0" * 64] for k in range(3)})  # files of old runs
+    digests.write_text(json.dumps(memo))
+    other = tmp_path / "images" / "other.png"
+    save_png(other, np.full((64, 80, 3), 90, np.uint8))
+    run_paths([*images, str(other)], plan, jobs=0)
+    kept = set(json.loads(digests.read_text())["files"])
+    assert kept == {os.path.abspath(p) for p in [*images, str(other)]}  # the old ones went first
+
+
+def test_library_versions_are_read_as_importlib_metadata_gives_them():
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = 0
+    for name in (*result_cache.RESULT_LIBRARIES, "click", "noticer", "not-a-distribution-at-all"):
+        try:
+            expected = version(name)
+        except PackageNotFoundError:
+            expected = None
+        assert result_cache.distribution_version(name) == expected, name
+        found += expected is not None
+    assert found >= 5  # numpy, opencv, mediapipe, onnxruntime, click at least
