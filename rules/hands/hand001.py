@@ -37,8 +37,10 @@ def check_finger_count(ctx, settings: FingerCountSettings):
         (refined by GrabCut); finger-like parts of that mask that no landmark digit explains
         (extra finger); on scan lines across the held-out fingers, finger-like runs of
         the mask that no landmark digit crosses, or one digit's run as wide as two fingers
-        (extra finger, counted apart from the five digits MediaPipe always fits); more or
-        fewer digits in the mask than the skeleton holds out;
+        (extra finger, counted apart from the five digits MediaPipe always fits); on the same
+        lines, more fingers in the shading than the skeleton holds out (a crease between
+        two fingers held together counts one more: a sixth finger pressed against the
+        others); more or fewer digits in the mask than the skeleton holds out;
         held-out digits lying over background (missing finger); neighbouring digits joined
         by hand-coloured webbing without a crease (fused fingers); and the landmark model
         changing its finger count or losing the hand when the crop is mirrored, rotated or
@@ -87,7 +89,10 @@ def check_finger_count(ctx, settings: FingerCountSettings):
         a wide run instead): a drawn six-finger hand is reported in strict, not in lenient.
         Where the mask runs into a skin-coloured background (a face behind the fingers,
         another hand, an arm) beyond the hand's outline, its pixel evidence is discounted,
-        and with it the evidence of a defect on such hands. Fingers held together read as
+        and with it the evidence of a defect on such hands (not the count of creases, read
+        inside the runs that hold the digits). Fewer fingers in the shading than the
+        skeleton holds out is no evidence: flat-coloured and blurred fingers show no crease,
+        so fingers melted together in an illustration are mostly missed. Fingers held together read as
         fused only when no crease shows near the landmarks' midline; a face between spread
         fingers is not counted as webbing only when the fingers are far apart.
         Only hands MediaPipe finds are judged; small, mitten-like and heavily stylised drawn
