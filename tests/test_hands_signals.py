@@ -386,3 +386,24 @@ def test_a_leaking_mask_does_not_void_the_crease_count():
                                "runs": [5] * lines, "seen_minus_held": [1] * lines}}
     leaked = pixel_terms(signals, (True,) * 5).values
     assert leaked["extra_creases"] == 1.0 and leaked["extra_free_run"] == 0.0
+
+
+def test_a_finger_closing_a_ring_with_the_thumb_is_not_a_missing_finger():
+    # the OK sign: the index's tip touches the thumb's, the ring they close is no finger-like
+    # part of the mask; only the three other held-out fingers are compared with the mask
+    from rules.hands.evidence import pixel_terms
+
+    hand = draw_hand(256)
+    points = hand.points.copy()
+    fw = hs.finger_width_px(points)
+    points[8] = points[4] + [0.5 * fw, 0.0]  # the index's tip on the thumb's
+    extended = (True, True, True, True, True)
+    assert hs.thumb_ring_digits(points, extended) == [0, 1]
+    assert hs.thumb_ring_digits(hand.points, extended) == []
+    assert hs.thumb_ring_digits(points, (True, False, True, True, True)) == []  # a folded index closes no ring
+    # the mask shows the middle, ring and pinky as parts; thumb and index are the ring
+    parts = [{"length_fw": 3.0, "width_fw": 0.8, "digits": [d], "along_palm": 1.5, "area": 400} for d in (2, 3, 4)]
+    signals = {"mask_share": 0.3, "protrusions": parts}
+    assert pixel_terms(signals, extended).values["missing_mask_count"] > 0  # 5 held out, 3 seen
+    ok_sign = pixel_terms({**signals, "thumb_ring_digits": [0, 1]}, extended)
+    assert ok_sign.values["missing_mask_count"] == 0.0

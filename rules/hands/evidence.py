@@ -72,7 +72,8 @@ def pixel_terms(signals: dict, extended: tuple[bool, ...]) -> PixelTerms:
     - an unexplained finger-length protrusion beyond the knuckles (extra_unexplained_part);
     - one landmark digit inside a part wider than any single finger (extra_wide_digit);
     - more digits in the mask than the skeleton holds out (extra_mask_count), fewer
-      (missing_mask_count);
+      (missing_mask_count; a finger closing a ring with the thumb, as in the OK sign, and the
+      thumb are left out of that comparison: attached at both ends, they are no finger-like part);
     - on scan lines across the held-out fingers, a finger-like run of mask that no digit
       crosses (extra_free_run), or a single digit's run as wide as two fingers
       (extra_wide_run), on most lines;
@@ -147,8 +148,14 @@ def pixel_terms(signals: dict, extended: tuple[bool, ...]) -> PixelTerms:
                 # rare in real hands (the flexor tendons of middle, ring and pinky are linked);
                 # it is how the landmark model often explains a hand with one finger fewer
                 raise_to("missing_folded_between", strength, f"{DIGIT_NAMES[d]} folded away between two held-out fingers")
-        if n_ext - mask_fingers >= 2 and held_parts:
-            raise_to("missing_mask_count", 0.2 * (n_ext - mask_fingers),
+        # a finger closing a ring with the thumb (the OK sign) is attached at both ends: no
+        # finger-like part of the mask, so it and the thumb are left out of the comparison
+        ring = set(signals.get("thumb_ring_digits") or [])  # see signals.thumb_ring_digits
+        ring_parts = [p for p in held_parts if p["digits"] and set(p["digits"]) <= ring]
+        free_ext = n_ext - sum(1 for d in ring if extended[d])
+        free_mask = mask_fingers - sum(max(1, round(p["width_fw"] / FINGER_WIDTH_FW)) for p in ring_parts)
+        if free_ext - free_mask >= 2 and held_parts:
+            raise_to("missing_mask_count", 0.2 * (free_ext - free_mask),
                      f"skeleton holds out {n_ext} digits, mask shows {mask_fingers}")
         for web in signals.get("webbing", []):
             # digits held far apart cannot be one fused digit: what fills the gap between them

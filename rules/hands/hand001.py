@@ -40,7 +40,9 @@ def check_finger_count(ctx, settings: FingerCountSettings):
         (extra finger, counted apart from the five digits MediaPipe always fits); on the same
         lines, more fingers in the shading than the skeleton holds out (a crease between
         two fingers held together counts one more: a sixth finger pressed against the
-        others); more or fewer digits in the mask than the skeleton holds out;
+        others); more or fewer digits in the mask than the skeleton holds out (a finger
+        closing a ring with the thumb, as in the OK sign, and the thumb left out: attached
+        at both ends, they show no finger-like part);
         held-out digits lying over background (missing finger); neighbouring digits joined
         by hand-coloured webbing without a crease (fused fingers); and the landmark model
         changing its finger count or losing the hand when the crop is mirrored, rotated or

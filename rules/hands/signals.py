@@ -595,8 +595,22 @@ def hand_signals(rgb: np.ndarray, hand, extended: tuple[bool, ...]) -> dict:
         "finger_width_px": round(fw / crop.scale, 1),
     }
     out["thumb_to_folded_tip_fw"] = thumb_to_folded_tips(hand.points, extended)
+    out["thumb_ring_digits"] = thumb_ring_digits(hand.points, extended)
     out.update(plausibility(hand.points, hand.world, extended))
     return out
+
+
+THUMB_RING_FW = 1.0  # a held-out finger's tip this near the thumb's tip closes a ring with it
+
+
+def thumb_ring_digits(points: np.ndarray, extended: tuple[bool, ...]) -> list[int]:
+    """The held-out fingers whose tip touches the thumb's tip (within THUMB_RING_FW finger
+    widths), with the thumb: the ring of the OK sign. Attached at both ends, such a finger is no
+    finger-like part of the hand's mask. Empty when no finger touches it."""
+    fw = max(finger_width_px(points), 1e-6)
+    ring = [d for d in range(1, 5) if extended[d]
+            and float(np.linalg.norm(points[4] - points[geo.DIGIT_CHAINS[d][3]])) < THUMB_RING_FW * fw]
+    return [0] + ring if ring else []
 
 
 def thumb_to_folded_tips(points: np.ndarray, extended: tuple[bool, ...]) -> list:
