@@ -1,9 +1,11 @@
-"""The drawing-style measure (rules/hands/style.py)."""
+"""The drawing-style measure (rules/hands/style.py) and the tile search it gates."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from rules.hands import analysis as hand_analysis
+from rules.hands.analysis import DetectedHand, DetectionPlan, detect_hands
 from rules.hands.style import (FLAT_COLOUR_MIN, STEEP_EDGES_MIN, drawing_measures, edge_steepness,
                                flat_colour_share, looks_drawn)
 
@@ -75,3 +77,56 @@ def test_the_measure_does_not_change_the_image():
     before = img.copy()
     drawing_measures(img)
     assert np.array_equal(img, before)
+
+
+# ---------------------------------------------------------------- the tile gate
+
+def small_hand_detector(calls: list, hand_at: tuple[int, int]):
+    """Stands in for MediaPipe's palm detector, which misses a hand too small in its 192-pixel
+    view: it finds the hand at `hand_at` (full-image pixels) only in an upscaled tile that
+    holds it."""
+    def detect(rgb, max_hands=4, source="full", offset=(0.0, 0.0), scale=1.0):
+        calls.append(source)
+        x, y = hand_at
+        h, w = rgb.shape[:2]
+        if source != "tile" or not (offset[0] <= x < offset[0] + w / scale and offset[1] <= y < offset[1] + h / scale):
+            return []
+        pts = np.array([[x + i, y + 2 * i] for i in range(21)], float)
+        return [DetectedHand(pts, np.zeros(21), np.zeros((21, 3)), "Left", 0.9, "tile")]
+    return detect
+
+
+def test_a_small_hand_in_a_drawing_is_found_in_tiles(monkeypatch):
+    calls = []
+    monkeypatch.setattr(hand_analysis, "detect_in", small_hand_detector(calls, (450, 330)))
+    hands = detect_hands(flat_scene(), DetectionPlan())
+    assert calls[0] == "full" and calls.count("tile") >= 3
+    assert len(hands) == 1 and hands[0].source == "tile"
+
+
+def test_a_photo_of_the_same_size_is_not_tiled(monkeypatch):
+    calls = []
+    monkeypatch.setattr(hand_analysis, "detect_in", small_hand_detector(calls, (450, 330)))
+    assert detect_hands(photographed(flat_scene()), DetectionPlan()) == []
+    assert calls == ["full"]
+
+
+def test_a_drawing_is_not_tiled_where_the_full_view_finds_a_hand_or_tiles_are_off(monkeypatch):
+    calls = []
+    found = DetectedHand(np.array([[100.0 + i, 100.0 + i] for i in range(21)]), np.zeros(21), np.zeros((21, 3)),
+                         "Left", 0.9, "full")
+    monkeypatch.setattr(hand_analysis, "detect_in", lambda rgb, *a, **k: calls.append(k.get("source", "full")) or
+                        ([found] if k.get("source", "full") == "full" else []))
+    assert len(detect_hands(flat_scene(), DetectionPlan())) == 1
+    assert calls == ["full"]
+    calls.clear()
+    monkeypatch.setattr(hand_analysis, "detect_in", small_hand_detector(calls, (450, 330)))
+    assert detect_hands(flat_scene(), DetectionPlan(search_tiles=False)) == []
+    assert calls == ["full"]
+
+
+def test_a_tiny_drawing_is_not_tiled(monkeypatch):
+    calls = []
+    monkeypatch.setattr(hand_analysis, "detect_in", small_hand_detector(calls, (50, 50)))
+    detect_hands(flat_scene(200, 300), DetectionPlan())
+    assert calls == ["full"]

@@ -18,7 +18,7 @@ class FingerCountSettings:
     min_detection_score: float = 0.6  # MediaPipe score below which a hand is not judged
     report_inconclusive: bool = False  # report hands whose pixels could not be read
     search_with_pose: bool = False  # also look for hands at the wrists of a detected pose
-    search_tiles: bool = True  # also search upscaled tiles of large images for small hands
+    search_tiles: bool = True  # also search upscaled tiles of large images and of drawings for small hands
     augment: bool = True  # test-time augmentation where the first look is uncertain
 
     def __post_init__(self) -> None:
@@ -75,7 +75,9 @@ def check_finger_count(ctx, settings: FingerCountSettings):
             found only more normal hands, one of them a false alarm, and no malformed one,
             for extra CPU per image; `python -m bench.hands` reports what it adds, "+pose").
         search_tiles: also search large images in 2x2 overlapping tiles, upscaled, for hands
-            too small for MediaPipe's 192 px palm detector at full view (strict).
+            too small for MediaPipe's 192 px palm detector at full view, and drawings of any
+            size (steep edges and flat saturated colour beyond 80% of photos:
+            rules/hands/style.py) where the full view finds no hand (strict).
         augment: test-time augmentation (the mirror, rotated and shrunk crop of the hand run
             through the landmark model again, four more runs). It runs only where the first
             look is uncertain: where the augmentation terms could move the hand's confidence
