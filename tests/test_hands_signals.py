@@ -318,3 +318,92 @@ def test_a_crease_beside_the_landmarks_midline_is_fingers_held_together():
     gray = crop.image.mean(axis=2).astype(np.uint8)
     fused = {tuple(w["pair"]): w for w in hs.webbing(mask, gray, crop.points, (True,) * 5)}[(2, 3)]
     assert pixel_terms({"mask_share": 0.3, "webbing": [fused]}, (True,) * 5).values["fused_no_crease"] > 0.5
+
+
+def _shaded_fingers(count: int, width: float = 20.0, step: float = 0.5, highlight: float = 0.0):
+    """Grey profile across `count` fingers held together, each shaded as a cylinder (bright
+    along its middle, dark where it meets the next), with an optional narrow highlight."""
+    arc = np.arange(0.0, count * width, step)
+    phase = (arc % width) / width
+    profile = 120.0 + 60.0 * np.sin(np.pi * phase) + highlight * np.exp(-0.5 * ((phase - 0.4) / 0.03) ** 2)
+    return profile, arc
+
+
+@pytest.mark.parametrize("count", [1, 2, 4, 5])
+def test_creases_count_fingers_held_together(count):
+    profile, arc = _shaded_fingers(count)
+    assert hs.creases_in_run(profile, arc, 20.0, depth=9.0) == count - 1
+
+
+def test_a_highlight_on_one_finger_is_no_crease():
+    # a narrow highlight beside the middle of a finger leaves a dip less than half a finger
+    # from it: one finger, not two
+    profile, arc = _shaded_fingers(1, highlight=40.0)
+    assert hs.creases_in_run(profile, arc, 20.0, depth=9.0) == 0
+
+
+def test_faint_shading_is_no_crease():
+    profile, arc = _shaded_fingers(3)
+    flat = 120.0 + (profile - 120.0) * 0.1  # 6 grey levels deep: noise, not a crease
+    assert hs.creases_in_run(flat, arc, 20.0, depth=9.0) == 0
+
+
+def test_runs_across_fingers_count_the_fingers_the_shading_shows():
+    normal, six = draw_hand(256), draw_hand(256, extra_finger=True)
+    for hand, more in ((normal, 0), (six, 1)):
+        crop = crop_of(hand)
+        mask = hs.hand_mask(crop.image, crop.points)
+        gray = crop.image.mean(axis=2).astype(np.uint8)
+        runs = hs.runs_across_fingers(mask, crop.points, (True,) * 5, gray=gray)
+        assert runs["seen_minus_held"] == [more] * runs["lines"]
+    # without the image's grey levels nothing is counted by shading
+    assert "seen_minus_held" not in _runs(normal)
+
+
+def test_more_fingers_in_the_shading_on_most_lines_is_extra_finger_evidence():
+    from rules.hands.evidence import pixel_terms
+
+    lines = len(hs.RUN_LEVELS)
+    base = {"mask_share": 0.3, "finger_runs": {"lines": lines, "free": [0] * lines, "wide": [0.6] * lines,
+                                               "bare": [0] * lines, "runs": [4] * lines}}
+
+    def creases(seen):
+        return pixel_terms({**base, "finger_runs": {**base["finger_runs"], "seen_minus_held": seen}}, (True,) * 5)
+
+    assert creases([1] * lines).values["extra_creases"] == 1.0
+    assert creases([1] * (lines // 2) + [0] * (lines - lines // 2)).values["extra_creases"] == 0.0  # half: noise
+    # fewer fingers in the shading is no evidence (flat-coloured or blurred fingers show no crease)
+    assert all(v == 0.0 for v in creases([-1] * lines).values.values())
+
+
+def test_a_leaking_mask_does_not_void_the_crease_count():
+    # the creases are read inside the runs holding the digits, not from the mask's outline
+    from rules.hands.evidence import LEAK_VOID_FW2, pixel_terms
+
+    lines = len(hs.RUN_LEVELS)
+    signals = {"mask_share": 0.3, "mask_leak_fw2": LEAK_VOID_FW2 + 1,
+               "finger_runs": {"lines": lines, "free": [1] * lines, "wide": [0.6] * lines, "bare": [0] * lines,
+                               "runs": [5] * lines, "seen_minus_held": [1] * lines}}
+    leaked = pixel_terms(signals, (True,) * 5).values
+    assert leaked["extra_creases"] == 1.0 and leaked["extra_free_run"] == 0.0
+
+
+def test_a_finger_closing_a_ring_with_the_thumb_is_not_a_missing_finger():
+    # the OK sign: the index's tip touches the thumb's, the ring they close is no finger-like
+    # part of the mask; only the three other held-out fingers are compared with the mask
+    from rules.hands.evidence import pixel_terms
+
+    hand = draw_hand(256)
+    points = hand.points.copy()
+    fw = hs.finger_width_px(points)
+    points[8] = points[4] + [0.5 * fw, 0.0]  # the index's tip on the thumb's
+    extended = (True, True, True, True, True)
+    assert hs.thumb_ring_digits(points, extended) == [0, 1]
+    assert hs.thumb_ring_digits(hand.points, extended) == []
+    assert hs.thumb_ring_digits(points, (True, False, True, True, True)) == []  # a folded index closes no ring
+    # the mask shows the middle, ring and pinky as parts; thumb and index are the ring
+    parts = [{"length_fw": 3.0, "width_fw": 0.8, "digits": [d], "along_palm": 1.5, "area": 400} for d in (2, 3, 4)]
+    signals = {"mask_share": 0.3, "protrusions": parts}
+    assert pixel_terms(signals, extended).values["missing_mask_count"] > 0  # 5 held out, 3 seen
+    ok_sign = pixel_terms({**signals, "thumb_ring_digits": [0, 1]}, extended)
+    assert ok_sign.values["missing_mask_count"] == 0.0

@@ -50,9 +50,11 @@ def _clip01(x: float) -> float:
 
 
 PIXEL_TERMS = ("extra_unexplained_part", "extra_wide_digit", "extra_mask_count", "extra_free_run", "extra_wide_run",
-               "missing_off_hand", "missing_folded_between", "missing_mask_count", "fused_no_crease")
+               "extra_creases", "missing_off_hand", "missing_folded_between", "missing_mask_count", "fused_no_crease")
 FREE_RUN_FROM = 0.25  # a free run on this share of the scan lines or fewer is noise
 WIDE_RUN_FROM_FW = 1.15  # a single digit's run wider than this (finger widths) holds a second finger
+CREASE_LINES_FROM = 0.5  # more fingers in the shading on this share of the scan lines or fewer is noise
+LEAK_PROOF_TERMS = ("extra_creases",)  # terms a mask that ran into the background does not void
 
 
 @dataclass(frozen=True)
@@ -70,10 +72,13 @@ def pixel_terms(signals: dict, extended: tuple[bool, ...]) -> PixelTerms:
     - an unexplained finger-length protrusion beyond the knuckles (extra_unexplained_part);
     - one landmark digit inside a part wider than any single finger (extra_wide_digit);
     - more digits in the mask than the skeleton holds out (extra_mask_count), fewer
-      (missing_mask_count);
+      (missing_mask_count; a finger closing a ring with the thumb, as in the OK sign, and the
+      thumb are left out of that comparison: attached at both ends, they are no finger-like part);
     - on scan lines across the held-out fingers, a finger-like run of mask that no digit
       crosses (extra_free_run), or a single digit's run as wide as two fingers
       (extra_wide_run), on most lines;
+    - on the same lines, more fingers in the shading (a crease between two fingers held
+      together counts one more) than the skeleton holds out, on most lines (extra_creases);
     - a held-out digit whose outer half lies off the mask (missing_off_hand);
     - one finger folded away between two held out (missing_folded_between);
     - neighbouring held-out digits joined by mask with no crease between them (fused_no_crease)."""
@@ -118,6 +123,16 @@ def pixel_terms(signals: dict, extended: tuple[bool, ...]) -> PixelTerms:
             if wide > WIDE_RUN_FROM_FW:
                 raise_to("extra_wide_run", (wide - WIDE_RUN_FROM_FW) / 0.6,
                          f"a single finger {wide:.1f} finger widths wide across the fingers")
+        seen = runs.get("seen_minus_held") or []
+        if len(seen) >= 3:
+            # more fingers in the shading across the held-out ones (creases between fingers
+            # held together counted) than the skeleton holds out, on most lines. Fewer is no
+            # evidence: flat-coloured and blurred fingers show no crease between them
+            # (illustrations, fingers pressed together), measured as normal hands' false alarms
+            more = sum(1 for n in seen if n > 0) / len(seen)
+            if more > CREASE_LINES_FROM:
+                raise_to("extra_creases", (more - CREASE_LINES_FROM) / (1.0 - CREASE_LINES_FROM),
+                         f"the shading shows more fingers than the skeleton holds out on {more:.0%} of the lines")
         excess = mask_fingers - n_ext
         if excess >= 1 and n_ext >= 1:
             raise_to("extra_mask_count", 0.3 * excess, f"mask shows {mask_fingers} digits, skeleton holds out {n_ext}")
@@ -133,8 +148,14 @@ def pixel_terms(signals: dict, extended: tuple[bool, ...]) -> PixelTerms:
                 # rare in real hands (the flexor tendons of middle, ring and pinky are linked);
                 # it is how the landmark model often explains a hand with one finger fewer
                 raise_to("missing_folded_between", strength, f"{DIGIT_NAMES[d]} folded away between two held-out fingers")
-        if n_ext - mask_fingers >= 2 and held_parts:
-            raise_to("missing_mask_count", 0.2 * (n_ext - mask_fingers),
+        # a finger closing a ring with the thumb (the OK sign) is attached at both ends: no
+        # finger-like part of the mask, so it and the thumb are left out of the comparison
+        ring = set(signals.get("thumb_ring_digits") or [])  # see signals.thumb_ring_digits
+        ring_parts = [p for p in held_parts if p["digits"] and set(p["digits"]) <= ring]
+        free_ext = n_ext - sum(1 for d in ring if extended[d])
+        free_mask = mask_fingers - sum(max(1, round(p["width_fw"] / FINGER_WIDTH_FW)) for p in ring_parts)
+        if free_ext - free_mask >= 2 and held_parts:
+            raise_to("missing_mask_count", 0.2 * (free_ext - free_mask),
                      f"skeleton holds out {n_ext} digits, mask shows {mask_fingers}")
         for web in signals.get("webbing", []):
             # digits held far apart cannot be one fused digit: what fills the gap between them
@@ -152,7 +173,9 @@ def pixel_terms(signals: dict, extended: tuple[bool, ...]) -> PixelTerms:
         # the mask ran into a skin-coloured background (a face behind the fingers, another
         # hand, an arm): the parts it shows beyond the hand are not the hand's
         keep = _clip01(1.0 - (leak - LEAK_FROM_FW2) / (LEAK_VOID_FW2 - LEAK_FROM_FW2))
-        values = {k: v * keep for k, v in values.items()}
+        # ... except the creases: they are read inside the runs that hold the held-out digits,
+        # not from the mask's outline, where the background it ran into lies
+        values = {k: v if k in LEAK_PROOF_TERMS else v * keep for k, v in values.items()}
         reasons.append(f"the hand's mask runs {leak:.0f} square finger widths beyond the hand: "
                        f"its evidence counts {keep:.0%}")
     overlap = float(signals.get("other_hand_overlap", 0.0))
@@ -175,7 +198,7 @@ def finger_count_evidence(signals: dict, extended: tuple[bool, ...]) -> FingerEv
     v = terms.values
     reasons = list(terms.reasons)
     mask_ok, mask_fingers = terms.mask_ok, terms.mask_fingers
-    extra = max(v["extra_unexplained_part"], v["extra_wide_digit"], v["extra_mask_count"])
+    extra = max(v["extra_unexplained_part"], v["extra_wide_digit"], v["extra_mask_count"], v["extra_creases"])
     missing = max(v["missing_off_hand"], v["missing_folded_between"], v["missing_mask_count"])
     fused = v["fused_no_crease"]
     tta = _clip01(float(signals.get("tta_count_disagree", 0.0)) - 0.25) + 0.5 * _clip01(float(signals.get("tta_lost", 0.0)) - 0.5)

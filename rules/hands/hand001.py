@@ -18,7 +18,7 @@ class FingerCountSettings:
     min_detection_score: float = 0.6  # MediaPipe score below which a hand is not judged
     report_inconclusive: bool = False  # report hands whose pixels could not be read
     search_with_pose: bool = False  # also look for hands at the wrists of a detected pose
-    search_tiles: bool = True  # also search upscaled tiles of large images for small hands
+    search_tiles: bool = True  # also search upscaled tiles of large images and of drawings for small hands
     augment: bool = True  # test-time augmentation where the first look is uncertain
 
     def __post_init__(self) -> None:
@@ -37,8 +37,12 @@ def check_finger_count(ctx, settings: FingerCountSettings):
         (refined by GrabCut); finger-like parts of that mask that no landmark digit explains
         (extra finger); on scan lines across the held-out fingers, finger-like runs of
         the mask that no landmark digit crosses, or one digit's run as wide as two fingers
-        (extra finger, counted apart from the five digits MediaPipe always fits); more or
-        fewer digits in the mask than the skeleton holds out;
+        (extra finger, counted apart from the five digits MediaPipe always fits); on the same
+        lines, more fingers in the shading than the skeleton holds out (a crease between
+        two fingers held together counts one more: a sixth finger pressed against the
+        others); more or fewer digits in the mask than the skeleton holds out (a finger
+        closing a ring with the thumb, as in the OK sign, and the thumb left out: attached
+        at both ends, they show no finger-like part);
         held-out digits lying over background (missing finger); neighbouring digits joined
         by hand-coloured webbing without a crease (fused fingers); and the landmark model
         changing its finger count or losing the hand when the crop is mirrored, rotated or
@@ -71,7 +75,9 @@ def check_finger_count(ctx, settings: FingerCountSettings):
             found only more normal hands, one of them a false alarm, and no malformed one,
             for extra CPU per image; `python -m bench.hands` reports what it adds, "+pose").
         search_tiles: also search large images in 2x2 overlapping tiles, upscaled, for hands
-            too small for MediaPipe's 192 px palm detector at full view (strict).
+            too small for MediaPipe's 192 px palm detector at full view, and drawings of any
+            size (steep edges and flat saturated colour beyond 80% of photos:
+            rules/hands/style.py) where the full view finds no hand (strict).
         augment: test-time augmentation (the mirror, rotated and shrunk crop of the hand run
             through the landmark model again, four more runs). It runs only where the first
             look is uncertain: where the augmentation terms could move the hand's confidence
@@ -87,7 +93,10 @@ def check_finger_count(ctx, settings: FingerCountSettings):
         a wide run instead): a drawn six-finger hand is reported in strict, not in lenient.
         Where the mask runs into a skin-coloured background (a face behind the fingers,
         another hand, an arm) beyond the hand's outline, its pixel evidence is discounted,
-        and with it the evidence of a defect on such hands. Fingers held together read as
+        and with it the evidence of a defect on such hands (not the count of creases, read
+        inside the runs that hold the digits). Fewer fingers in the shading than the
+        skeleton holds out is no evidence: flat-coloured and blurred fingers show no crease,
+        so fingers melted together in an illustration are mostly missed. Fingers held together read as
         fused only when no crease shows near the landmarks' midline; a face between spread
         fingers is not counted as webbing only when the fingers are far apart.
         Only hands MediaPipe finds are judged; small, mitten-like and heavily stylised drawn

@@ -17,7 +17,7 @@ class PlausibilitySettings:
     min_detection_score: float = 0.6
     min_confidence: float = 0.97  # share of normal hands that must score lower than a hand reported
     search_with_pose: bool = False  # also look for hands at the wrists of a detected pose
-    search_tiles: bool = True  # also search upscaled tiles of large images for small hands
+    search_tiles: bool = True  # also search upscaled tiles of large images and of drawings for small hands
     augment: bool = True  # test-time augmentation where the first look is uncertain
 
     def __post_init__(self) -> None:

@@ -276,7 +276,7 @@ def _segment_distance(px: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarra
 
 
 def runs_across_fingers(mask: np.ndarray, points: np.ndarray, extended: tuple[bool, ...],
-                        levels: tuple[float, ...] = RUN_LEVELS) -> dict:
+                        levels: tuple[float, ...] = RUN_LEVELS, gray: np.ndarray | None = None) -> dict:
     """Count the finger-like runs of the hand mask on scan lines across the held-out fingers,
     independently of the five digits the landmark model fits.
 
@@ -287,9 +287,14 @@ def runs_across_fingers(mask: np.ndarray, points: np.ndarray, extended: tuple[bo
     Per line: runs no digit explains (`free`: a finger the skeleton does not hold, as a sixth
     finger beside the pinky), the widest run holding a single digit in finger widths (`wide`:
     a second finger drawn against it), and held-out digits crossing no run (`bare`: a
-    finger the skeleton places over background). Needs two held-out fingers."""
+    finger the skeleton places over background). Needs two held-out fingers.
+    With `gray`, also the fingers the shading shows on each line (`seen`, against the
+    held-out digits: `seen_minus_held`): a run holds one finger more for every crease in it
+    (see creases_in_run), so fingers held together are counted too."""
     held = [d for d in range(1, 5) if extended[d]]
     out = {"lines": 0, "free": [], "wide": [], "bare": [], "runs": []}
+    if gray is not None:
+        out["seen_minus_held"] = []
     if len(held) < 2:
         return out
     pts = np.asarray(points, float)
@@ -339,7 +344,8 @@ def runs_across_fingers(mask: np.ndarray, points: np.ndarray, extended: tuple[bo
             if width < RUN_MIN_FW:
                 continue
             digits = [d for d, at in zip(held, digit_at) if s[r0] - 1.0 <= at <= s[r1 - 1] + 1.0]
-            runs.append({"width": width, "digits": digits, "thumb": bool(near_thumb[r0:r1].mean() > 0.5),
+            runs.append({"span": (int(r0), int(r1)), "width": width, "digits": digits,
+                         "thumb": bool(near_thumb[r0:r1].mean() > 0.5),
                          "folded": bool(near_folded[r0:r1].mean() > 0.5), "open_end": bool(r0 == 0 or r1 == len(on))})
         free = sum(1 for r in runs if not r["digits"] and not r["thumb"] and not r["folded"] and not r["open_end"]
                    and r["width"] <= 1.6)
@@ -350,7 +356,79 @@ def runs_across_fingers(mask: np.ndarray, points: np.ndarray, extended: tuple[bo
         out["wide"].append(round(max(single, default=0.0), 2))
         out["bare"].append(sum(1 for d in held if d not in covered))
         out["runs"].append(sum(1 for r in runs if not r["thumb"]))
+        if gray is not None:
+            out["seen_minus_held"].append(_fingers_seen(gray, xy, s, on, runs, fw, start, end, pts, held) - len(held))
     return out
+
+
+CREASE_SMOOTH_FW = 0.12  # the shading is smoothed over this share of a finger width first
+CREASE_MIN_SEP_FW = 0.55  # a crease leaves at least this much finger on either side
+CREASE_DEPTH = 0.15  # ... and is this much darker than the shading either side (share of the hand's range)
+CREASE_MIN_RANGE = 8.0  # grey levels: the range a flat-coloured hand is taken to have at least
+
+
+def creases_in_run(profile: np.ndarray, arc: np.ndarray, width: float, depth: float) -> int:
+    """Creases in one run of mask along a scan line: local minima of its smoothed grey
+    profile at least `depth` below the brightest shading within a finger `width` either side,
+    each at least CREASE_MIN_SEP_FW finger widths from the run's ends and from the next
+    crease. Fingers held together show one between each two (a finger is shaded as a
+    cylinder: bright along its middle, darker where it meets the next one)."""
+    n = len(profile)
+    if n < 3:
+        return 0
+    step = max(float(np.median(np.diff(arc))), 1e-6)
+    sigma = max(CREASE_SMOOTH_FW * width / step, 0.5)
+    k = np.arange(-int(3 * sigma) - 1, int(3 * sigma) + 2)
+    kernel = np.exp(-0.5 * (k / sigma) ** 2)
+    kernel /= kernel.sum()
+    smooth = np.convolve(np.pad(profile, len(k), mode="edge"), kernel, mode="same")[len(k):-len(k)]
+    sep = CREASE_MIN_SEP_FW * width
+    found: list[tuple[float, float]] = []
+    for i in range(1, n - 1):
+        if not (smooth[i] < smooth[i - 1] and smooth[i] <= smooth[i + 1]):
+            continue
+        if arc[i] - arc[0] < sep or arc[-1] - arc[i] < sep:
+            continue
+        lo, hi = np.searchsorted(arc, arc[i] - width), np.searchsorted(arc, arc[i] + width)
+        d = min(smooth[lo:i].max(), smooth[i + 1:hi].max()) - smooth[i]
+        if d < depth:
+            continue
+        if found and arc[i] - found[-1][0] < sep:
+            if d > found[-1][1]:
+                found[-1] = (arc[i], d)
+            continue
+        found.append((arc[i], d))
+    return len(found)
+
+
+def _fingers_seen(gray: np.ndarray, xy: np.ndarray, s: np.ndarray, on: np.ndarray, runs: list[dict], fw: float,
+                  start: np.ndarray, end: np.ndarray, pts: np.ndarray, held: list[int]) -> int:
+    """Fingers one scan line crosses by the shading: each run that runs_across_fingers
+    counts as a finger (a free run, or one holding held-out digits) plus its creases. Widths
+    are taken across the fingers: a line crossing them slantwise (fingers of unequal
+    length) is stretched by 1 / sin of its angle to them."""
+    import cv2
+
+    direction = _unit(np.mean([_unit(pts[geo.DIGIT_CHAINS[d][3]] - pts[geo.DIGIT_CHAINS[d][0]]) for d in held], axis=0))
+    along = _unit(end - start)
+    sine = abs(float(direction[0] * along[1] - direction[1] * along[0]))
+    width = fw / max(sine, 0.5)
+    profile = cv2.remap(gray.astype(np.float32), xy[:, 0].astype(np.float32).reshape(1, -1),
+                        xy[:, 1].astype(np.float32).reshape(1, -1), cv2.INTER_LINEAR,
+                        borderMode=cv2.BORDER_REPLICATE).ravel()
+    lo, hi = np.percentile(profile[on], [10, 90]) if on.any() else (0.0, 0.0)
+    depth = CREASE_DEPTH * max(float(hi - lo), CREASE_MIN_RANGE)
+    seen = 0
+    for run in runs:
+        if run["thumb"] or run["folded"] or run["open_end"] or (not run["digits"] and run["width"] > 1.6):
+            continue
+        r0, r1 = run["span"]
+        seen += 1 + creases_in_run(profile[r0:r1], s[r0:r1], width, depth)
+    return seen
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / max(float(np.linalg.norm(v)), 1e-9)
 
 
 # ---------------------------------------------------------------- fused fingers
@@ -504,7 +582,7 @@ def hand_signals(rgb: np.ndarray, hand, extended: tuple[bool, ...]) -> dict:
     coverage = digit_coverage(mask, crop.points)
     parts = protrusions(mask, crop.points)
     webs = webbing(mask, gray, crop.points, extended)
-    runs = runs_across_fingers(mask, crop.points, extended)
+    runs = runs_across_fingers(mask, crop.points, extended, gray=gray)
     fw = finger_width_px(crop.points)
     out: dict = {
         "digit_coverage": [round(c, 2) for c in coverage],
@@ -517,8 +595,22 @@ def hand_signals(rgb: np.ndarray, hand, extended: tuple[bool, ...]) -> dict:
         "finger_width_px": round(fw / crop.scale, 1),
     }
     out["thumb_to_folded_tip_fw"] = thumb_to_folded_tips(hand.points, extended)
+    out["thumb_ring_digits"] = thumb_ring_digits(hand.points, extended)
     out.update(plausibility(hand.points, hand.world, extended))
     return out
+
+
+THUMB_RING_FW = 1.0  # a held-out finger's tip this near the thumb's tip closes a ring with it
+
+
+def thumb_ring_digits(points: np.ndarray, extended: tuple[bool, ...]) -> list[int]:
+    """The held-out fingers whose tip touches the thumb's tip (within THUMB_RING_FW finger
+    widths), with the thumb: the ring of the OK sign. Attached at both ends, such a finger is no
+    finger-like part of the hand's mask. Empty when no finger touches it."""
+    fw = max(finger_width_px(points), 1e-6)
+    ring = [d for d in range(1, 5) if extended[d]
+            and float(np.linalg.norm(points[4] - points[geo.DIGIT_CHAINS[d][3]])) < THUMB_RING_FW * fw]
+    return [0] + ring if ring else []
 
 
 def thumb_to_folded_tips(points: np.ndarray, extended: tuple[bool, ...]) -> list:
