@@ -427,6 +427,25 @@ def _run_dir(root: Path, family: str, family_fp: str) -> Path:
     return root / f"v{ENTRY_FORMAT}" / _family_dir(family) / family_fp[:RUN_DIR_CHARS]
 
 
+def write_json_atomically(target: Path, value: Any) -> None:
+    """Write ``value`` as JSON to ``target`` through a temporary file in its folder and a
+    rename, so a reader never sees half a file; the temporary file is removed on failure.
+    Raises OSError when the folder cannot be written."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(value, fh)  # ASCII: a file name that is not UTF-8 (surrogates) stays writable
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; cache files are as readable as other files
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
 @dataclass(frozen=True)
 class ResultCache:
     """A folder of entries ``<root>/v2/<family>/<run>/<key[:2]>/<key>.json``, where ``<run>``
@@ -485,19 +504,7 @@ class ResultCache:
         target = self._entry_path(part.family, family_fp, key)
         try:
             self._prepare()
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=target.parent)
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                    json.dump(part_to_entry(key, part), fh, ensure_ascii=False)
-                os.chmod(tmp, 0o644)  # mkstemp makes 0600; entries are as readable as other files
-                os.replace(tmp, target)
-            except BaseException:
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
-                raise
+            write_json_atomically(target, part_to_entry(key, part))
         except OSError:
             return False
         return True
@@ -613,19 +620,7 @@ class DigestMemo:
                 break
             files.setdefault(key, value)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=self.path.parent)
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                    json.dump({"format": ENTRY_FORMAT, "files": files}, fh)
-                os.chmod(tmp, 0o644)
-                os.replace(tmp, self.path)
-            except BaseException:
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
-                raise
+            write_json_atomically(self.path, {"format": ENTRY_FORMAT, "files": files})
         except OSError:
             pass
 

@@ -600,3 +600,24 @@ def test_library_versions_are_read_as_importlib_metadata_gives_them():
         assert result_cache.distribution_version(name) == expected, name
         found += expected is not None
     assert found >= 5  # numpy, opencv, mediapipe, onnxruntime, click at least
+
+
+def test_json_is_written_whole_and_any_file_name_stays_writable(tmp_path):
+    from checker.cache import write_json_atomically
+
+    target = tmp_path / "deep" / "entry.json"
+    value = {"files": {"caf\u00e9.png": 1, "bad-\udcff.png": 2}}  # the second: a name that is not UTF-8
+    write_json_atomically(target, value)
+    assert json.loads(target.read_bytes()) == value
+    assert [p.name for p in target.parent.iterdir()] == ["entry.json"]  # no temporary file left
+
+
+def test_a_value_json_cannot_hold_leaves_the_old_file_and_no_temporary_one(tmp_path):
+    from checker.cache import write_json_atomically
+
+    target = tmp_path / "entry.json"
+    target.write_text('{"old": true}')
+    with pytest.raises(TypeError):
+        write_json_atomically(target, {"bad": object()})
+    assert json.loads(target.read_text()) == {"old": True}
+    assert [p.name for p in tmp_path.iterdir()] == ["entry.json"]
