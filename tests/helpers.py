@@ -36,3 +36,27 @@ def without_timings(report: dict) -> dict:
     for image in clone["images"]:
         image["timings_ms"] = {k: 0 for k in image["timings_ms"]}
     return clone
+
+
+def recording_detector(monkeypatch) -> list[tuple[int, int]]:
+    """Make the OCR engine's text detector record the shape (height, width) of every copy it
+    is given, in call order, while it goes on detecting; returns that growing list."""
+    from rules.text.rapid import rapidocr_engine
+
+    engine = rapidocr_engine()
+    real = engine.text_det
+    shapes: list[tuple[int, int]] = []
+
+    class Recording:
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        def __setattr__(self, name, value):
+            setattr(real, name, value)
+
+        def __call__(self, bgr):
+            shapes.append(bgr.shape[:2])
+            return real(bgr)
+
+    monkeypatch.setattr(engine, "text_det", Recording())
+    return shapes

@@ -8,6 +8,7 @@ import pytest
 
 import rules.text.rapid as text_rapid
 from rules.text.reading import OcrParams
+from tests.helpers import recording_detector
 
 pytestmark = pytest.mark.skipif(not text_rapid.rapidocr_available(), reason="the OCR models are not installed")
 
@@ -25,27 +26,6 @@ def _sign(text: str, width: int, height: int, size: int) -> np.ndarray:
     return np.asarray(image)
 
 
-def _recording_detector(monkeypatch) -> list[tuple[int, int]]:
-    """Shapes of the copies the detector is given, in call order."""
-    engine = text_rapid.rapidocr_engine()
-    real = engine.text_det
-    shapes: list[tuple[int, int]] = []
-
-    class Recording:
-        def __getattr__(self, name):
-            return getattr(real, name)
-
-        def __setattr__(self, name, value):
-            setattr(real, name, value)
-
-        def __call__(self, bgr):
-            shapes.append(bgr.shape[:2])
-            return real(bgr)
-
-    monkeypatch.setattr(engine, "text_det", Recording())
-    return shapes
-
-
 def _lines(rgb: np.ndarray, params: OcrParams) -> list[tuple[str, tuple]]:
     lines, _ = text_rapid.read_rapidocr(rgb, params)
     return [(line.text, (line.box.x0, line.box.y0, line.box.x1, line.box.y1)) for line in lines]
@@ -59,7 +39,7 @@ def test_a_small_image_without_lettering_is_not_searched_enlarged(monkeypatch):
     noise = np.random.default_rng(3).uniform(0, 255, (120, 120, 3)).astype(np.float32)
     blotches = cv2.GaussianBlur(noise, (0, 0), 6)
     rgb = np.clip((blotches - blotches.mean()) * 4 + 128, 0, 255).astype(np.uint8)
-    shapes = _recording_detector(monkeypatch)
+    shapes = recording_detector(monkeypatch)
     assert _lines(rgb, OcrParams()) == []
     assert shapes == [(320, 320)]
 
@@ -68,7 +48,7 @@ def test_a_small_sign_reads_as_without_the_first_look(monkeypatch):
     """Lettering on a small image: the first look sees it, the enlarged search runs as it
     did without the first look, and the lines and boxes are the same."""
     rgb = _sign("OPEN DAILY", 300, 120, 34)
-    shapes = _recording_detector(monkeypatch)
+    shapes = recording_detector(monkeypatch)
     with_look = _lines(rgb, OcrParams())
     assert shapes[0] == (128, 320) and max(shapes[1]) == 640
     assert with_look == _lines(rgb, OcrParams(quick_det_side=0))
@@ -78,7 +58,7 @@ def test_a_small_sign_reads_as_without_the_first_look(monkeypatch):
 def test_images_larger_than_the_first_look_are_searched_as_before(monkeypatch):
     """A copy of 320 px would shrink a 480-px image (small letters lost): no first look."""
     rgb = _sign("FRESH", 480, 200, 56)
-    shapes = _recording_detector(monkeypatch)
+    shapes = recording_detector(monkeypatch)
     lines = _lines(rgb, OcrParams())
     assert len(shapes) == 1 and max(shapes[0]) == 640
     assert [text for text, _ in lines] == ["FRESH"]
@@ -95,7 +75,7 @@ def test_the_workers_warm_up_picture_still_reaches_the_recogniser(monkeypatch):
     from checker.executors.local import warmup_picture
 
     rgb = np.asarray(Image.open(io.BytesIO(warmup_picture())).convert("RGB"))
-    shapes = _recording_detector(monkeypatch)
+    shapes = recording_detector(monkeypatch)
     engine = text_rapid.rapidocr_engine()
     real_read = engine.recogniser.read
     crops_read = []

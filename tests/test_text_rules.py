@@ -28,6 +28,7 @@ from rules.text import (
     split_in_second_reading,
 )
 from rules.text.ocr import OcrParams, binarize_for_tesseract, text_presence
+from tests.helpers import recording_detector
 
 def _sign(text: str, size: int = 56, width: int = 480, height: int = 200, background=(235, 230, 220),
           ink=(20, 20, 30)) -> np.ndarray:
@@ -624,27 +625,6 @@ def _big_sign(text: str, row: int, scale: float = 2.2, thickness: int = 6, rgb=N
     return rgb
 
 
-def _recording_detector(monkeypatch) -> list[tuple[int, int]]:
-    """Shapes of the images RapidOCR's detector is given, in call order."""
-    engine = text_ocr.rapidocr_engine()
-    real_det = engine.text_det
-    shapes = []
-
-    class Recording:
-        def __getattr__(self, name):
-            return getattr(real_det, name)
-
-        def __setattr__(self, name, value):
-            setattr(real_det, name, value)
-
-        def __call__(self, img):
-            shapes.append(img.shape[:2])
-            return real_det(img)
-
-    monkeypatch.setattr(engine, "text_det", Recording())
-    return shapes
-
-
 def test_gate_stops_before_its_finest_scale_once_the_bands_are_wide(monkeypatch):
     """With ``enough``, the gate stops as soon as its bands are wider than that (the caller
     will run the quick pass anyway): the finest scale, the dearest, is not computed and the
@@ -682,7 +662,7 @@ def test_detector_looks_only_in_the_gates_bands(monkeypatch):
     assert gate.passed
     assert any(y0 <= 510 and y1 >= 545 for y0, y1 in gate.bands)
     assert sum(y1 - y0 for y0, y1 in gate.bands) <= 0.25 * 1024
-    shapes = _recording_detector(monkeypatch)
+    shapes = recording_detector(monkeypatch)
     result = text_ocr.ocr_image(rgb, gray, OcrParams(det_side=736))
     assert result.text.upper() == "OPEN MARKET"
     assert shapes and all(w == 736 and h % 32 == 0 and h <= 0.3 * 736 for h, w in shapes)
@@ -694,7 +674,7 @@ def test_wide_bands_on_a_large_image_get_the_quick_pass_first(monkeypatch):
     rgb = _big_sign("OPEN MARKET", 200)
     rgb = _big_sign("FRESH BREAD", 540, rgb=rgb)
     rgb = _big_sign("SUMMER SALE", 880, rgb=rgb)
-    shapes = _recording_detector(monkeypatch)
+    shapes = recording_detector(monkeypatch)
     result = text_ocr.ocr_image(rgb, rgb[:, :, 1], OcrParams(det_side=736))
     assert result.text.upper().split("\n") == ["OPEN MARKET", "FRESH BREAD", "SUMMER SALE"]
     assert shapes == [(320, 320), (736, 736)]
