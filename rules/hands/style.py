@@ -67,7 +67,8 @@ def flat_colour_share(rgb: np.ndarray) -> float:
 
 
 def drawing_measures(rgb: np.ndarray) -> dict[str, float]:
-    return {"edge_steepness": edge_steepness(rgb), "flat_colour_share": flat_colour_share(rgb)}
+    work = _work_copy(rgb)  # shrunk once: each measure's own _work_copy then leaves it as it is
+    return {"edge_steepness": edge_steepness(work), "flat_colour_share": flat_colour_share(work)}
 
 
 def looks_drawn(rgb: np.ndarray) -> bool:
