@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from checker.loading import loading_models
 from checker.model import Region
 from checker.quiet import native_stderr_silenced
 
@@ -120,9 +121,8 @@ def within_mediapipe_limit(rgb: np.ndarray) -> tuple[np.ndarray, float]:
 
 @functools.lru_cache(maxsize=4)
 def _hands_model(max_hands: int):
-    mp = import_mediapipe()
-
-    with native_stderr_silenced():
+    with loading_models(), native_stderr_silenced():
+        mp = import_mediapipe()
         return mp.solutions.hands.Hands(static_image_mode=True, max_num_hands=max_hands,
                                         model_complexity=1, min_detection_confidence=0.5)
 
@@ -202,9 +202,8 @@ class DetectionPlan:
 
 @functools.lru_cache(maxsize=1)
 def _holistic_model():
-    mp = import_mediapipe()
-
-    with native_stderr_silenced():
+    with loading_models(), native_stderr_silenced():
+        mp = import_mediapipe()
         return mp.solutions.holistic.Holistic(static_image_mode=True, model_complexity=1)
 
 

@@ -10,6 +10,7 @@ import functools
 
 import numpy as np
 
+from checker.loading import loading_models
 from rules.text.gate import merge_spans
 from rules.text.reading import Box, OcrChar, OcrLine, OcrParams, OcrWord
 
@@ -40,13 +41,15 @@ def rapidocr_engine():
     from rules.text.model import DETECTOR_PROBE, RECOGNISER_PROBE, optimised_session
 
     sessions = {}
-    try:
-        for name, probe in (("det", DETECTOR_PROBE), ("rec", RECOGNISER_PROBE)):
-            path = ppocr.verify_model(name)  # the digest the cache is keyed by is checked here
-            sessions[name] = optimised_session(str(path), ppocr.new_session, probe, digest=ppocr.MODEL_SHA256[name])
-    except ppocr.ModelFileError as exc:
-        raise RuntimeError(str(exc)) from None
-    return ppocr.PPOCR(threads=1, sessions=sessions)
+    with loading_models():
+        try:
+            for name, probe in (("det", DETECTOR_PROBE), ("rec", RECOGNISER_PROBE)):
+                path = ppocr.verify_model(name)  # the digest the cache is keyed by is checked here
+                sessions[name] = optimised_session(str(path), ppocr.new_session, probe,
+                                                   digest=ppocr.MODEL_SHA256[name])
+        except ppocr.ModelFileError as exc:
+            raise RuntimeError(str(exc)) from None
+        return ppocr.PPOCR(threads=1, sessions=sessions)
 
 
 def rapidocr_model_paths() -> tuple[str, str]:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from checker.loading import loading_models
 from rules.text.reading import Box
 
 # (first, last) code points of each script's letters
@@ -134,11 +135,12 @@ def installed_script_languages() -> tuple[tuple[str, str], ...]:
 
 @functools.lru_cache(maxsize=16)
 def _line_reader(language: str):
-    import tesserocr
-
     from rules.text.tesseract import tessdata_path
 
-    return tesserocr.PyTessBaseAPI(path=tessdata_path(), lang=language, psm=7)
+    with loading_models():
+        import tesserocr
+
+        return tesserocr.PyTessBaseAPI(path=tessdata_path(), lang=language, psm=7)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from checker.loading import loading_models
+
 from rules.text.rapid import _quad_angle, _quad_height, detect_lines_rapid, line_crops
 from rules.text.reading import Box, OcrChar, OcrLine, OcrParams, OcrWord
 
@@ -30,9 +32,10 @@ def tessdata_path() -> str:
 
 @functools.lru_cache(maxsize=4)
 def tesseract_api(psm: int):
-    import tesserocr
+    with loading_models():
+        import tesserocr
 
-    return tesserocr.PyTessBaseAPI(path=tessdata_path(), lang="eng", psm=psm)
+        return tesserocr.PyTessBaseAPI(path=tessdata_path(), lang="eng", psm=psm)
 
 
 def binarize_for_tesseract(gray: np.ndarray) -> np.ndarray:

@@ -3,7 +3,7 @@
 * rules (``rules/**``) import from ``checker`` only the public rule API listed in
   ``RULE_API``: the model (Issue, Region, Severity), the Rule declaration, the per-image
   context (with the engine's image loader, for rules that read another image), generation
-  metadata parsing and the native-stderr silencer. ``checker.testing`` is for tests.
+  metadata parsing, the native-stderr silencer and the model-loading span. ``checker.testing`` is for tests.
 * ``checker/`` has no import cycle, counting imports inside functions too;
 * no module of ``checker/`` imports another's private (``_underscored``) names, nor imports
   another module of ``checker`` inside a function (function-level imports are for heavy
@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-RULE_API = ("checker.model", "checker.rule", "checker.context", "checker.metadata", "checker.quiet")
+RULE_API = ("checker.model", "checker.rule", "checker.context", "checker.metadata", "checker.quiet",
+            "checker.loading")
 
 
 def module_name(path: Path) -> str:
