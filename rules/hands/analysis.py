@@ -51,13 +51,19 @@ class DetectedHand:
 
 
 DRAWING_MODULES = ("mediapipe.python.solutions.drawing_utils", "mediapipe.python.solutions.drawing_styles")
+# the Tasks API's audio, vision and LLM packages, which ``import mediapipe`` also loads
+# eagerly (~100 ms of a worker's start; sounddevice's attempt alone ~45 ms); the solutions
+# (Hands, Holistic) do not use them. Its text package stays: the Tasks API's __init__ takes
+# BaseOptions from the core module that package imports.
+TASK_MODULES = tuple(f"mediapipe.tasks.python.{name}" for name in ("audio", "genai", "vision"))
 
 
 def import_mediapipe():
-    """``import mediapipe``, without the drawing helpers its package imports eagerly: they
+    """``import mediapipe``, without the drawing helpers its package imports eagerly (they
     pull in matplotlib.pyplot, ~350 ms of every worker's start-up for code noticer never
-    calls. They are stood in for during the import; afterwards the package loads them on
-    first use (``mp.solutions.drawing_utils`` or an explicit import gets the real module)."""
+    calls) nor the Tasks API's packages (``TASK_MODULES``). They are stood in for during the
+    import; afterwards the package loads them on first use (``mp.solutions.drawing_utils``
+    or an explicit import gets the real module)."""
     import sys
     import types
 
@@ -65,7 +71,7 @@ def import_mediapipe():
         import mediapipe  # through the import lock: another thread may still be importing it
 
         return mediapipe
-    stand_ins = {name: types.ModuleType(name) for name in DRAWING_MODULES if name not in sys.modules}
+    stand_ins = {name: types.ModuleType(name) for name in (*DRAWING_MODULES, *TASK_MODULES) if name not in sys.modules}
     sys.modules.update(stand_ins)
     try:
         import mediapipe
