@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from checker.loading import loading_models
+
 # Characters OCR engines put around words that say nothing about spelling.
 _EDGE_PUNCTUATION = "\"'`\u2018\u2019\u201c\u201d.,;:!?()[]{}<>-_\u2014\u2013*#~|/\\"
 _LETTERS = re.compile(r"[^\W\d_]+(?:['\u2019][^\W\d_]+)*", re.UNICODE)
@@ -367,13 +369,14 @@ def extra_words(language: str) -> frozenset[str]:
 def _checker(language: str):
     from spellchecker import SpellChecker
 
-    checker = SpellChecker(language=language, distance=1)
-    counts = checker.word_frequency.dictionary
-    missing = {w: EXTRA_WORD_FREQUENCY - counts.get(w, 0) for w in extra_words(language)
-               if counts.get(w, 0) < EXTRA_WORD_FREQUENCY}
-    if missing:
-        checker.word_frequency.load_json(missing)  # adds to the counts, in one pass
-    return checker
+    with loading_models():  # a word list of 160 000 words: ~0.25 s, a worker's first image's time
+        checker = SpellChecker(language=language, distance=1)
+        counts = checker.word_frequency.dictionary
+        missing = {w: EXTRA_WORD_FREQUENCY - counts.get(w, 0) for w in extra_words(language)
+                   if counts.get(w, 0) < EXTRA_WORD_FREQUENCY}
+        if missing:
+            checker.word_frequency.load_json(missing)  # adds to the counts, in one pass
+        return checker
 
 
 def file_stamp(path: str) -> tuple[int, int]:
