@@ -395,7 +395,7 @@ def run_noticer(targets: Path | list[Path], jobs: int, cache_dir: Path | None, e
     CPU time (every process of the run), report and memory peaks."""
     out = workdir / f"report-{time.monotonic_ns()}.json"
     paths = [str(t) for t in targets] if isinstance(targets, list) else [str(targets)]
-    command = [sys.executable, "-m", "checker.cli", "check", *paths, "--jobs", str(jobs), "--no-progress",
+    command = [sys.executable, "-m", "checker", "check", *paths, "--jobs", str(jobs), "--no-progress",
                "--format", "json", "--output", str(out), *extra]
     command += ["--cache-dir", str(cache_dir)] if cache_dir else ["--no-cache"]
     cpu_before = _children_cpu_s()
@@ -477,7 +477,7 @@ def ocr_without_lines(report: dict) -> tuple[int, list[tuple[str, float]]]:
 def _worker_like_plan(paths: list[str], extra: list[str]):
     """The plan ``noticer check PATHS EXTRA`` resolves, in a process set up as a worker is
     (one thread per library)."""
-    from checker.executors.local import limit_threads
+    from checker.headstart import limit_threads
 
     limit_threads()
     import cv2

@@ -332,8 +332,8 @@ def uninstall_hook(hook: str, cwd: str | Path | None = None) -> tuple[Path, bool
 
 def noticer_command() -> list[str]:
     """How a hook should start this noticer: the ``noticer`` script beside this Python if
-    there is one, else this Python with ``-m checker.cli``."""
+    there is one, else this Python with ``-m checker`` (the same entry point)."""
     script = Path(sys.executable).with_name("noticer")
     if script.is_file() and os.access(script, os.X_OK):
         return [str(script)]
-    return [sys.executable, "-m", "checker.cli"]
+    return [sys.executable, "-m", "checker"]

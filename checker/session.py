@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
+from . import headstart
 from .cache import CachedImage, ResultCache, RunCache, assemble, cache_root
 from .config import Plan, load_config, parse_set_option, resolve
 from .discovery import discover_rules
@@ -116,6 +117,7 @@ def run_paths(paths: Sequence[str | Path], plan: Plan, jobs: int | None = None,
         collect(run_cache.complete(cached, result) if run_cache and cached else result)
 
     if plan.executor == "dask":
+        headstart.cancel()  # the cluster's workers check the images
         run_on_dask(to_run, plan, collect_fresh)
     else:
         run_local(to_run, workers, plan.timeout, collect_fresh)

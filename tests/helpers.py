@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTICER = [sys.executable, "-m", "checker.cli"]
+NOTICER = [sys.executable, "-m", "checker"]  # the `noticer` command (checker.launch)
 SCHEMA_PATH = ROOT / "checker" / "schemas" / "report.schema.json"
 
 

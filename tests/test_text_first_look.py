@@ -72,7 +72,7 @@ def test_the_workers_warm_up_picture_still_reaches_the_recogniser(monkeypatch):
 
     from PIL import Image
 
-    from checker.executors.local import warmup_picture
+    from checker.executors.worker import warmup_picture
 
     rgb = np.asarray(Image.open(io.BytesIO(warmup_picture())).convert("RGB"))
     shapes = recording_detector(monkeypatch)

@@ -14,20 +14,21 @@ each worker checks one image and loads only the models that image needs, while c
 the warm-up picture would cost more than the image (~0.9 s of CPU against ~0.3 s for a photo
 of a hand). The worker then tells the pool when a model starts and ends loading
 (:mod:`checker.loading`): the loading has the loading limit, and the image's time limit is
-extended by the time the loading took."""
+extended by the time the loading took.
+
+Workers are started by :mod:`checker.headstart`; the ``noticer`` command starts the first one
+before it imports anything heavy, and the pool adopts it."""
 from __future__ import annotations
 
 import dataclasses
-import functools
-import io
 import math
-import multiprocessing
 import os
 import time
 from multiprocessing.connection import wait as wait_connections
 from typing import Any, Callable, Iterable, Sequence
 
-from .. import loading
+from .. import headstart
+from ..headstart import StartedWorker, limit_threads
 from ..job import ImageJob
 from ..model import ImageResult
 from ..runner import check_image, error_result
@@ -47,6 +48,8 @@ def default_jobs() -> int:
 def run_local(jobs: Sequence[ImageJob], workers: int, timeout: float, collect: ResultCallback) -> None:
     """Check every job: in this process when ``workers`` is 0 (no crash or time-limit
     isolation), else in up to ``workers`` worker processes."""
+    if workers <= 0 or not jobs:
+        headstart.cancel()  # no worker is needed: one started ahead stops now
     if workers <= 0:
         for job in jobs:
             collect(check_image(job))
@@ -57,30 +60,6 @@ def run_local(jobs: Sequence[ImageJob], workers: int, timeout: float, collect: R
             pool.run(jobs, collect)
 
 
-@functools.lru_cache(maxsize=1)
-def warmup_picture() -> bytes:
-    """A small PNG drawn here that makes the rules load their models: dark lettering on a
-    light sign (the text gate passes it on to OCR) and a skin-toned open hand."""
-    from PIL import Image, ImageDraw, ImageFont
-
-    picture = Image.new("RGB", (320, 240), (214, 206, 190))
-    draw = ImageDraw.Draw(picture)
-    draw.rectangle((16, 16, 304, 92), fill=(246, 244, 238))
-    try:
-        font = ImageFont.load_default(size=34)
-    except TypeError:  # Pillow before 10.1: a fixed bitmap font
-        font = ImageFont.load_default()
-    draw.text((30, 32), "OPEN DAILY", fill=(24, 24, 28), font=font)
-    skin = (224, 172, 140)
-    draw.ellipse((120, 150, 200, 230), fill=skin)  # palm
-    for i, x in enumerate((118, 140, 160, 180)):  # fingers
-        draw.rounded_rectangle((x, 104 + 4 * abs(i - 1.5), x + 16, 170), radius=8, fill=skin)
-    draw.rounded_rectangle((186, 170, 236, 186), radius=8, fill=skin)  # thumb
-    out = io.BytesIO()
-    picture.save(out, format="PNG")
-    return out.getvalue()
-
-
 def warmup_job(jobs: Sequence[ImageJob]) -> ImageJob:
     """The job a worker warms up on: every rule any image of the run has (per-file ignores
     differ), none of an image's own context (expected text, sidecar, reference)."""
@@ -89,53 +68,24 @@ def warmup_job(jobs: Sequence[ImageJob]) -> ImageJob:
                                expected_text=(), sidecar_text=None, reference=None, reference_folder=None)
 
 
-def limit_threads() -> None:
-    """One worker per core: keep numerical libraries from starting their own thread pools."""
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
-        os.environ.setdefault(var, "1")
-
-
-def _worker_main(conn, warmup: ImageJob | None = None) -> None:
-    limit_threads()
-    try:
-        import cv2
-
-        cv2.setNumThreads(1)
-    except Exception:  # noqa: BLE001 - only a speed setting
-        pass
-    if warmup is not None:
-        started = time.monotonic()
-        try:
-            check_image(warmup, data=warmup_picture())
-        except Exception:  # noqa: BLE001 - a rule that fails here fails on the images too, and says so there
-            pass
-        try:
-            conn.send(("ready", time.monotonic() - started))
-        except (OSError, EOFError):
-            return
-    else:  # models load on the images: the pool hears of it, so that it is not their time
-        loading.listen(lambda started: conn.send(("loading",) if started else ("loaded",)))
-    while True:
-        try:
-            job = conn.recv()
-        except (EOFError, KeyboardInterrupt):
-            return
-        if job is None:
-            return
-        try:
-            result = check_image(job)
-        except BaseException as exc:  # noqa: BLE001
-            result = error_result(job.path, f"internal error while checking: {type(exc).__name__}: {exc}")
-        conn.send(result)
-
-
 class _Worker:
-    def __init__(self, ctx, warmup: ImageJob | None = None) -> None:
-        parent, child = ctx.Pipe()
-        self.conn = parent
-        self.process = ctx.Process(target=_worker_main, args=(child, warmup), daemon=True)
-        self.process.start()
-        child.close()
+    def __init__(self, warmup: ImageJob | None = None, started: StartedWorker | None = None) -> None:
+        if started is not None:
+            try:
+                started.conn.send(("start", warmup))
+            except OSError:  # it died while importing: a fresh one gets the same chance
+                started.process.kill()
+                started.process.join(5)
+                started.conn.close()
+                started = None
+        if started is None:
+            started = headstart.spawn_worker()
+            try:
+                started.conn.send(("start", warmup))
+            except OSError:  # it is gone already: the pool sees its exit and replaces it
+                pass
+        self.conn = started.conn
+        self.process = started.process
         self.task: ImageJob | None = None
         # while a model loads during an image: when it started, and the image's own deadline
         self.loading_since: float | None = None
@@ -180,8 +130,9 @@ class WorkerPool:
         limit_threads()
         self.timeout = timeout
         self.warmup = warmup
-        self.ctx = multiprocessing.get_context("spawn")
-        self.workers = [_Worker(self.ctx, warmup) for _ in range(max(1, workers))]
+        count = max(1, workers)
+        self.workers = [_Worker(warmup, headstart.take())]
+        self.workers += [_Worker(warmup) for _ in range(count - 1)]
         # workers that could not load the models: each may be replaced once, then the pool shrinks
         self.start_failures = 0
         self.start_problem = ""
@@ -205,7 +156,7 @@ class WorkerPool:
 
     def _replace(self, worker: _Worker) -> None:
         worker.kill()
-        self.workers[self.workers.index(worker)] = _Worker(self.ctx, self.warmup)
+        self.workers[self.workers.index(worker)] = _Worker(self.warmup)
 
     def _failed_to_start(self, worker: _Worker, why: str) -> None:
         """A worker that did not get ready: replaced while few have failed, else dropped."""

@@ -42,7 +42,7 @@ def run(args, cwd, env, check=True, input_text=None):
 
 
 def noticer(*args, cwd, env, check=False):
-    return run([sys.executable, "-m", "checker.cli", *args], cwd, env, check=check)
+    return run([sys.executable, "-m", "checker", *args], cwd, env, check=check)
 
 
 def new_repo(path: Path, env) -> Path:

@@ -1,0 +1,35 @@
+"""The ``noticer`` command's entry point. For ``noticer check`` it starts the first worker
+process before importing anything heavy (:mod:`checker.headstart`), then runs the command
+line (:mod:`checker.cli`)."""
+from __future__ import annotations
+
+import sys
+
+from . import headstart
+
+NO_CHECK_FLAGS = frozenset({"-h", "--help", "--version"})
+
+
+def wants_head_start(argv: list[str]) -> bool:
+    """Whether these arguments are a ``check`` that may need a worker: ``--help`` checks
+    nothing, and ``--jobs 0`` checks in the command's own process."""
+    if argv[:1] != ["check"] or NO_CHECK_FLAGS.intersection(argv):
+        return False
+    rest = argv[1:]
+    for i, arg in enumerate(rest):
+        if arg in ("--jobs", "-j") and rest[i + 1:i + 2] == ["0"]:
+            return False
+        if arg in ("--jobs=0", "-j0"):
+            return False
+    return True
+
+
+def main() -> None:
+    if wants_head_start(sys.argv[1:]):
+        headstart.begin()
+    try:
+        from .cli import main as command_line
+
+        command_line(prog_name="noticer")
+    finally:
+        headstart.cancel()
