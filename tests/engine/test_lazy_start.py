@@ -1,6 +1,7 @@
 """What a run pays before it checks anything (issue #19): commands that check nothing import
-none of the heavy libraries, and a warm re-run (every result in the cache) starts no worker
-and loads no model. Checked through sys.modules in fresh processes, never by timing."""
+none of the heavy libraries, and a warm re-run (every result in the cache) makes no worker
+pool and loads no model (the worker the `noticer` command starts ahead is stopped:
+tests/engine/test_headstart.py). Checked through sys.modules in fresh processes, never by timing."""
 from __future__ import annotations
 
 import json
