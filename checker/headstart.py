@@ -2,7 +2,8 @@
 
 Every worker of the local pool (:mod:`checker.executors.local`) is a fresh Python process
 ("spawn": forking a process that may hold threads and native models is not safe) that
-imports the engine, OpenCV, MediaPipe and the rules before it can check anything: ~0.4 s.
+starts Python and imports the engine, NumPy, OpenCV and the rules before it can check
+anything: ~0.35 s.
 The ``noticer check`` command itself spends ~0.3 s importing, finding the rules and resolving
 the config before it knows which images need a worker. On a run over one or two images (a
 pre-commit hook over what was just committed) the two waits came one after the other.
