@@ -40,6 +40,14 @@ class StartedWorker:
     process: multiprocessing.process.BaseProcess
     conn: Connection
 
+    def stop(self) -> None:
+        """Stop the process (it is not asked: a worker holds nothing a user would miss) and
+        close the pipe."""
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(5)
+        self.conn.close()
+
 
 def _worker_entry(conn: Connection) -> None:
     # runs in the new process: the engine is imported there, not in the command
@@ -77,7 +85,7 @@ def take() -> StartedWorker | None:
     global _ahead
     started, _ahead = _ahead, None
     if started is not None and not started.process.is_alive():
-        _stop(started)
+        started.stop()
         return None
     return started
 
@@ -87,12 +95,4 @@ def cancel() -> None:
     global _ahead
     started, _ahead = _ahead, None
     if started is not None:
-        _stop(started)
-
-
-def _stop(started: StartedWorker) -> None:
-    # it has loaded nothing a user would miss (no model, no image): it is not asked, it is stopped
-    if started.process.is_alive():
-        started.process.kill()
-    started.process.join(5)
-    started.conn.close()
+        started.stop()

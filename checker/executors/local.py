@@ -28,7 +28,7 @@ from multiprocessing.connection import wait as wait_connections
 from typing import Any, Callable, Iterable, Sequence
 
 from .. import headstart
-from ..headstart import StartedWorker, limit_threads
+from ..headstart import StartedWorker
 from ..job import ImageJob
 from ..model import ImageResult
 from ..runner import check_image, error_result
@@ -68,22 +68,24 @@ def warmup_job(jobs: Sequence[ImageJob]) -> ImageJob:
                                expected_text=(), sidecar_text=None, reference=None, reference_folder=None)
 
 
+def _start(started: StartedWorker, warmup: ImageJob | None) -> bool:
+    """Send a worker its first message; False when it is gone."""
+    try:
+        started.conn.send(("start", warmup))
+    except OSError:
+        return False
+    return True
+
+
 class _Worker:
     def __init__(self, warmup: ImageJob | None = None, started: StartedWorker | None = None) -> None:
-        if started is not None:
-            try:
-                started.conn.send(("start", warmup))
-            except OSError:  # it died while importing: a fresh one gets the same chance
-                started.process.kill()
-                started.process.join(5)
-                started.conn.close()
-                started = None
+        if started is not None and not _start(started, warmup):
+            started.stop()  # it died while importing: a fresh one gets the same chance
+            started = None
         if started is None:
             started = headstart.spawn_worker()
-            try:
-                started.conn.send(("start", warmup))
-            except OSError:  # it is gone already: the pool sees its exit and replaces it
-                pass
+            _start(started, warmup)  # if it is gone already, the pool sees its exit and replaces it
+        self.started = started
         self.conn = started.conn
         self.process = started.process
         self.task: ImageJob | None = None
@@ -116,10 +118,7 @@ class _Worker:
         return True
 
     def kill(self) -> None:
-        if self.process.is_alive():
-            self.process.kill()
-        self.process.join(5)
-        self.conn.close()
+        self.started.stop()
 
 
 class WorkerPool:
@@ -127,7 +126,6 @@ class WorkerPool:
     per-image time limit is replaced and only its current image is reported as an error."""
 
     def __init__(self, workers: int, timeout: float, warmup: ImageJob | None = None) -> None:
-        limit_threads()
         self.timeout = timeout
         self.warmup = warmup
         count = max(1, workers)
