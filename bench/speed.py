@@ -16,8 +16,10 @@ figures say so). Then it runs the real command line, as a user would, and prints
   MediaPipe and the OCR models loading);
 * the CPU time of the cold run (all its processes), per image: less disturbed than wall time
   when other jobs share the machine; and the machine's load average while measuring;
-* the warm re-run (every result in the cache) as a share of the cold run, and whether its
-  report equals the cold one;
+* the warm re-run (the same command again: nothing changed, so it replays the recorded output,
+  checker/replay.py) as a share of the cold run, and whether its report equals the cold one;
+  and a warm run that cannot replay (another environment variable), which takes every result
+  from the result cache instead: what a re-run costs after any change;
 * the peak resident memory of each worker process (VmHWM, sampled from /proc);
 * CPU milliseconds per image for each rule and for loading (an in-process pass over the same
   folder; a shared analysis is charged to the first rule that asks for it);
@@ -218,7 +220,7 @@ def real_use_folder(folder: Path, count: int = 64, seed: int = 19, corpus: Path 
     generated look-alikes (--synthetic kinds), named after the source they stand in for."""
     from PIL import Image
 
-    from checker.imageio import IMAGE_SUFFIXES
+    from checker.inputs import IMAGE_SUFFIXES
 
     rng = random.Random(seed)
     folder.mkdir(parents=True, exist_ok=True)
@@ -390,7 +392,7 @@ def _code_env(workdir: Path) -> dict[str, str]:
 
 
 def run_noticer(targets: Path | list[Path], jobs: int, cache_dir: Path | None, extra: list[str],
-                workdir: Path) -> Run:
+                workdir: Path, env: dict[str, str] | None = None) -> Run:
     """``noticer check`` over a folder or a list of files, as a user runs it; its wall time,
     CPU time (every process of the run), report and memory peaks."""
     out = workdir / f"report-{time.monotonic_ns()}.json"
@@ -401,7 +403,7 @@ def run_noticer(targets: Path | list[Path], jobs: int, cache_dir: Path | None, e
     cpu_before = _children_cpu_s()
     started = time.perf_counter()
     proc = subprocess.Popen(command, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            env=_code_env(workdir))
+                            env={**_code_env(workdir), **(env or {})})
     watch = MemoryWatch(proc.pid)
     thread = threading.Thread(target=watch.run, daemon=True)
     thread.start()
@@ -647,19 +649,22 @@ def source_digest(root: Path = ROOT) -> str:
     return digest.hexdigest()
 
 
-def cold_and_warm(targets, cache_dir: Path, extra: list[str], workdir: Path, tries: int = 3) -> tuple[Run, Run]:
-    """A cold --jobs 2 run filling a fresh cache, then the warm re-run; tried again when the
-    sources changed in between (the warm run would have been cold)."""
+def cold_and_warm(targets, cache_dir: Path, extra: list[str], workdir: Path,
+                  tries: int = 3) -> tuple[Run, Run, Run]:
+    """A cold --jobs 2 run filling a fresh cache, then the warm re-run, then a warm run that
+    cannot replay the cold one (another environment: every result comes from the result
+    cache); tried again when the sources changed in between (the warm runs would have been cold)."""
     for attempt in range(tries):
         shutil.rmtree(cache_dir, ignore_errors=True)
         code = workdir / "code" if (workdir / "code").is_dir() else ROOT
         before = source_digest(code)
         cold = run_noticer(targets, 2, cache_dir, extra, workdir)
         warm = run_noticer(targets, 2, cache_dir, extra, workdir)
+        full = run_noticer(targets, 2, cache_dir, extra, workdir, env={"NOTICER_BENCH_RUN": "not replayed"})
         if source_digest(code) == before:
-            return cold, warm
-        print(f"  (sources changed during the cold/warm pair, try {attempt + 1} of {tries}: measured again)")
-    return cold, warm
+            return cold, warm, full
+        print(f"  (sources changed during the cold/warm runs, try {attempt + 1} of {tries}: measured again)")
+    return cold, warm, full
 
 
 def measure_startup(single: Path, extra: list[str], workdir: Path, repeat: int = 1) -> float:
@@ -753,12 +758,13 @@ def main(argv: list[str] | None = None) -> int:
         startup = measure_startup(single, extra, workdir, args.repeat)
         cold1 = median_run([run_noticer(targets, 1, None, extra, workdir) for _ in range(args.repeat)]) \
             if args.jobs1 else None
-        cold2_runs, warm_runs = [], []
+        cold2_runs, warm_runs, full_runs = [], [], []
         for k in range(args.repeat):
-            cold, warm_run = cold_and_warm(targets, workdir / f"cache-{k}", extra, workdir)
+            cold, warm_run, full_run = cold_and_warm(targets, workdir / f"cache-{k}", extra, workdir)
             cold2_runs.append(cold)
             warm_runs.append(warm_run)
-        cold2, warm = median_run(cold2_runs), median_run(warm_runs)
+            full_runs.append(full_run)
+        cold2, warm, warm_full = median_run(cold2_runs), median_run(warm_runs), median_run(full_runs)
         tess_runs = [tesseract_loop(images) for _ in range(args.repeat)]
         tess, tess_cpu = sorted(tess_runs)[len(tess_runs) // 2]
         cpu_rows = [] if args.no_rule_cpu else measure_rule_cpu(images, extra, workdir)
@@ -771,6 +777,7 @@ def main(argv: list[str] | None = None) -> int:
     errors = [i["path"] for i in cold2.report["images"] if i["verdict"] == "error"]
     same_jobs = comparable(cold1.report) == comparable(cold2.report) if cold1 else None
     same_warm = comparable(cold2.report) == comparable(warm.report)
+    same_warm_full = comparable(cold2.report) == comparable(warm_full.report)
     rules = per_rule_medians(base.report)
     gated, unread = ocr_without_lines(base.report)
     kinds = per_kind_medians(base.report)
@@ -785,6 +792,8 @@ def main(argv: list[str] | None = None) -> int:
         "cold_jobs2_s": cold2.seconds, "warm_jobs2_s": warm.seconds, "images_per_s_jobs2": n / cold2.seconds,
         "cold_jobs2_cpu_s": cold2.cpu_s, "cpu_ms_per_image_jobs2": 1000 * cold2.cpu_s / n,
         "warm_share": warm.seconds / cold2.seconds,
+        "warm_not_replayed_s": warm_full.seconds, "warm_not_replayed_share": warm_full.seconds / cold2.seconds,
+        "warm_not_replayed_report_equals_cold": same_warm_full,
         "tesseract_loop_s": tess, "tesseract_loop_cpu_s": tess_cpu, "tesseract_images_per_s": n / tess,
         "ratio_vs_tesseract": cold2.seconds / tess, "cpu_ratio_vs_tesseract": cold2.cpu_s / max(1e-9, tess_cpu),
         "peak_worker_mib": peak, "worker_peaks_mib": sorted(worker_peaks),
@@ -813,6 +822,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"warm --jobs 2: {warm.seconds:7.2f} s  = {100 * figures['warm_share']:.1f}% of cold   "
           f"[target <= {100 * TARGETS['warm_share']:.0f}%] (same verdicts and findings as cold: "
           f"{'yes' if same_warm else 'NO'})")
+    print(f"warm, not replayed: {warm_full.seconds:5.2f} s  = {100 * figures['warm_not_replayed_share']:.1f}% of cold "
+          f"(another environment variable: every result read from the result cache; same verdicts and findings "
+          f"as cold: {'yes' if same_warm_full else 'NO'})")
     print(f"tesseract IMAGE stdout loop: {tess:7.2f} s  {figures['tesseract_images_per_s']:6.2f} images/s, "
           f"CPU {tess_cpu:.1f} s")
     print(f"noticer --jobs 2 / tesseract loop: {figures['ratio_vs_tesseract']:.2f} wall   "

@@ -26,7 +26,6 @@ import hashlib
 import json
 import os
 import stat
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
@@ -35,6 +34,7 @@ import numpy as np
 
 from .imageio import ImageLoadError, load_image
 from .model import Finding, ImageResult, Region, Report, Severity
+from .writing import replace_atomically
 
 SEVERITY_RGB = {Severity.ERROR: (255, 0, 255), Severity.WARNING: (255, 170, 0), Severity.INFO: (0, 200, 255)}
 
@@ -108,21 +108,7 @@ class Manifest:
         folder = self.path.parent
         files = {k: v for k, v in sorted(self.files.items()) if os.path.lexists(folder / k)}
         text = json.dumps({"kind": MANIFEST_KIND, "version": 1, "files": files}, indent=1) + "\n"
-        _replace_atomically(self.path, text.encode("utf-8"))
-
-
-def _replace_atomically(target: Path, data: bytes) -> None:
-    handle, temporary = tempfile.mkstemp(prefix=".noticer-", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        os.replace(temporary, target)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise
+        replace_atomically(self.path, text.encode("utf-8"), prefix=".noticer-")
 
 
 def free_target(target: Path, label: str, manifest: Manifest, taken: set[Path]) -> Path:
@@ -257,7 +243,7 @@ def _write(report: Report, folder: Path, sources: Mapping[str, str], wanted, ren
             Image.fromarray(render(loaded.rgb, image)).save(out, format="PNG")
             data = out.getvalue()
             manifest.record(chosen, hashlib.sha256(data).hexdigest())
-            _replace_atomically(chosen, data)  # replaces a link itself, never writes through it
+            replace_atomically(chosen, data, prefix=".noticer-")  # replaces a link itself, never writes through it
             written.append(chosen)
             if len(written) % 50 == 0:
                 manifest.save()

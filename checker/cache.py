@@ -45,7 +45,6 @@ import os
 import shutil
 import stat
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field, replace
 from importlib.metadata import Distribution, PackageNotFoundError, version
@@ -54,14 +53,15 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from .version import __version__
 from .config import Plan, RulePlan
-from .imageio import ImageLoadError, sha256_of
-from .inputs import is_url, read_source
+from .imageio import ImageLoadError, read_source, sha256_of
+from .inputs import is_url
 from .job import ImageJob
 from .model import Finding, ImageResult, Region, Severity, verdict_for
+from .replay import CACHE_DIRNAME, RECORDS_DIRNAME
 from .rule import Rule
 from .runner import finding_sort_key
+from .writing import replace_atomically
 
-CACHE_DIRNAME = ".noticer_cache"
 ENTRY_FORMAT = 2
 # the libraries whose versions can change what a rule finds. The OCR models are noticer's own
 # package data, each checked against its SHA-256 in rules/text/ppocr.py (MODEL_SHA256), a
@@ -135,7 +135,8 @@ def clear(root: Path) -> bool:
     if not ours(root):
         return False
     for child in root.iterdir():
-        if child.is_dir() and not child.is_symlink() and child.name[:1] == "v" and child.name[1:].isdigit():
+        if child.is_dir() and not child.is_symlink() and (
+                child.name == RECORDS_DIRNAME or child.name[:1] == "v" and child.name[1:].isdigit()):
             shutil.rmtree(child, ignore_errors=True)
     gitignore = root / ".gitignore"
     try:
@@ -286,6 +287,32 @@ def family_fingerprints(plan: Plan) -> dict[str, str]:
     return {family: family_fingerprint(family, rules, plan.max_pixels) for family, rules in by_family.items()}
 
 
+def result_dependencies(plan: Plan) -> tuple[list[str], list[str]]:
+    """(files, folders) whose change changes the keys of this plan's cached results, the image
+    aside: the engine's and every family's sources with the folders holding them (a module
+    added counts), the files the rules' settings name, and the ``tesseract`` binary. The
+    replay of an unchanged run (:mod:`checker.replay`) stamps them; library versions it
+    follows through the folders on ``sys.path``."""
+    files = [str(p) for p in sorted(ENGINE_FOLDER.rglob("*")) if "__pycache__" not in p.parts and p.is_file()]
+    by_family: dict[str, list[str]] = {}
+    for rp in plan.rules:
+        if rp.rule.check is not None:
+            by_family.setdefault(rule_family(rp.rule), []).append(rp.rule.check.__module__)
+            files.extend(str(v) for k, v in sorted(rp.settings_dict.items())
+                         if k.endswith("_file") and isinstance(v, str) and v)
+    for family, modules in sorted(by_family.items()):
+        files.extend(family_sources(family, modules))
+        package = sys.modules.get(family)
+        if hasattr(package, "__path__") and getattr(package, "__file__", None):
+            top = Path(package.__file__).parent
+            files.extend(str(p) for p in sorted(top.rglob("*")) if "__pycache__" not in p.parts and p.is_file())
+    tesseract = shutil.which("tesseract")
+    if tesseract:
+        files.append(tesseract)
+    folders = sorted({os.path.dirname(f) for f in files if f != tesseract})
+    return list(dict.fromkeys(files)), folders
+
+
 def part_key(family_fp: str, job: ImageJob, family: str, content_sha: str) -> str:
     """The cache key of one family's part of one image's result."""
     sidecar = job.sidecar_text
@@ -428,22 +455,11 @@ def _run_dir(root: Path, family: str, family_fp: str) -> Path:
 
 
 def write_json_atomically(target: Path, value: Any) -> None:
-    """Write ``value`` as JSON to ``target`` through a temporary file in its folder and a
-    rename, so a reader never sees half a file; the temporary file is removed on failure.
-    Raises OSError when the folder cannot be written."""
+    """Write ``value`` as JSON to ``target`` (:func:`checker.writing.replace_atomically`), its
+    folder made first. Raises OSError when the folder cannot be written."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(value, fh)  # ASCII: a file name that is not UTF-8 (surrogates) stays writable
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; cache files are as readable as other files
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    # ASCII: a file name that is not UTF-8 (surrogates) stays writable; as readable as other files
+    replace_atomically(target, json.dumps(value).encode("ascii"), permissions=0o644)
 
 
 @dataclass(frozen=True)
@@ -519,10 +535,7 @@ class ResultCache:
         for name, text in (("CACHEDIR.TAG", CACHEDIR_TAG), (".gitignore", GITIGNORE_TEXT)):
             path = self.root / name
             if not path.exists():
-                fd, tmp = tempfile.mkstemp(dir=self.root)
-                with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                    fh.write(text)
-                os.replace(tmp, path)
+                replace_atomically(path, text.encode("utf-8"))
 
 
 # ----------------------------------------------------------------------------- a run's use of it

@@ -7,18 +7,18 @@ import contextlib
 import dataclasses
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
 import click
 
-from . import hooks, session
+from . import hooks, replay, session
 from .annotate import write_annotations, write_masks
-from .cache import cache_root, clear, foreign_folder
+from .cache import cache_root, clear, foreign_folder, result_dependencies
 from .config import BUILTIN_PROFILES, ENGINE_OPTIONS, ConfigError, Plan, load_config, matches, resolve
 from .discovery import discover_formats, discover_rules, load_format
 from .inputs import is_under
+from .writing import ReportWriteError, report_bytes, write_report, wrote_message
 from .version import __version__
 
 FORMAT_NAMES = ("text", "json", "sarif", "html", "junit")
@@ -134,15 +134,21 @@ def check_command(paths: tuple[str, ...], profile, select, ignore, fmt, output, 
             continue  # a URL (s3://, gs://, file://): listed with fsspec
         if not git_mode and not Path(p).exists() and not Path(p).is_symlink():
             _fail(f"no such file or folder: {p}")
+    said: list[str | None] = []  # what this run says on stderr, in order; None: the report
+
+    def tell(message: str) -> None:
+        click.echo(message, err=True)
+        said.append(message)
+
     discovered = discover_rules()
     for w in discovered.warnings:
-        click.echo(f"noticer: warning: {w}", err=True)
+        tell(f"noticer: warning: {w}")
     plan = _check_plan(discovered.rules, list(paths), config=config, profile=profile, select=select, ignore=ignore,
                        sets=sets, fail_on=fail_on, **engine)
     if plan.cache:
         why = foreign_folder(cache_root(plan))
         if why:  # never write into (nor later clean) a folder of the user's
-            click.echo(f"noticer: warning: not using the result cache: {why} (choose another cache-dir)", err=True)
+            tell(f"noticer: warning: not using the result cache: {why} (choose another cache-dir)")
             plan = dataclasses.replace(plan, cache=False)
     if fmt is None:
         fmt = _format_for(output)
@@ -168,10 +174,12 @@ def check_command(paths: tuple[str, ...], profile, select, ignore, fmt, output, 
         except ConfigError as exc:  # a URL without fsspec or its filesystem package (s3fs, gcsfs)
             _fail(str(exc))
         for where, why in (*inputs.problems, *inputs.unchecked):
-            click.echo(f"noticer: warning: {where}: {why}", err=True)
+            tell(f"noticer: warning: {where}: {why}")
         images = inputs.images
         if output and os.path.realpath(output) in {os.path.realpath(p) for p in images if "://" not in p}:
             _fail(f"--output {output} is one of the images being checked; it would be overwritten")
+        recording = _recording(plan, paths, inputs, output, discovered.warnings, git_mode=git_mode,
+                               pictures=bool(annotate_dir or masks_dir))
         show_progress = progress if progress is not None else sys.stderr.isatty()
         show_progress = show_progress and len(images) > 3
         try:
@@ -191,50 +199,56 @@ def check_command(paths: tuple[str, ...], profile, select, ignore, fmt, output, 
             write_report(Path(output), rendered)
         except ReportWriteError as exc:
             _fail(str(exc))
-        click.echo(f"noticer: wrote {fmt} report to {output}", err=True)
+        click.echo(wrote_message(fmt, output), err=True)
     else:
         sys.stdout.flush()
         sys.stdout.buffer.write(report_bytes(rendered))
         sys.stdout.buffer.flush()
+    said.append(None)
     if not images:
         what = "changed images" if git_mode else "images"
-        click.echo(f"noticer: {'note' if git_mode else 'warning'}: no {what} found", err=True)
+        tell(f"noticer: {'note' if git_mode else 'warning'}: no {what} found")
+    if recording is not None:
+        recording.finish(report, replay.Outcome(report_bytes(rendered), tuple(said), fmt, report.exit_code))
     sys.exit(report.exit_code)
 
 
-def report_bytes(rendered: str | bytes) -> bytes:
-    """A rendered report as UTF-8. A file name that is not UTF-8 reaches Python as lone
-    surrogates (``\udce9``); they are written as that escape, which is valid in every format
-    (a JSON reader turns it back into the same name) instead of failing the whole report."""
-    return rendered if isinstance(rendered, bytes) else rendered.encode("utf-8", "backslashreplace")
+class Recording:
+    """This run's dependencies, stamped before the images are checked (see :mod:`checker.replay`)."""
+
+    def __init__(self, command: replay.Command, dependencies: replay.Dependencies, images: Sequence[str]) -> None:
+        self.command = command
+        self.dependencies = dependencies
+        self.before = dependencies.stamp()
+        self.complete = self.before["walk"]["images"] == list(images)  # the run checks what was stamped
+
+    def finish(self, report, outcome: replay.Outcome) -> bool:
+        """Keep the record when every image was judged and nothing changed during the run."""
+        if not self.complete or any(image.verdict.value == "error" for image in report.images):
+            return False  # an error is checked again next time: its output may differ
+        if self.dependencies.stamp() != self.before:
+            return False
+        return replay.save(self.command, self.before, outcome)
 
 
-class ReportWriteError(OSError):
-    """The report could not be written; the file that was there is left as it was."""
-
-
-def write_report(path: Path, rendered: str | bytes) -> None:
-    """Write a report atomically: into a temporary file beside ``path``, renamed over it
-    only when complete, so a full disk or an encoding error never leaves a truncated report
-    in place of the previous one."""
-    data = report_bytes(rendered)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or Path("."))
-    except (OSError, UnicodeError) as exc:
-        raise ReportWriteError(f"cannot write the report to {path}: {exc}") from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # as an ordinary new file; mkstemp makes 0600
-        os.replace(tmp, path)
-    except OSError as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise ReportWriteError(f"cannot write the report to {path}: {exc}") from None
+def _recording(plan, paths: Sequence[str], inputs, output: str | None, plugin_warnings: Sequence[str], *,
+               git_mode: bool, pictures: bool) -> Recording | None:
+    """A recording of this run for the next identical command to replay, when it is a run
+    :mod:`checker.replay` can replay (started by the ``noticer`` command, a plain local run over
+    local files, with the cache, and the same cache folder and output the replay would take
+    from the command line alone); else None."""
+    command = replay.armed()
+    if (command is None or git_mode or pictures or not plan.cache or plan.executor != "local" or plan.reference
+            or plugin_warnings or inputs.sources or any("://" in p for p in paths)
+            or replay.output_of(command.argv) != output
+            or command.folder != cache_root(plan) / replay.RECORDS_DIRNAME):
+        return None
+    files, folders = result_dependencies(plan)
+    config_files = [plan.config_path] if plan.config_path else []
+    places = [*replay.config_places([paths[0], command.cwd]), *config_files, *files,
+              *replay.interpreter_places(command.cwd)]
+    dependencies = replay.Dependencies(tuple(places), tuple(folders), tuple(paths), tuple(plan.exclude))
+    return Recording(command, dependencies, inputs.images)
 
 
 def _write_pictures(report, sources: dict[str, str], annotate_dir: str | None, masks_dir: str | None,

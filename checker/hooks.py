@@ -25,9 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from .imageio import IMAGE_SUFFIXES, LFS_POINTER
-from .inputs import excluded_below, is_under
+from .imageio import LFS_POINTER
+from .inputs import IMAGE_SUFFIXES, excluded_below, is_under
 from .session import Inputs
+from .writing import replace_atomically
 
 MARKER = "# noticer-managed-hook: installed by `noticer install-hook`; `noticer uninstall-hook` removes it"
 HOOK_NAMES = ("pre-commit", "pre-push")
@@ -298,11 +299,9 @@ def install_hook(hook: str, noticer_command: Sequence[str], options: Sequence[st
         os.replace(target, backup)
     elif target.is_symlink():
         target.unlink()
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{hook}-")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(hook_script(hook, noticer_command, options))
-    os.chmod(tmp, os.stat(tmp).st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH | stat.S_IRUSR)
-    os.replace(tmp, target)
+    executable = 0o600 | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH  # the owner's, runnable by git for anyone
+    replace_atomically(target, hook_script(hook, noticer_command, options).encode("utf-8"), prefix=f".{hook}-",
+                       permissions=executable)
     return target, backup
 
 

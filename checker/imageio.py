@@ -18,12 +18,9 @@ from typing import Any
 
 import numpy as np
 
+from .errors import DaskSetupError
+from .inputs import is_url, read_url
 from .quiet import native_stderr_silenced
-
-# which files are picked up from folders; decoding itself goes by the content (magic bytes), so a
-# JPEG saved as `.png` is judged like any JPEG. `.jfif` and `.jpe` are JPEG names browsers and
-# Windows give downloads.
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".webp", ".gif", ".bmp", ".tif", ".tiff")
 # the largest image decoded (width x height): the default of the max-pixels option
 DEFAULT_MAX_PIXELS = 100_000_000
 
@@ -79,6 +76,18 @@ def read_bytes(path: Path) -> bytes:
         raise ImageLoadError(f"cannot read the file: permission denied ({exc.strerror})") from None
     except OSError as exc:
         raise ImageLoadError(f"cannot read the file: {exc.strerror or exc}") from None
+
+
+def read_source(source: str) -> bytes:
+    """The bytes of a local file or a URL; ImageLoadError says why they cannot be read."""
+    if not is_url(source):
+        return read_bytes(Path(source))
+    try:
+        return read_url(source)
+    except FileNotFoundError:
+        raise ImageLoadError("cannot read the file: no such file at this URL") from None
+    except (OSError, ImportError, DaskSetupError) as exc:
+        raise ImageLoadError(f"cannot read the file: {type(exc).__name__}: {exc}") from None
 
 
 def sha256_of(data: bytes) -> str:

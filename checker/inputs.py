@@ -9,6 +9,10 @@ URLs, or taken from git) alike.
 
 URLs (``s3://``, ``gs://``, ``file://``) are listed and read with fsspec, which comes with
 the ``noticer[dask]`` extra; without it, a URL is a clear error naming the extra.
+
+This module imports no image library: finding what to check (and seeing that nothing
+changed, :mod:`checker.replay`) costs no NumPy import; reading the bytes is
+:func:`checker.imageio.read_source`.
 """
 from __future__ import annotations
 
@@ -18,7 +22,11 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from .errors import DaskSetupError, import_dask_extra
-from .imageio import IMAGE_SUFFIXES, ImageLoadError, read_bytes
+
+# which files are picked up from folders; decoding itself goes by the content (magic bytes), so a
+# JPEG saved as `.png` is judged like any JPEG. `.jfif` and `.jpe` are JPEG names browsers and
+# Windows give downloads.
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".webp", ".gif", ".bmp", ".tif", ".tiff")
 
 SKIPPED_FOLDERS = (".git", ".noticer_cache", ".venv", "__pycache__")
 REPEATED_FOLDER = "symlink loop or repeated folder, skipped"  # its images are found once: only a note
@@ -77,6 +85,12 @@ def excluded_below(path: str, root: str, patterns: Sequence[str]) -> bool:
     return False
 
 
+def sidecar_paths(path: str) -> tuple[Path, Path]:
+    """Where an image's sidecar text (its prompt) may be: ``x.txt`` or ``x.png.txt`` beside it."""
+    image = Path(path)
+    return image.with_suffix(".txt"), image.with_name(image.name + ".txt")
+
+
 def is_under(path: Path, roots: Sequence[Path]) -> bool:
     """Whether ``path`` is one of ``roots`` or inside one."""
     return any(path == root or root in path.parents for root in roots)
@@ -123,18 +137,6 @@ def read_url(url: str) -> bytes:
     fsspec = import_fsspec()
     with fsspec.open(url, "rb") as handle:
         return handle.read()
-
-
-def read_source(source: str) -> bytes:
-    """The bytes of a local file or a URL; ImageLoadError says why they cannot be read."""
-    if not is_url(source):
-        return read_bytes(Path(source))
-    try:
-        return read_url(source)
-    except FileNotFoundError:
-        raise ImageLoadError("cannot read the file: no such file at this URL") from None
-    except (OSError, ImportError, DaskSetupError) as exc:
-        raise ImageLoadError(f"cannot read the file: {type(exc).__name__}: {exc}") from None
 
 
 def absolute_source(path: str) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import Plan, RulePlan
-from .inputs import is_url
+from .inputs import is_url, sidecar_paths
 from .model import Severity
 
 
@@ -40,8 +40,7 @@ def sidecar_text(path: str) -> str | None:
     """The text of ``x.txt`` or ``x.png.txt`` beside a local image (a prompt), if any."""
     if is_url(path):
         return None
-    image = Path(path)
-    for candidate in (image.with_suffix(".txt"), image.with_name(image.name + ".txt")):
+    for candidate in sidecar_paths(path):
         try:
             if candidate.is_file():
                 return candidate.read_text(encoding="utf-8", errors="replace")

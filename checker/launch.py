@@ -1,11 +1,12 @@
-"""The ``noticer`` command's entry point. For ``noticer check`` it starts the first worker
-process before importing anything heavy (:mod:`checker.headstart`), then runs the command
-line (:mod:`checker.cli`)."""
+"""The ``noticer`` command's entry point. For ``noticer check`` it first replays the recorded
+output of the same command when nothing it depended on has changed (:mod:`checker.replay`),
+else starts the first worker process before importing anything heavy
+(:mod:`checker.headstart`), then runs the command line (:mod:`checker.cli`)."""
 from __future__ import annotations
 
 import sys
 
-from . import headstart
+from . import headstart, replay
 
 NO_CHECK_FLAGS = frozenset({"-h", "--help", "--version"})
 
@@ -25,7 +26,15 @@ def wants_head_start(argv: list[str]) -> bool:
 
 
 def main() -> None:
-    if wants_head_start(sys.argv[1:]):
+    argv = sys.argv[1:]
+    if argv[:1] == ["check"] and not NO_CHECK_FLAGS.intersection(argv):
+        command = replay.command_for(argv)
+        if command is not None:
+            replayed = replay.replay(command)
+            if replayed is not None:
+                sys.exit(replayed)
+            replay.arm(command)  # the run may be recorded for the next time
+    if wants_head_start(argv):
         headstart.begin()
     try:
         from .cli import main as command_line

@@ -20,8 +20,7 @@ import numpy as np
 
 from .config import RulePlan
 from .context import ImageContext
-from .imageio import ImageLoadError, load_image, sha256_of
-from .inputs import read_source
+from .imageio import ImageLoadError, load_image, read_source, sha256_of
 from .job import ImageJob
 from .model import Finding, ImageResult, Issue, Region, Severity, verdict_for
 

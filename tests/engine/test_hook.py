@@ -77,7 +77,7 @@ def test_manifest_is_valid_for_pre_commit():
     # must not block a commit, and no name noticer reads may slip past the hook
     import re
 
-    from checker.imageio import IMAGE_SUFFIXES
+    from checker.inputs import IMAGE_SUFFIXES
 
     selects = re.compile(hook["files"])
     assert hook["types"] == ["file"] and not hook["types_or"]

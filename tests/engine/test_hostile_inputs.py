@@ -19,7 +19,8 @@ from checker.config import resolve
 from checker.job import build_job
 from checker.metadata import extract_metadata
 from checker.rule import Rule
-from checker.imageio import IMAGE_SUFFIXES, ImageLoadError, load_image
+from checker.imageio import ImageLoadError, load_image
+from checker.inputs import IMAGE_SUFFIXES
 from checker.inputs import find_images
 from fixtures.fuzz_inputs import png_chunks, png_join
 from fixtures.make_fixtures import save_png, scene

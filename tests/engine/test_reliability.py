@@ -161,8 +161,8 @@ def test_a_symlink_loop_beside_output_still_gives_a_report(tmp_path):
 
 def test_a_report_that_cannot_be_written_leaves_the_old_one_whole(tmp_path, monkeypatch):
     """#17.10: a failed write truncated the previous report and ended in a traceback."""
-    import checker.cli
-    from checker.cli import ReportWriteError, write_report
+    import checker.writing
+    from checker.writing import ReportWriteError, write_report
 
     target = tmp_path / "report.json"
     target.write_text('{"old": true}')
@@ -182,7 +182,7 @@ def test_a_report_that_cannot_be_written_leaves_the_old_one_whole(tmp_path, monk
             self.handle.write(data[:10])
             raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(checker.cli.os, "fdopen", FullDisk)
+    monkeypatch.setattr(checker.writing.os, "fdopen", FullDisk)
     with pytest.raises(ReportWriteError, match="report.json.*No space left"):
         write_report(target, "a new report, longer than what fits")
     monkeypatch.undo()
