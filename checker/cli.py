@@ -216,11 +216,13 @@ def check_command(paths: tuple[str, ...], profile, select, ignore, fmt, output, 
 class Recording:
     """This run's dependencies, stamped before the images are checked (see :mod:`checker.replay`)."""
 
-    def __init__(self, command: replay.Command, dependencies: replay.Dependencies, images: Sequence[str]) -> None:
+    def __init__(self, command: replay.Command, dependencies: replay.Dependencies, inputs: session.Inputs) -> None:
         self.command = command
         self.dependencies = dependencies
         self.before = dependencies.stamp()
-        self.complete = self.before["walk"]["images"] == list(images)  # the run checks what was stamped
+        walked = self.before["walk"]  # the run checks, and says, what was stamped
+        said = sorted([str(where), str(why)] for where, why in (*inputs.problems, *inputs.unchecked))
+        self.complete = walked["images"] == list(inputs.images) and sorted(walked["problems"]) == said
 
     def finish(self, report, outcome: replay.Outcome) -> bool:
         """Keep the record when every image was judged and nothing changed during the run."""
@@ -231,7 +233,7 @@ class Recording:
         return replay.save(self.command, self.before, outcome)
 
 
-def _recording(plan, paths: Sequence[str], inputs, output: str | None, plugin_warnings: Sequence[str], *,
+def _recording(plan, paths: Sequence[str], inputs: session.Inputs, output: str | None, plugin_warnings: Sequence[str], *,
                git_mode: bool, pictures: bool) -> Recording | None:
     """A recording of this run for the next identical command to replay, when it is a run
     :mod:`checker.replay` can replay (started by the ``noticer`` command, a plain local run over
@@ -248,7 +250,7 @@ def _recording(plan, paths: Sequence[str], inputs, output: str | None, plugin_wa
     places = [*replay.config_places([paths[0], command.cwd]), *config_files, *files,
               *replay.interpreter_places(command.cwd)]
     dependencies = replay.Dependencies(tuple(places), tuple(folders), tuple(paths), tuple(plan.exclude))
-    return Recording(command, dependencies, inputs.images)
+    return Recording(command, dependencies, inputs)
 
 
 def _write_pictures(report, sources: dict[str, str], annotate_dir: str | None, masks_dir: str | None,

@@ -6,15 +6,20 @@ from __future__ import annotations
 
 import sys
 
-from . import headstart, replay
+from . import replay
 
 NO_CHECK_FLAGS = frozenset({"-h", "--help", "--version"})
+
+
+def checks_images(argv: list[str]) -> bool:
+    """Whether these arguments are a ``check`` that checks images (not its ``--help``)."""
+    return argv[:1] == ["check"] and not NO_CHECK_FLAGS.intersection(argv)
 
 
 def wants_head_start(argv: list[str]) -> bool:
     """Whether these arguments are a ``check`` that may need a worker: ``--help`` checks
     nothing, and ``--jobs 0`` checks in the command's own process."""
-    if argv[:1] != ["check"] or NO_CHECK_FLAGS.intersection(argv):
+    if not checks_images(argv):
         return False
     rest = argv[1:]
     for i, arg in enumerate(rest):
@@ -27,18 +32,20 @@ def wants_head_start(argv: list[str]) -> bool:
 
 def main() -> None:
     argv = sys.argv[1:]
-    if argv[:1] == ["check"] and not NO_CHECK_FLAGS.intersection(argv):
+    if checks_images(argv):
         command = replay.command_for(argv)
         if command is not None:
             replayed = replay.replay(command)
             if replayed is not None:
                 sys.exit(replayed)
             replay.arm(command)  # the run may be recorded for the next time
+    from .headstart import begin, cancel  # not before: a replay needs no worker (~25 ms of imports)
+
     if wants_head_start(argv):
-        headstart.begin()
+        begin()
     try:
         from .cli import main as command_line
 
         command_line(prog_name="noticer")
     finally:
-        headstart.cancel()
+        cancel()

@@ -7,9 +7,10 @@
 * ``checker/`` has no import cycle, counting imports inside functions too;
 * no module of ``checker/`` imports another's private (``_underscored``) names, nor imports
   another module of ``checker`` inside a function (function-level imports are for heavy
-  optional libraries only: cv2, PIL, dask, fsspec), except the three that exist to put off
-  importing the engine (``DELAYED_ON_PURPOSE``): ``noticer`` starts its first worker before
-  it imports the command line, and the package imports its Python API when it is used.
+  optional libraries only: cv2, PIL, dask, fsspec), except the four that exist to put off
+  importing the engine (``DELAYED_ON_PURPOSE``): ``noticer`` replays an unchanged run before
+  it imports the worker machinery, starts its first worker before it imports the command
+  line, and the package imports its Python API when it is used.
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ RULE_API = ("checker.model", "checker.rule", "checker.context", "checker.metadat
 DELAYED_ON_PURPOSE = {
     ("checker", "checker.api"),  # `checker.check`, imported on first use
     ("checker.launch", "checker.cli"),  # after the first worker has been started
+    ("checker.launch", "checker.headstart"),  # after a replay (checker.replay) was not possible
     ("checker.headstart", "checker.executors.worker"),  # in the worker process only
 }
 

@@ -61,8 +61,10 @@ def noticer(tmp_path):
 
 
 def test_an_unchanged_command_is_replayed_with_the_same_output(noticer):
+    (noticer.folder / "again").symlink_to(".")  # a folder walked twice: a note on stderr
     first, how = noticer(".", "--format", "json", *CHEAP)
     assert how == "run"
+    assert b"repeated folder" in first.stderr
     assert list((noticer.folder / ".noticer_cache" / "replay").glob("*.json")), "the run was recorded"
     again, how = noticer(".", "--format", "json", *CHEAP)
     assert how == "replay"
