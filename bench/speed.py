@@ -649,11 +649,23 @@ def source_digest(root: Path = ROOT) -> str:
     return digest.hexdigest()
 
 
+def wait_until_settled(targets: Path | list[Path]) -> None:
+    """Wait until the newest image is 3 s old: the replay of an unchanged run records nothing
+    over files changed in the seconds before (checker.replay.SETTLED_NS), and the images
+    generated for this folder were just written."""
+    from checker.replay import SETTLED_NS
+
+    files = [p for p in (targets if isinstance(targets, list) else targets.rglob("*")) if p.is_file()]
+    newest = max((max(p.stat().st_mtime_ns, p.stat().st_ctime_ns) for p in files), default=0)
+    time.sleep(max(0.0, (newest + SETTLED_NS - time.time_ns()) / 1e9 + 0.2))
+
+
 def cold_and_warm(targets, cache_dir: Path, extra: list[str], workdir: Path,
                   tries: int = 3) -> tuple[Run, Run, Run]:
     """A cold --jobs 2 run filling a fresh cache, then the warm re-run, then a warm run that
     cannot replay the cold one (another environment: every result comes from the result
     cache); tried again when the sources changed in between (the warm runs would have been cold)."""
+    wait_until_settled(targets)
     for attempt in range(tries):
         shutil.rmtree(cache_dir, ignore_errors=True)
         code = workdir / "code" if (workdir / "code").is_dir() else ROOT

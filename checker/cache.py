@@ -57,7 +57,7 @@ from .imageio import ImageLoadError, read_source, sha256_of
 from .inputs import is_url
 from .job import ImageJob
 from .model import Finding, ImageResult, Region, Severity, verdict_for
-from .replay import CACHE_DIRNAME, RECORDS_DIRNAME
+from .replay import CACHE_DIRNAME, RECORDS_DIRNAME, SETTLED_NS
 from .rule import Rule
 from .runner import finding_sort_key
 from .writing import replace_atomically
@@ -555,7 +555,8 @@ class CachedImage:
 # a digest remembered from an earlier run is used only for a file whose last change (mtime
 # and ctime) was at least this long before that run read it: a change made after the read
 # then always shows in the file's ctime, even on a file system whose clock has 2-s steps
-DIGEST_SETTLED_NS = 3_000_000_000
+# (the replay of an unchanged run keeps its records on the same terms)
+DIGEST_SETTLED_NS = SETTLED_NS
 MAX_DIGESTS = 20_000  # files remembered in digests.json, this run's first (~4 MB, ~26 ms to read)
 
 

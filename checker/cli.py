@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -219,6 +220,7 @@ class Recording:
     def __init__(self, command: replay.Command, dependencies: replay.Dependencies, inputs: session.Inputs) -> None:
         self.command = command
         self.dependencies = dependencies
+        self.stamped_at_ns = time.time_ns()
         self.before = dependencies.stamp()
         walked = self.before["walk"]  # the run checks, and says, what was stamped
         said = sorted([str(where), str(why)] for where, why in (*inputs.problems, *inputs.unchecked))
@@ -230,7 +232,7 @@ class Recording:
             return False  # an error is checked again next time: its output may differ
         if self.dependencies.stamp() != self.before:
             return False
-        return replay.save(self.command, self.before, outcome)
+        return replay.save(self.command, self.before, self.stamped_at_ns, outcome)
 
 
 def _recording(plan, paths: Sequence[str], inputs: session.Inputs, output: str | None, plugin_warnings: Sequence[str], *,

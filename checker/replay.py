@@ -32,7 +32,9 @@ recorded: no git selection (``--changed``, ``--staged``), no URLs, no ``--annota
 ``--masks``, no ALIGN004 reference folder, no Dask, the cache on, no plugin that failed to load,
 and no image with verdict ``error`` (those are checked again every run). The dependencies are
 stamped before the images are checked and again after the report is written, and the run is
-recorded only when both agree: a file edited during the run is not taken for unchanged.
+recorded only when both agree and every file stamped had not changed for 3 s before (a file
+edited during the run, or within one step of the file system's clock, is not taken for
+unchanged: the result cache trusts remembered image digests on the same terms).
 
 Records live in the result cache's folder (``replay/``), only when that folder is the one
 this module finds from the command line alone (``--cache-dir`` given as an absolute path,
@@ -59,6 +61,10 @@ CACHE_DIRNAME = ".noticer_cache"
 CONFIG_NAMES = ("noticer.toml", "pyproject.toml")
 KEEP_RECORDS = 32  # the most recent records kept per cache folder
 MAX_RECORD_BYTES = 64 << 20
+# a record is kept only when every file it stamps last changed (mtime and ctime) at least this
+# long before the run stamped it: a later change then always shows in the file's stamp, even
+# on a file system whose clock has 2-s steps (the result cache remembers digests on the same terms)
+SETTLED_NS = 3_000_000_000
 # set by a shell between one command and the next: they cannot change what noticer finds
 VOLATILE_ENV = frozenset({"OLDPWD", "PWD", "SHLVL", "_"})
 OUTPUT_FLAGS = ("--output", "-o")
@@ -291,11 +297,19 @@ class Outcome(NamedTuple):
     exit_code: int
 
 
-def save(command: Command, stamped: dict[str, Any], outcome: Outcome) -> bool:
+def settled(stamped: dict[str, Any], stamped_at_ns: int) -> bool:
+    """Whether every file stamped had last changed ``SETTLED_NS`` before ``stamped_at_ns``."""
+    return all(stamp is None or stamp[0] == -1 or max(stamp[3], stamp[4]) < stamped_at_ns - SETTLED_NS
+               for _, stamp in stamped["files"])
+
+
+def save(command: Command, stamped: dict[str, Any], stamped_at_ns: int, outcome: Outcome) -> bool:
     """Keep a record of this run beside the result cache (which must already be there and be
-    noticer's: no folder is made anywhere else). Returns whether it was written."""
+    noticer's: no folder is made anywhere else), stamped at ``stamped_at_ns`` (``time.time_ns``
+    before the stamps were taken). Returns whether it was written: not when a file stamped had
+    changed in the seconds before (:data:`SETTLED_NS`)."""
     folder = command.folder
-    if not (folder.parent / "CACHEDIR.TAG").is_file():
+    if not settled(stamped, stamped_at_ns) or not (folder.parent / "CACHEDIR.TAG").is_file():
         return False
     record = {"format": RECORD_FORMAT, "key": command.key, "dependencies": stamped,
               "events": list(outcome.events), "fmt": outcome.fmt, "exit_code": outcome.exit_code,

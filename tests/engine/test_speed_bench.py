@@ -63,7 +63,7 @@ def test_benchmark_runs_end_to_end_and_prints_every_figure(tmp_path, capsys):
                        "--", "--select", "META001,IMG"]) == 0
     out = capsys.readouterr().out
     for fragment in ("start-up (a run over one image", "median ms per image by kind", "cold --jobs 1:",
-                     "cold --jobs 2:", "warm --jobs 2:", "tesseract IMAGE stdout loop:", "CPU ms per image",
+                     "cold --jobs 2:", "warm --jobs 2:", "warm, not replayed:", "tesseract IMAGE stdout loop:", "CPU ms per image",
                      "noticer --jobs 2 / tesseract loop:", "peak memory per worker:", "ms per rule", "targets:",
                      "load average"):
         assert fragment in out
@@ -71,6 +71,7 @@ def test_benchmark_runs_end_to_end_and_prints_every_figure(tmp_path, capsys):
 
     data = json.loads(figures.read_text())
     assert data["images"] == 8 and data["warm_report_equals_cold"] is True
+    assert data["warm_not_replayed_report_equals_cold"] is True
     assert data["verdicts"]["warn"] == 1, "the metadata image is flagged (lenient: warning)"
     assert len(data["worker_peaks_mib"]) >= 3, "one worker for --jobs 1, two for --jobs 2"
     assert set(data["per_rule_median_ms"]) == {"load", "metadata.generation-info", "image.too-small"}
