@@ -309,6 +309,8 @@ def save(command: Command, stamped: dict[str, Any], stamped_at_ns: int, outcome:
     before the stamps were taken). Returns whether it was written: not when a file stamped had
     changed in the seconds before (:data:`SETTLED_NS`)."""
     folder = command.folder
+    if len(outcome.report) > MAX_RECORD_BYTES:
+        return False  # a replay would not read it back
     if not settled(stamped, stamped_at_ns) or not (folder.parent / "CACHEDIR.TAG").is_file():
         return False
     record = {"format": RECORD_FORMAT, "key": command.key, "dependencies": stamped,

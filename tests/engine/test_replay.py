@@ -145,6 +145,26 @@ def test_a_change_to_what_the_run_read_runs_it_again(settled_noticer, change, ch
     assert (found[0] != found[1]) == changes_report
 
 
+def test_records_live_in_the_cache_beside_the_config_found_or_named(tmp_path):
+    project = tmp_path / "project"
+    (project / "art").mkdir(parents=True)
+    picture(project / "art" / "a.png", seed=1)
+    (project / "noticer.toml").write_text('profile = "strict"\n')
+    (tmp_path / "elsewhere.toml").write_text('profile = "lenient"\n')
+    settle()
+    inside = Noticer(project / "art", tmp_path / "trace")  # the config is one folder up
+    first, how = inside(".", *CHEAP)
+    assert how == "run" and list((project / ".noticer_cache" / "replay").glob("*.json"))
+    again, how = inside(".", *CHEAP)
+    assert how == "replay" and again.stdout == first.stdout and b"profile strict" in again.stdout
+    named, how = inside(".", "--config", "../../elsewhere.toml", *CHEAP)
+    assert how == "run" and b"profile lenient" in named.stdout
+    assert list((tmp_path / ".noticer_cache" / "replay").glob("*.json")), "beside the config named"
+    assert inside(".", "--config", "../../elsewhere.toml", *CHEAP)[1] == "replay"
+    (project / "noticer.toml").write_text('profile = "lenient"\n')
+    assert inside(".", *CHEAP)[1] == "run", "the config file changed"
+
+
 def test_another_environment_or_command_line_runs_again(settled_noticer):
     noticer = settled_noticer
     noticer(".", *CHEAP)
