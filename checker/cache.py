@@ -301,11 +301,13 @@ def result_dependencies(plan: Plan) -> tuple[list[str], list[str]]:
             files.extend(str(v) for k, v in sorted(rp.settings_dict.items())
                          if k.endswith("_file") and isinstance(v, str) and v)
     for family, modules in sorted(by_family.items()):
-        files.extend(family_sources(family, modules))
         package = sys.modules.get(family)
         if hasattr(package, "__path__") and getattr(package, "__file__", None):
+            # every file of the package: its modules and data (family_sources) and what else it ships
             top = Path(package.__file__).parent
             files.extend(str(p) for p in sorted(top.rglob("*")) if "__pycache__" not in p.parts and p.is_file())
+        else:
+            files.extend(family_sources(family, modules))
     tesseract = shutil.which("tesseract")
     if tesseract:
         files.append(tesseract)
