@@ -335,9 +335,11 @@ def analyse_hands(ctx, plan: DetectionPlan = DetectionPlan()) -> HandAnalysis:
 
 
 def analyse_rgb(rgb: np.ndarray, plan: DetectionPlan = DetectionPlan()) -> HandAnalysis:
+    from .lab import start_tables
     from .signals import hand_signals, overlap_with_other_hands
 
     start = time.perf_counter()
+    start_tables()  # for the hand masks: filled on the other core while MediaPipe loads
     h, w = rgb.shape[:2]
     reports = []
     hands = detect_hands(rgb, plan)

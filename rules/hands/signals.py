@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import geometry as geo
+from .lab import rgb_to_lab
 
 WORK_SIZE = 160  # hands are analysed at this size (pixels, longer side of the landmark box)
 
@@ -85,9 +86,7 @@ def colour_distance_map(rgb: np.ndarray, samples: np.ndarray) -> np.ndarray:
 
     The model is robust: the 20% of samples farthest from the median (bones that slipped
     onto background, shadows) are dropped before the covariance is taken."""
-    import cv2
-
-    lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32)
+    lab = rgb_to_lab(rgb).astype(np.float32)
     vals = lab[samples[:, 1], samples[:, 0]]
     med = np.median(vals, axis=0)
     d = np.linalg.norm(vals - med, axis=1)
