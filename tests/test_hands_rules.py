@@ -173,9 +173,11 @@ def test_a_normal_hand_in_lenient_costs_one_detector_run(monkeypatch):
 
 
 def test_mediapipe_loads_without_matplotlib_and_its_drawing_helpers_still_import():
-    """A fresh interpreter: the hands model loads without pulling in matplotlib nor the Tasks
-    API's audio and vision packages, and code that uses MediaPipe's drawing
-    helpers or those packages afterwards, as an attribute or by an import, gets the real ones."""
+    """A fresh interpreter: the hands model loads without pulling in matplotlib, the Tasks
+    API's audio and vision packages nor the model downloader's urllib.request, and code that
+    uses MediaPipe's drawing helpers or those packages afterwards, as an attribute or by an
+    import, gets the real ones; Holistic and Pose, which kept the downloader's stand-in, reach
+    the real downloader through it."""
     import subprocess
     import sys
     from pathlib import Path
@@ -183,7 +185,8 @@ def test_mediapipe_loads_without_matplotlib_and_its_drawing_helpers_still_import
     script = ("import sys\n"
               "from rules.hands.analysis import _hands_model\n"
               "_hands_model(1)\n"
-              "print('matplotlib' in sys.modules, 'mediapipe.tasks.python.audio' in sys.modules)\n"
+              "print('matplotlib' in sys.modules, 'mediapipe.tasks.python.audio' in sys.modules,\n"
+              "      'urllib.request' in sys.modules)\n"
               "import mediapipe as mp\n"
               "print(callable(mp.solutions.drawing_utils.draw_landmarks))\n"
               "print(callable(mp.solutions.drawing_styles.get_default_hand_landmarks_style))\n"
@@ -192,7 +195,11 @@ def test_mediapipe_loads_without_matplotlib_and_its_drawing_helpers_still_import
               "from mediapipe.tasks.python import vision\n"
               "print(callable(vision.HandLandmarker.create_from_options))\n"
               "tasks = sys.modules['mediapipe.tasks.python']\n"
-              "print(callable(tasks.audio.AudioClassifier.create_from_options))\n")
+              "print(callable(tasks.audio.AudioClassifier.create_from_options))\n"
+              "from mediapipe.python.solutions import download_utils, holistic, pose\n"
+              "print(holistic.download_utils.download_oss_model is download_utils.download_oss_model,\n"
+              "      pose.download_utils.download_oss_model is download_utils.download_oss_model)\n"
+              "print('urllib.request' in sys.modules)\n")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[1]).stdout.split()
-    assert out == ["False", "False", "True", "True", "True", "True", "True"]
+    assert out == ["False", "False", "False", "True", "True", "True", "True", "True", "True", "True", "True"]

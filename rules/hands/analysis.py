@@ -56,22 +56,27 @@ DRAWING_MODULES = ("mediapipe.python.solutions.drawing_utils", "mediapipe.python
 # (Hands, Holistic) do not use them. Its text package stays: the Tasks API's __init__ takes
 # BaseOptions from the core module that package imports.
 TASK_MODULES = tuple(f"mediapipe.tasks.python.{name}" for name in ("audio", "genai", "vision"))
+# fetches the pose models the wheel does not ship (complexity 0 and 2; noticer's Holistic uses
+# 1, which ships); importing it loads urllib.request and http.client, ~25 ms of a worker's start
+DOWNLOAD_MODULES = ("mediapipe.python.solutions.download_utils",)
 
 
 def import_mediapipe():
     """``import mediapipe``, without the drawing helpers its package imports eagerly (they
     pull in matplotlib.pyplot, ~350 ms of every worker's start-up for code noticer never
-    calls) nor the Tasks API's packages (``TASK_MODULES``). They are stood in for during the
-    import; afterwards the package loads them on first use (``mp.solutions.drawing_utils``
-    or an explicit import gets the real module)."""
+    calls), the Tasks API's packages (``TASK_MODULES``) and the model downloader
+    (``DOWNLOAD_MODULES``). They are stood in for during the import; afterwards the package
+    loads them on first use (``mp.solutions.drawing_utils`` or an explicit import gets the
+    real module), and a module that took a stand-in during the import (Holistic and Pose
+    keep the downloader) reaches the real module through it (:func:`_stand_in`)."""
     import sys
-    import types
 
     if "mediapipe" in sys.modules:
         import mediapipe  # through the import lock: another thread may still be importing it
 
         return mediapipe
-    stand_ins = {name: types.ModuleType(name) for name in (*DRAWING_MODULES, *TASK_MODULES) if name not in sys.modules}
+    stand_ins = {name: _stand_in(name) for name in (*DRAWING_MODULES, *TASK_MODULES, *DOWNLOAD_MODULES)
+                 if name not in sys.modules}
     sys.modules.update(stand_ins)
     try:
         import mediapipe
@@ -88,6 +93,25 @@ def import_mediapipe():
             if attribute not in package.__dict__:
                 _load_on_first_use(package, attribute)
     return mediapipe
+
+
+def _stand_in(name: str):
+    """An empty module in place of ``name`` while MediaPipe imports. Asked for an attribute
+    afterwards, it imports the real module (the stand-in is out of ``sys.modules`` by then)
+    and answers with the real module's attribute."""
+    import importlib
+    import types
+
+    stand_in = types.ModuleType(name)
+
+    def __getattr__(attribute: str):
+        real = importlib.import_module(name)
+        if real is stand_in:  # still importing: nothing to forward to yet
+            raise AttributeError(f"module {name!r} has no attribute {attribute!r} while MediaPipe imports")
+        return getattr(real, attribute)
+
+    stand_in.__getattr__ = __getattr__
+    return stand_in
 
 
 def _load_on_first_use(package, attribute: str) -> None:
