@@ -3,6 +3,8 @@
 Speed itself is not asserted here (the machine is shared); `python -m bench.speed` prints it."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import subprocess
 import sys
 import time
@@ -77,6 +79,8 @@ def test_benchmark_runs_end_to_end_and_prints_every_figure(tmp_path, capsys):
     assert set(data["per_rule_median_ms"]) == {"load", "metadata.generation-info", "image.too-small"}
     assert set(data["per_kind_median_ms"]) == set(speed.KINDS), "8 images: one of each kind"
     assert data["startup_s"] > 0
+    assert data["startup_lettering_s"] > 0 and data["startup_lettering_image"].endswith(("-sign.png", "-sign-typo.png"))
+    assert "start-up over one image with lettering:" in out
     assert data["cold_jobs2_cpu_s"] > 0 and data["tesseract_loop_cpu_s"] > 0
     assert set(data["rule_cpu_ms"]) == {"load", "metadata.generation-info", "image.too-small"}
     assert len(data["targets_met"]) == 5
@@ -145,6 +149,14 @@ def test_stage_pass_finds_the_stages_of_the_rules_that_ran(tmp_path):
     assert {"decode (load_image)", "ALIGN001 seam search", "ALIGN002 grid search"} <= set(stages)
     assert not any(label.startswith("OCR") or "MediaPipe" in label for label in stages), "text and hands did not run"
     assert all(ms >= 0 for ms in stages.values()) and stages["ALIGN001 seam search"] > 0
+
+
+def test_the_lettering_start_up_takes_the_first_text_image():
+    images = [Path("/c/hands_real/a.jpg"), Path("/c/clean/b.jpg"), Path("/c/text_ai/c.png"), Path("/w/gen-sign-0.png")]
+    assert speed.first_with_lettering(images) == images[2]
+    assert speed.first_with_lettering(images[3:]) == images[3]
+    assert speed.first_with_lettering([Path("/w/0001-scene.png"), Path("/w/0002-sign-typo.png")]) == Path("/w/0002-sign-typo.png")
+    assert speed.first_with_lettering(images[:2]) is None
 
 
 def test_start_up_is_timed_after_an_untimed_first_run(monkeypatch, tmp_path):
