@@ -3,11 +3,10 @@
 Speed itself is not asserted here (the machine is shared); `python -m bench.speed` prints it."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
