@@ -2,9 +2,10 @@
 
 Rules wrap what loads a model (importing MediaPipe, opening an ONNX network, starting a
 Tesseract engine) in :func:`loading_models`. Outside a worker process nobody listens and the
-span costs nothing. A worker that checks images without a warm-up picture
-(``checker.executors.local``) listens: it tells its pool when a span opens and closes, and the
-pool gives the image's time limit the time the loading took, under the separate loading limit.
+span costs nothing. A worker of the local pool (``checker.executors.local``), which loads each
+model when an image first needs it, listens: it tells its pool when a span opens and closes,
+and the pool gives the image's time limit the time the loading took, under the separate
+loading limit.
 Spans nest (a model made inside another's span): only the outermost one is told."""
 from __future__ import annotations
 

@@ -62,24 +62,3 @@ def test_images_larger_than_the_first_look_are_searched_as_before(monkeypatch):
     lines = _lines(rgb, OcrParams())
     assert len(shapes) == 1 and max(shapes[0]) == 640
     assert [text for text, _ in lines] == ["FRESH"]
-
-
-def test_the_workers_warm_up_picture_still_reaches_the_recogniser(monkeypatch):
-    """Workers warm up on a 320 x 240 picture (checker/executors/local.py) so that every
-    model is loaded before the per-image time limit starts: the first look must see its
-    lettering, else the recogniser would load during a worker's first image."""
-    import io
-
-    from PIL import Image
-
-    from checker.executors.worker import warmup_picture
-
-    rgb = np.asarray(Image.open(io.BytesIO(warmup_picture())).convert("RGB"))
-    shapes = recording_detector(monkeypatch)
-    engine = text_rapid.rapidocr_engine()
-    real_read = engine.recogniser.read
-    crops_read = []
-    monkeypatch.setattr(engine.recogniser, "read", lambda crops: crops_read.extend(crops) or real_read(crops))
-    lines = _lines(rgb, OcrParams())
-    assert len(shapes) == 2 and max(shapes[0]) == 320 and max(shapes[1]) == 640
-    assert crops_read and any("OPEN" in text.upper() for text, _ in lines)

@@ -2,25 +2,25 @@
 that survives its workers (a worker that dies or overruns the per-image time limit is
 replaced and only its current image is reported as an IMG001 error).
 
-A worker that will check more than one image loads its models before it takes one: it
-checks a small drawn picture (text and a hand shape, with the run's rules) and only then
-reports ready. The per-image time limit therefore holds from the first image, and model
-loading has its own, generous limit (``MODEL_LOADING_LIMIT_S``); a worker that cannot get
-ready in it is stopped, and when none can, the images left are reported as IMG001 saying
-so, never a hang.
+A worker loads a model when the first image that needs it asks for it, so it loads only
+what its images need (a worker that never sees lettering never opens the OCR models). It
+tells the pool when a model starts and ends loading (:mod:`checker.loading`): the loading
+has its own, generous limit (``MODEL_LOADING_LIMIT_S``), and the image's time limit is
+extended by the time the loading took, so the per-image limit holds for the image's own
+work. A worker that crashes while loading, or does not finish loading within that limit,
+reports its image as IMG001 and counts as a worker that could not start: it is replaced
+while few have failed, else dropped; when none is left, the images left are reported as
+IMG001 saying so, never a hang.
 
-When there are no more images than workers (a pre-commit hook over the image committed),
-each worker checks one image and loads only the models that image needs, while checking it:
-the warm-up picture would cost more than the image (~0.9 s of CPU against ~0.3 s for a photo
-of a hand). The worker then tells the pool when a model starts and ends loading
-(:mod:`checker.loading`): the loading has the loading limit, and the image's time limit is
-extended by the time the loading took.
+(Workers used to check a small drawn picture with every rule of the run before taking an
+image, to load everything up front. That cost ~0.2 s of CPU per worker for the picture and
+loaded models the worker's images might not need: a run over four photos of hands took
+2.4 s with it and 1.7 s without.)
 
 Workers are started by :mod:`checker.headstart`; the ``noticer`` command starts the first one
 before it imports anything heavy, and the pool adopts it."""
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 import time
@@ -34,8 +34,7 @@ from ..model import ImageResult
 from ..runner import check_image, error_result
 
 ResultCallback = Callable[[ImageResult], None]
-MODEL_LOADING_LIMIT_S = 180.0  # a worker's start: importing and loading the models (warm-up)
-WARMUP_NAME = "noticer-warm-up.png"  # the path the warm-up picture is checked under
+MODEL_LOADING_LIMIT_S = 180.0  # loading the models an image needs (see checker.loading)
 
 
 def default_jobs() -> int:
@@ -54,37 +53,27 @@ def run_local(jobs: Sequence[ImageJob], workers: int, timeout: float, collect: R
         for job in jobs:
             collect(check_image(job))
     elif jobs:
-        # one image per worker: it loads what it needs on that image (see the module's docs)
-        warmup = warmup_job(jobs) if len(jobs) > workers else None
-        with WorkerPool(min(workers, len(jobs)), timeout, warmup=warmup) as pool:
+        with WorkerPool(min(workers, len(jobs)), timeout) as pool:
             pool.run(jobs, collect)
 
 
-def warmup_job(jobs: Sequence[ImageJob]) -> ImageJob:
-    """The job a worker warms up on: every rule any image of the run has (per-file ignores
-    differ), none of an image's own context (expected text, sidecar, reference)."""
-    rules = {id(rp.rule): rp for job in jobs for rp in job.rules}
-    return dataclasses.replace(jobs[0], path=WARMUP_NAME, source=WARMUP_NAME, rules=tuple(rules.values()),
-                               expected_text=(), sidecar_text=None, reference=None, reference_folder=None)
-
-
-def _start(started: StartedWorker, warmup: ImageJob | None) -> bool:
+def _start(started: StartedWorker) -> bool:
     """Send a worker its first message; False when it is gone."""
     try:
-        started.conn.send(("start", warmup))
+        started.conn.send(("start",))
     except OSError:
         return False
     return True
 
 
 class _Worker:
-    def __init__(self, warmup: ImageJob | None = None, started: StartedWorker | None = None) -> None:
-        if started is not None and not _start(started, warmup):
+    def __init__(self, started: StartedWorker | None = None) -> None:
+        if started is not None and not _start(started):
             started.stop()  # it died while importing: a fresh one gets the same chance
             started = None
         if started is None:
             started = headstart.spawn_worker()
-            _start(started, warmup)  # if it is gone already, the pool sees its exit and replaces it
+            _start(started)  # if it is gone already, sending it an image fails and it is replaced
         self.started = started
         self.conn = started.conn
         self.process = started.process
@@ -92,9 +81,7 @@ class _Worker:
         # while a model loads during an image: when it started, and the image's own deadline
         self.loading_since: float | None = None
         self.image_deadline = math.inf
-        self.ready = warmup is None
-        # until ready: the limit on loading the models; then the current image's time limit
-        self.deadline = math.inf if self.ready else time.monotonic() + MODEL_LOADING_LIMIT_S
+        self.deadline = math.inf  # the current image's time limit (the loading limit while loading)
 
     def send(self, job: ImageJob, timeout: float) -> None:
         self.task = job
@@ -125,13 +112,13 @@ class WorkerPool:
     """A small process pool that survives its workers: a worker that dies or overruns the
     per-image time limit is replaced and only its current image is reported as an error."""
 
-    def __init__(self, workers: int, timeout: float, warmup: ImageJob | None = None) -> None:
+    def __init__(self, workers: int, timeout: float) -> None:
         self.timeout = timeout
-        self.warmup = warmup
         count = max(1, workers)
-        self.workers = [_Worker(warmup, headstart.take())]
-        self.workers += [_Worker(warmup) for _ in range(count - 1)]
-        # workers that could not load the models: each may be replaced once, then the pool shrinks
+        self.workers = [_Worker(headstart.take())]
+        self.workers += [_Worker() for _ in range(count - 1)]
+        # workers that could not load the models: as many as there are workers are replaced,
+        # then each one that fails is dropped
         self.start_failures = 0
         self.start_problem = ""
 
@@ -154,42 +141,37 @@ class WorkerPool:
 
     def _replace(self, worker: _Worker) -> None:
         worker.kill()
-        self.workers[self.workers.index(worker)] = _Worker(self.warmup)
+        self.workers[self.workers.index(worker)] = _Worker()
 
-    def _failed_to_start(self, worker: _Worker, why: str) -> None:
-        """A worker that did not get ready: replaced while few have failed, else dropped."""
+    def _failed_to_start(self, worker: _Worker, why: str) -> bool:
+        """A worker that could not load the models: replaced while few have failed (True),
+        else dropped (False)."""
         self.start_failures += 1
         self.start_problem = why
         if self.start_failures <= len(self.workers):
             self._replace(worker)
-        else:
-            worker.kill()
-            self.workers.remove(worker)
+            return True
+        worker.kill()
+        self.workers.remove(worker)
+        return False
 
-    def _starting(self, worker: _Worker, ready: list) -> None:
-        """Watch a worker that is loading its models."""
-        if worker.conn in ready:
-            try:
-                message = worker.conn.recv()
-            except (EOFError, OSError):
-                message = None
-            if isinstance(message, tuple) and message[:1] == ("ready",):
-                worker.ready, worker.deadline = True, math.inf
-            else:
-                self._failed_to_start(worker, "a worker process crashed while loading the models "
-                                              f"(exit code {worker.process.exitcode})")
-        elif worker.process.sentinel in ready or not worker.process.is_alive():
-            worker.process.join(1)
-            self._failed_to_start(worker, "a worker process crashed while loading the models "
-                                          f"(exit code {worker.process.exitcode})")
-        elif time.monotonic() > worker.deadline:
-            self._failed_to_start(worker, f"a worker process did not finish loading the models within "
-                                          f"{MODEL_LOADING_LIMIT_S:g} s")
+    def _lost(self, worker: _Worker, why: str) -> bool:
+        """A worker that crashed or overran a limit: replaced (True), or, when it was loading
+        models, counted as a worker that could not start (see the module's docs)."""
+        if worker.loading_since is not None:
+            return self._failed_to_start(worker, why)
+        self._replace(worker)
+        return True
 
     def _crashed(self, worker: _Worker) -> ImageResult:
-        return error_result(worker.task.path, "the worker checking this image crashed "
-                                              f"(exit code {worker.process.exitcode}); it was restarted",
-                            exitcode=worker.process.exitcode)
+        """The error for the image of a worker that died; the worker is replaced (or, when
+        it died loading models, counted as one that could not start)."""
+        worker.process.join(1)
+        code, path = worker.process.exitcode, worker.task.path
+        loading = " while loading the models" if worker.loading_since is not None else ""
+        replaced = self._lost(worker, f"a worker process crashed while loading the models (exit code {code})")
+        return error_result(path, f"the worker checking this image crashed{loading} (exit code {code}); "
+                                  + ("it was restarted" if replaced else "it was not restarted"), exitcode=code)
 
     def run(self, jobs: Iterable[ImageJob], collect: ResultCallback) -> None:
         pending = list(jobs)[::-1]
@@ -201,45 +183,39 @@ class WorkerPool:
                                                              "no worker could start", worker_start=True))
                 return
             for w in self.workers:
-                if w.ready and w.task is None and pending:
+                if w.task is None and pending:
                     try:
                         w.send(pending.pop(), timeout)
                     except OSError:
                         job = w.task
                         self._replace(w)
                         collect(error_result(job.path, "worker process could not take the image; it was restarted"))
-            starting = [w for w in self.workers if not w.ready]
             busy = [w for w in self.workers if w.task is not None]
-            if not busy and not (starting and pending):
+            if not busy:
                 return
-            watched = busy + (starting if pending else [])
             now = time.monotonic()
-            wait_for = max(0.0, min(w.deadline for w in watched) - now)
-            ready = wait_connections([w.conn for w in watched] + [w.process.sentinel for w in watched],
+            wait_for = max(0.0, min(w.deadline for w in busy) - now)
+            ready = wait_connections([w.conn for w in busy] + [w.process.sentinel for w in busy],
                                      timeout=min(wait_for, 5.0))
-            for w in starting if pending else ():
-                self._starting(w, ready)
             for w in busy:
                 if w.conn in ready:
                     try:
                         result = w.conn.recv()
                     except (EOFError, OSError):
-                        result = self._crashed(w)
-                        self._replace(w)
-                    else:
-                        if w.heard(result):
-                            continue
-                        w.task, w.deadline = None, math.inf
+                        collect(self._crashed(w))
+                        continue
+                    if w.heard(result):
+                        continue
+                    w.task, w.deadline = None, math.inf
                     collect(result)
                 elif w.process.sentinel in ready or not w.process.is_alive():
-                    w.process.join(1)
                     collect(self._crashed(w))
-                    self._replace(w)
                 elif time.monotonic() > w.deadline and w.loading_since is not None:
                     collect(error_result(w.task.path, f"not checked: the worker did not finish loading the models "
                                                       f"within {MODEL_LOADING_LIMIT_S:g} s; it was stopped",
                                          worker_start=True))
-                    self._replace(w)
+                    self._lost(w, f"a worker process did not finish loading the models within "
+                                  f"{MODEL_LOADING_LIMIT_S:g} s")
                 elif time.monotonic() > w.deadline:
                     collect(error_result(w.task.path, f"checking took longer than the time limit "
                                                       f"({timeout:g} s); the worker was stopped",

@@ -1,8 +1,10 @@
-"""Model loading in a worker that checks a single image (checker/executors/local.py,
-checker/loading.py): no warm-up picture, the image loads what it needs, and the loading is
-not counted against the image's time limit, though it has a limit of its own."""
+"""Model loading in a worker (checker/executors/local.py, checker/loading.py): each image
+loads what it needs, the loading is not counted against the image's time limit though it
+has a limit of its own, and a worker that cannot load its models is replaced a few times,
+then the images left are reported, never a hang."""
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -13,12 +15,23 @@ from checker.loading import loading_models
 from checker.rule import Rule
 from fixtures.make_fixtures import save_png, scene
 
+_loaded = False  # in a worker process: whether check_loads_once loaded its 'model'
 
-def check_hangs_on_the_warm_up(ctx, settings):
-    """Test rule: hangs when given the warm-up picture, as a model that never loads would."""
-    if ctx.path.name == local.WARMUP_NAME:
-        time.sleep(600)
+
+def check_loads_once(ctx, settings):
+    """Test rule: its first image in a process 'loads a model' for 3 s; later ones do not."""
+    global _loaded
+    if not _loaded:
+        with loading_models():
+            time.sleep(3)
+        _loaded = True
     return ()
+
+
+def check_crashes_loading(ctx, settings):
+    """Test rule: the process dies while loading, as a broken native library would."""
+    with loading_models():
+        os._exit(3)
 
 
 def check_loads_slowly(ctx, settings):
@@ -34,8 +47,9 @@ def check_never_finishes_loading(ctx, settings):
     return ()
 
 
-WARM_UP_HANG = Rule(code="TEST941", name="test.warm-up-hang", summary="hangs on the warm-up",
-                    check=check_hangs_on_the_warm_up)
+LOADS_ONCE = Rule(code="TEST941", name="test.loads-once", summary="loads for 3 s once", check=check_loads_once)
+CRASHES_LOADING = Rule(code="TEST944", name="test.crashes-loading", summary="dies loading",
+                       check=check_crashes_loading)
 SLOW_LOAD = Rule(code="TEST942", name="test.slow-load", summary="loads for 4 s", check=check_loads_slowly)
 STUCK_LOAD = Rule(code="TEST943", name="test.stuck-load", summary="never loads", check=check_never_finishes_loading)
 
@@ -52,19 +66,26 @@ def images(tmp_path, count):
     return [save_png(tmp_path / f"{i}.png", scene(40, 30, seed=i)) for i in range(count)]
 
 
-def test_one_image_per_worker_is_checked_without_the_warm_up_picture(tmp_path):
-    results, elapsed = run([WARM_UP_HANG], images(tmp_path, 2), workers=2, timeout=30)
-    assert [r.verdict.value for r in results.values()] == ["pass", "pass"], results
-    assert elapsed < 30
+def test_a_worker_loads_once_on_its_first_image_not_before(tmp_path):
+    """Four images, one worker, a 2 s limit and a model that loads for 3 s: the first image
+    loads it (its time is not the image's), the others find it loaded; all pass."""
+    results, elapsed = run([LOADS_ONCE], images(tmp_path, 4), workers=1, timeout=2)
+    assert [r.verdict.value for r in results.values()] == ["pass"] * 4, results
+    assert 3 <= elapsed < 3 * 4  # loaded once, not once per image
 
 
-def test_more_images_than_workers_still_warm_up_first(tmp_path, monkeypatch):
-    monkeypatch.setattr(local, "MODEL_LOADING_LIMIT_S", 3.0)
-    results, elapsed = run([WARM_UP_HANG], images(tmp_path, 2), workers=1, timeout=30)
-    assert elapsed < 60
-    for result in results.values():
-        assert result.verdict.value == "error"
-        assert "did not finish loading the models within 3 s" in result.findings[0].message
+def test_a_worker_that_dies_loading_is_replaced_then_the_run_reports_the_rest(tmp_path):
+    """One worker: the first crash gets a fresh worker, the second leaves none, and the
+    images left are reported at once."""
+    results, elapsed = run([CRASHES_LOADING], images(tmp_path, 4), workers=1, timeout=30)
+    messages = [results[f"{i}.png"].findings[0].message for i in range(4)]
+    assert all(r.verdict.value == "error" for r in results.values())
+    assert "crashed while loading the models (exit code 3); it was restarted" in messages[0]
+    assert "crashed while loading the models (exit code 3); it was not restarted" in messages[1]
+    for message in messages[2:]:
+        assert message == ("not checked: a worker process crashed while loading the models (exit code 3); "
+                           "no worker could start")
+    assert elapsed < 25
 
 
 def test_loading_on_the_image_is_not_the_images_time(tmp_path):
