@@ -192,6 +192,8 @@ class WorkerPool:
                         collect(error_result(job.path, "worker process could not take the image; it was restarted"))
             busy = [w for w in self.workers if w.task is not None]
             if not busy:
+                if pending:  # a worker could not take its image and was replaced: the fresh one takes the next
+                    continue
                 return
             now = time.monotonic()
             wait_for = max(0.0, min(w.deadline for w in busy) - now)

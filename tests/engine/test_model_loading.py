@@ -118,3 +118,24 @@ def test_spans_nest_and_only_the_outermost_is_told():
         assert heard == [True, False]
     finally:
         loading.listen(None)
+
+
+def test_a_worker_that_cannot_take_an_image_is_replaced_and_the_rest_are_checked(tmp_path, monkeypatch):
+    """Sending the first image fails (the worker died before it): that image is reported,
+    a fresh worker checks the others."""
+    real_send = local._Worker.send
+    calls = []
+
+    def send(self, job, timeout):
+        calls.append(job.path)
+        if len(calls) == 1:
+            self.task = job
+            raise BrokenPipeError("gone")
+        real_send(self, job, timeout)
+
+    monkeypatch.setattr(local._Worker, "send", send)
+    results, _ = run([LOADS_ONCE], images(tmp_path, 3), workers=1, timeout=30)
+    assert sorted(results) == ["0.png", "1.png", "2.png"]
+    assert results["0.png"].verdict.value == "error"
+    assert "could not take the image" in results["0.png"].findings[0].message
+    assert [results[n].verdict.value for n in ("1.png", "2.png")] == ["pass", "pass"]
