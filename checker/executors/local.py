@@ -7,10 +7,10 @@ what its images need (a worker that never sees lettering never opens the OCR mod
 tells the pool when a model starts and ends loading (:mod:`checker.loading`): the loading
 has its own, generous limit (``MODEL_LOADING_LIMIT_S``), and the image's time limit is
 extended by the time the loading took, so the per-image limit holds for the image's own
-work. A worker that crashes while loading, or does not finish loading within that limit,
-reports its image as IMG001 and counts as a worker that could not start: it is replaced
-while few have failed, else dropped; when none is left, the images left are reported as
-IMG001 saying so, never a hang.
+work. A worker that crashes while loading, or does not finish loading within that limit, counts
+as a worker that could not start: its image goes back to the queue (loading a model does not
+depend on the image), and the worker is replaced while few have failed, else dropped; when
+none is left, the images left are reported as IMG001 saying so, never a hang.
 
 (Workers used to check a small drawn picture with every rule of the run before taking an
 image, to load everything up front. That cost ~0.2 s of CPU per worker for the picture and
@@ -143,35 +143,36 @@ class WorkerPool:
         worker.kill()
         self.workers[self.workers.index(worker)] = _Worker()
 
-    def _failed_to_start(self, worker: _Worker, why: str) -> bool:
-        """A worker that could not load the models: replaced while few have failed (True),
-        else dropped (False)."""
+    def _failed_to_start(self, worker: _Worker, why: str) -> None:
+        """A worker that could not load the models: replaced while few have failed, else
+        dropped."""
         self.start_failures += 1
         self.start_problem = why
         if self.start_failures <= len(self.workers):
             self._replace(worker)
-            return True
-        worker.kill()
-        self.workers.remove(worker)
-        return False
+        else:
+            worker.kill()
+            self.workers.remove(worker)
 
-    def _lost(self, worker: _Worker, why: str) -> bool:
-        """A worker that crashed or overran a limit: replaced (True), or, when it was loading
-        models, counted as a worker that could not start (see the module's docs)."""
+    def _lost(self, worker: _Worker, error: ImageResult | None, loading_problem: str,
+              pending: list[ImageJob], collect: ResultCallback) -> None:
+        """A worker that crashed or overran a limit. While it was loading models, it counts
+        as a worker that could not start and its image goes back to the queue; else its
+        image gets ``error`` and the worker is replaced."""
         if worker.loading_since is not None:
-            return self._failed_to_start(worker, why)
-        self._replace(worker)
-        return True
+            pending.append(worker.task)  # next in line
+            self._failed_to_start(worker, loading_problem)
+        else:
+            collect(error)
+            self._replace(worker)
 
-    def _crashed(self, worker: _Worker) -> ImageResult:
-        """The error for the image of a worker that died; the worker is replaced (or, when
-        it died loading models, counted as one that could not start)."""
+    def _crashed(self, worker: _Worker, pending: list[ImageJob], collect: ResultCallback) -> None:
         worker.process.join(1)
-        code, path = worker.process.exitcode, worker.task.path
-        loading = " while loading the models" if worker.loading_since is not None else ""
-        replaced = self._lost(worker, f"a worker process crashed while loading the models (exit code {code})")
-        return error_result(path, f"the worker checking this image crashed{loading} (exit code {code}); "
-                                  + ("it was restarted" if replaced else "it was not restarted"), exitcode=code)
+        code = worker.process.exitcode
+        error = error_result(worker.task.path, f"the worker checking this image crashed (exit code {code}); "
+                                               "it was restarted", exitcode=code)
+        self._lost(worker, error, f"a worker process crashed while loading the models (exit code {code})",
+                   pending, collect)
 
     def run(self, jobs: Iterable[ImageJob], collect: ResultCallback) -> None:
         pending = list(jobs)[::-1]
@@ -204,20 +205,17 @@ class WorkerPool:
                     try:
                         result = w.conn.recv()
                     except (EOFError, OSError):
-                        collect(self._crashed(w))
+                        self._crashed(w, pending, collect)
                         continue
                     if w.heard(result):
                         continue
                     w.task, w.deadline = None, math.inf
                     collect(result)
                 elif w.process.sentinel in ready or not w.process.is_alive():
-                    collect(self._crashed(w))
+                    self._crashed(w, pending, collect)
                 elif time.monotonic() > w.deadline and w.loading_since is not None:
-                    collect(error_result(w.task.path, f"not checked: the worker did not finish loading the models "
-                                                      f"within {MODEL_LOADING_LIMIT_S:g} s; it was stopped",
-                                         worker_start=True))
-                    self._lost(w, f"a worker process did not finish loading the models within "
-                                  f"{MODEL_LOADING_LIMIT_S:g} s")
+                    self._lost(w, None, f"a worker process did not finish loading the models within "
+                                        f"{MODEL_LOADING_LIMIT_S:g} s", pending, collect)
                 elif time.monotonic() > w.deadline:
                     collect(error_result(w.task.path, f"checking took longer than the time limit "
                                                       f"({timeout:g} s); the worker was stopped",

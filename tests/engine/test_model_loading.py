@@ -75,16 +75,15 @@ def test_a_worker_loads_once_on_its_first_image_not_before(tmp_path):
 
 
 def test_a_worker_that_dies_loading_is_replaced_then_the_run_reports_the_rest(tmp_path):
-    """One worker: the first crash gets a fresh worker, the second leaves none, and the
-    images left are reported at once."""
+    """One worker: loading does not depend on the image, so after the first crash the image
+    goes to a fresh worker; the second crash leaves none, and every image is reported at
+    once, saying why."""
     results, elapsed = run([CRASHES_LOADING], images(tmp_path, 4), workers=1, timeout=30)
-    messages = [results[f"{i}.png"].findings[0].message for i in range(4)]
-    assert all(r.verdict.value == "error" for r in results.values())
-    assert "crashed while loading the models (exit code 3); it was restarted" in messages[0]
-    assert "crashed while loading the models (exit code 3); it was not restarted" in messages[1]
-    for message in messages[2:]:
-        assert message == ("not checked: a worker process crashed while loading the models (exit code 3); "
-                           "no worker could start")
+    assert sorted(results) == ["0.png", "1.png", "2.png", "3.png"]
+    for result in results.values():
+        assert result.verdict.value == "error"
+        assert result.findings[0].message == ("not checked: a worker process crashed while loading the models "
+                                              "(exit code 3); no worker could start")
     assert elapsed < 25
 
 
@@ -102,7 +101,8 @@ def test_loading_that_never_ends_has_its_own_limit(tmp_path, monkeypatch):
     (result,) = results.values()
     assert result.verdict.value == "error"
     assert "did not finish loading the models within 3 s" in result.findings[0].message
-    assert elapsed < 25  # the loading limit (3 s), not the image's 30 s
+    assert "no worker could start" in result.findings[0].message  # a fresh worker failed too
+    assert elapsed < 25  # the loading limit (3 s, twice), not the image's 30 s
 
 
 def test_spans_nest_and_only_the_outermost_is_told():
