@@ -54,10 +54,10 @@ from typing import Any, Iterable, Mapping, Sequence
 from .version import __version__
 from .config import Plan, RulePlan
 from .imageio import ImageLoadError, read_source, sha256_of
-from .inputs import is_url
+from .inputs import CACHE_DIRNAME, is_url
 from .job import ImageJob
 from .model import Finding, ImageResult, Region, Severity, verdict_for
-from .replay import CACHE_DIRNAME, RECORDS_DIRNAME, SETTLED_NS
+from .replay import RECORDS_DIRNAME, SETTLED_NS, file_signature
 from .rule import Rule
 from .runner import finding_sort_key
 from .writing import replace_atomically
@@ -562,13 +562,6 @@ DIGEST_SETTLED_NS = SETTLED_NS
 MAX_DIGESTS = 20_000  # files remembered in digests.json, this run's first (~4 MB, ~26 ms to read)
 
 
-def _file_signature(info: os.stat_result) -> list[int]:
-    """What changes whenever a file's content may have: its identity, size and times. The
-    ctime cannot be set by any tool (touch, tar, rsync, cp -p set only mtime), and writing
-    the file, renaming another over it or changing its mode moves it."""
-    return [info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns]
-
-
 class DigestMemo:
     """The SHA-256 of the local images of earlier runs (``<root>/v<format>/digests.json``),
     by absolute path and file signature, so that a warm run does not read and hash every
@@ -601,7 +594,7 @@ class DigestMemo:
         except OSError:
             info = None
         if info is not None and stat.S_ISREG(info.st_mode):
-            signature = _file_signature(info)
+            signature = file_signature(info)
             entry = self.known.get(path)
             if isinstance(entry, list) and len(entry) == 2 and entry[0] == signature and isinstance(entry[1], str):
                 self.fresh[path] = entry
@@ -611,7 +604,7 @@ class DigestMemo:
         if info is not None and stat.S_ISREG(info.st_mode) \
                 and max(info.st_mtime_ns, info.st_ctime_ns) < started - DIGEST_SETTLED_NS:
             after = os.stat(path)  # the same file, unchanged while it was read
-            if _file_signature(after) == signature:
+            if file_signature(after) == signature:
                 self.fresh[path] = [signature, sha]
         return sha
 

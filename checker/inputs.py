@@ -28,7 +28,8 @@ from .errors import DaskSetupError, import_dask_extra
 # Windows give downloads.
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".webp", ".gif", ".bmp", ".tif", ".tiff")
 
-SKIPPED_FOLDERS = (".git", ".noticer_cache", ".venv", "__pycache__")
+CACHE_DIRNAME = ".noticer_cache"  # the result cache's folder (checker.cache)
+SKIPPED_FOLDERS = (".git", CACHE_DIRNAME, ".venv", "__pycache__")
 REPEATED_FOLDER = "symlink loop or repeated folder, skipped"  # its images are found once: only a note
 
 

@@ -52,12 +52,11 @@ import sys
 from pathlib import Path
 from typing import Any, Iterable, NamedTuple, Sequence
 
-from .inputs import find_images, sidecar_paths
+from .inputs import CACHE_DIRNAME, find_images, sidecar_paths
 from .writing import ReportWriteError, replace_atomically, write_report, wrote_message
 
 RECORD_FORMAT = 1
 RECORDS_DIRNAME = "replay"
-CACHE_DIRNAME = ".noticer_cache"
 CONFIG_NAMES = ("noticer.toml", "pyproject.toml")
 KEEP_RECORDS = 32  # the most recent records kept per cache folder
 MAX_RECORD_BYTES = 64 << 20
@@ -205,15 +204,23 @@ def armed() -> Command | None:
 
 # ----------------------------------------------------------------------------- stamps
 
+def file_signature(info: os.stat_result) -> list[int]:
+    """What changes whenever a file's content may have: its identity, size and times. The
+    ctime cannot be set by any tool (touch, tar, rsync, cp -p set only mtime), and writing
+    the file, renaming another over it or changing its mode moves it."""
+    return [info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns]
+
+
 def file_stamp(path: str) -> list[int] | None:
-    """What ``os.stat`` says of a path (following links): None when nothing is there."""
+    """What ``os.stat`` says of a path (following links): its :func:`file_signature` and
+    mode; None when nothing is there."""
     try:
         st = os.stat(path)
     except (FileNotFoundError, NotADirectoryError):
         return None
     except OSError as exc:
         return [-1, exc.errno or 0]
-    return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_mode]
+    return [*file_signature(st), st.st_mode]
 
 
 def folder_stamp(path: str) -> str | None:
