@@ -28,7 +28,11 @@ figures say so). Then it runs the real command line, as a user would, and prints
 * the time of the loop a user would otherwise script, ``tesseract IMAGE stdout`` over the
   same images in the same run, and the ratio noticer / tesseract (wall and CPU);
 * the targets of issue #19 beside each figure: >= 20 images/s with --jobs 2, <= 0.3 of the
-  tesseract loop's time, warm <= 2% of cold, <= 700 MiB per worker, start-up < 1 s.
+  tesseract loop's time, warm <= 2% of cold, <= 700 MiB per worker, start-up < 1 s;
+* with ``--by-family``, what checking less costs: a cold ``--jobs 2`` run per selection of rule
+  families (``--select HAND``, ``TEXT``, ``ALIGN``, ``HAND,ALIGN``, ``IMG,META``, or the ones
+  given) over the same folder, beside the default check, in images/s, CPU per image, the ratio
+  to the tesseract loop and the peak memory per worker.
 
 Timings are medians of ``--repeat`` runs; other people's jobs share this machine. The runs
 use a copy of checker/ and rules/ taken at the start (``--live-code`` to run the work tree).
@@ -704,6 +708,29 @@ def first_with_lettering(images: list[Path]) -> Path | None:
     return None
 
 
+# the selections --by-family measures when given none: each family alone, the two image-only
+# families together (illustrations without lettering), and the cheap checks only
+FAMILY_SELECTIONS = ("HAND", "TEXT", "ALIGN", "HAND,ALIGN", "IMG,META")
+
+
+def selection_figures(run: Run, n: int, tesseract_s: float) -> dict:
+    """The figures of one cold run over ``n`` images, as the --by-family table shows them."""
+    return {"seconds": run.seconds, "images_per_s": n / run.seconds, "cpu_ms_per_image": 1000 * run.cpu_s / n,
+            "ratio_vs_tesseract": run.seconds / tesseract_s,
+            "peak_worker_mib": max(run.worker_peaks_mib, default=0.0),
+            "flagged": sum(image["verdict"] in ("warn", "fail") for image in run.report["images"])}
+
+
+def selection_table(rows: dict[str, dict]) -> list[str]:
+    """The --by-family table's lines, one row per selection in the order given."""
+    lines = [f"  {'--select':14s} {'images/s':>9s} {'CPU ms/image':>13s} {'/ tesseract':>12s} "
+             f"{'peak MiB':>9s} {'flagged':>8s}"]
+    for selection, row in rows.items():
+        lines.append(f"  {selection:14s} {row['images_per_s']:9.2f} {row['cpu_ms_per_image']:13.0f} "
+                     f"{row['ratio_vs_tesseract']:12.2f} {row['peak_worker_mib']:9.0f} {row['flagged']:8d}")
+    return lines
+
+
 def median_run(runs: list[Run]) -> Run:
     return sorted(runs, key=lambda r: r.seconds)[len(runs) // 2]
 
@@ -743,8 +770,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="also write the cold --jobs 2 JSON report here (for bench.compare_reports)")
     parser.add_argument("--live-code", action="store_true",
                         help="run the work tree's code instead of a copy taken at the start")
+    parser.add_argument("--by-family", nargs="*", metavar="SELECTION",
+                        help="also a cold --jobs 2 run per selection of rules (default: "
+                             + ", ".join(FAMILY_SELECTIONS) + "): what checking less costs")
     parser.add_argument("noticer_args", nargs="*", help="extra `noticer check` options, after --")
     args = parser.parse_args(argv)
+    if args.by_family is not None and any(a.startswith(("--select", "--extend-select")) for a in args.noticer_args):
+        parser.error("--by-family chooses the rules of its runs: give no --select after --")
+    selections = tuple(args.by_family or FAMILY_SELECTIONS) if args.by_family is not None else ()
 
     load_before = _load()
     with tempfile.TemporaryDirectory(prefix="noticer-speed-") as tmp:
@@ -801,6 +834,8 @@ def main(argv: list[str] | None = None) -> int:
         cold2, warm, warm_full = median_run(cold2_runs), median_run(warm_runs), median_run(full_runs)
         tess_runs = [tesseract_loop(images) for _ in range(args.repeat)]
         tess, tess_cpu = sorted(tess_runs)[len(tess_runs) // 2]
+        selection_runs = {selection: median_run([run_noticer(targets, 2, None, extra + ["--select", selection], workdir)
+                                                 for _ in range(args.repeat)]) for selection in selections}
         cpu_rows = [] if args.no_rule_cpu else measure_rule_cpu(images, extra, workdir)
         stages = measure_stages(images, extra, workdir) if args.stages else {}
         if args.report:
@@ -840,6 +875,9 @@ def main(argv: list[str] | None = None) -> int:
         "ocr_gate_passed": gated, "ocr_without_lines": [path for path, _ in unread],
         "verdicts": {v: sum(i["verdict"] == v for i in cold2.report["images"]) for v in ("pass", "warn", "fail", "error")},
     }
+    if selections:
+        figures["by_family"] = {"(none)": selection_figures(cold2, n, tess),
+                                **{sel: selection_figures(run, n, tess) for sel, run in selection_runs.items()}}
     if cold1:
         figures.update(cold_jobs1_s=cold1.seconds, images_per_s_jobs1=n / cold1.seconds,
                        ratio_vs_tesseract_jobs1=cold1.seconds / tess, same_report_jobs1_jobs2=same_jobs)
@@ -873,6 +911,10 @@ def main(argv: list[str] | None = None) -> int:
           f"(max {peak:.0f} MiB)   [target <= {TARGETS['peak_worker_mib']:.0f}]; main process "
           f"{figures['main_process_peak_mib']:.0f} MiB; other child processes (library forks, tesseract): "
           f"{len(helpers)}, max {figures['helper_process_peak_mib']:.0f} MiB")
+    if selections:
+        print("cold --jobs 2 with fewer rules (--select; the same folder; flagged: images that warn or fail):")
+        for line in selection_table(figures["by_family"]):
+            print(line)
     if kinds:
         print("median ms per image by kind (wall, all rules + load): "
               + ", ".join(f"{kind} {ms:.0f}" for kind, ms in kinds.items()))

@@ -183,3 +183,60 @@ def test_ocr_without_lines_counts_the_images_read_for_nothing():
                          image("c.png", False, [], 4.0), image("d.png", None, [], 0.0),
                          image("e.png", True, [], 30.0)]}
     assert speed.ocr_without_lines(report) == (3, [("b.png", 121.0), ("e.png", 31.0)])
+
+
+def _report(paths, verdict):
+    return {"images": [{"path": str(p), "verdict": verdict, "findings": [], "timings_ms": {"load": 1.0},
+                        "observations": {}} for p in paths]}
+
+
+def test_by_family_runs_each_selection_cold_and_prints_it_beside_the_default(monkeypatch, tmp_path, capsys):
+    """Wiring of --by-family, with the command line and the tesseract loop stood in for: each
+    selection gets its own cold --jobs 2 run without a cache, and its figures come from that run."""
+    calls = []
+    costs = {None: (4.0, 8.0, "warn"), "HAND": (1.0, 1.5, "fail"), "IMG,META": (0.5, 0.6, "pass")}
+
+    def fake_run(targets, jobs, cache_dir, extra, workdir, env=None):
+        selection = extra[extra.index("--select") + 1] if "--select" in extra else None
+        calls.append((jobs, cache_dir, selection, tuple(extra)))
+        seconds, cpu, verdict = costs[selection]
+        paths = targets if isinstance(targets, list) else sorted(Path(targets).iterdir())
+        peaks = [100.0 * seconds, 50.0]
+        return speed.Run(seconds, _report(paths, verdict), peaks, [], 40.0, 0, cpu)
+
+    monkeypatch.setattr(speed, "run_noticer", fake_run)
+    monkeypatch.setattr(speed, "tesseract_loop", lambda images: (10.0, 9.0))
+    figures = tmp_path / "figures.json"
+    assert speed.main(["--synthetic", "--count", "4", "--size", "64", "--no-rule-cpu", "--live-code",
+                       "--json", str(figures), "--by-family", "HAND", "IMG,META", "--", "--profile", "strict"]) == 0
+    out = capsys.readouterr().out
+    selected = [c for c in calls if c[2] is not None]
+    assert [(jobs, cache, sel) for jobs, cache, sel, _ in selected] == [(2, None, "HAND"), (2, None, "IMG,META")]
+    assert all(extra[:2] == ("--profile", "strict") for *_, extra in selected), "the user's other options are kept"
+    import json
+
+    rows = json.loads(figures.read_text())["by_family"]
+    assert list(rows) == ["(none)", "HAND", "IMG,META"]
+    assert rows["HAND"]["images_per_s"] == 4.0 and rows["HAND"]["cpu_ms_per_image"] == 375.0
+    assert rows["HAND"]["ratio_vs_tesseract"] == 0.1 and rows["HAND"]["peak_worker_mib"] == 100.0
+    assert rows["HAND"]["flagged"] == 4 and rows["IMG,META"]["flagged"] == 0 and rows["(none)"]["flagged"] == 4
+    assert rows["(none)"]["images_per_s"] == 1.0
+    assert "cold --jobs 2 with fewer rules" in out
+    table = out.split("cold --jobs 2 with fewer rules", 1)[1].splitlines()
+    assert table[2].split() == ["(none)", "1.00", "2000", "0.40", "400", "4"]
+    assert table[3].split() == ["HAND", "4.00", "375", "0.10", "100", "4"]
+
+
+def test_by_family_defaults_to_every_family_and_refuses_a_select_of_its_own(monkeypatch, tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        speed.main(["--synthetic", "--by-family", "--", "--select", "HAND"])
+    assert stop.value.code == 2 and "--by-family chooses the rules" in capsys.readouterr().err
+    assert speed.FAMILY_SELECTIONS == ("HAND", "TEXT", "ALIGN", "HAND,ALIGN", "IMG,META")
+    seen = []
+    monkeypatch.setattr(speed, "run_noticer", lambda targets, jobs, cache_dir, extra, workdir, env=None: (
+        seen.append(extra[-1] if "--select" in extra else None),
+        speed.Run(1.0, _report(sorted(Path(targets).iterdir()) if not isinstance(targets, list) else targets, "pass"),
+                  [10.0], [], 1.0, 0, 1.0))[1])
+    monkeypatch.setattr(speed, "tesseract_loop", lambda images: (1.0, 1.0))
+    assert speed.main(["--synthetic", "--count", "2", "--size", "64", "--no-rule-cpu", "--live-code", "--by-family"]) == 0
+    assert [s for s in seen if s is not None] == list(speed.FAMILY_SELECTIONS)
