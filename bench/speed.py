@@ -56,6 +56,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bench import environment_before_limits
+
 ROOT = Path(__file__).resolve().parents[1]
 KINDS = ("scene", "seam", "sign", "sign-typo", "clutter", "hand", "hand-six", "metadata")  # --synthetic
 CORPUS = ROOT.parent / "shared" / "corpus"
@@ -397,6 +399,15 @@ def _code_env(workdir: Path) -> dict[str, str]:
     return env
 
 
+def _in_process_env(workdir: Path) -> dict[str, str]:
+    """The environment of an in-process pass (rules checked in a process the bench starts):
+    the measured code and this checkout's bench; the thread limits come with the environment
+    (set by the bench package, see bench/__init__.py)."""
+    env = _code_env(workdir)
+    env["PYTHONPATH"] = os.pathsep.join([env.get("PYTHONPATH", ""), str(ROOT)]).strip(os.pathsep)
+    return env
+
+
 def run_noticer(targets: Path | list[Path], jobs: int, cache_dir: Path | None, extra: list[str],
                 workdir: Path, env: dict[str, str] | None = None) -> Run:
     """``noticer check`` over a folder or a list of files, as a user runs it; its wall time,
@@ -430,11 +441,12 @@ def tesseract_loop(images: list[Path]) -> tuple[float, float]:
     binary = shutil.which("tesseract")
     if binary is None:
         raise SystemExit("tesseract is not installed (apt-get install tesseract-ocr)")
+    env = environment_before_limits()  # as a user's own loop runs: tesseract's OpenMP threads as they come
     cpu_before = _children_cpu_s()
     started = time.perf_counter()
     for image in images:
         subprocess.run([binary, str(image), "stdout"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                       check=False)
+                       check=False, env=env)
     return time.perf_counter() - started, _children_cpu_s() - cpu_before
 
 
@@ -554,8 +566,7 @@ def measure_rule_cpu(paths: list[Path], extra: list[str], workdir: Path) -> list
     out = workdir / "rule-cpu.json"
     code = (f"import json, sys; from bench.speed import rule_cpu_ms; "
             f"json.dump(rule_cpu_ms(json.loads(sys.argv[1]), json.loads(sys.argv[2])), open(sys.argv[3], 'w'))")
-    env = _code_env(workdir)
-    env["PYTHONPATH"] = os.pathsep.join([env.get("PYTHONPATH", ""), str(ROOT)]).strip(os.pathsep)
+    env = _in_process_env(workdir)
     subprocess.run([sys.executable, "-c", code, json.dumps([str(p) for p in paths]), json.dumps(extra), str(out)],
                    cwd=workdir, env=env, check=True, stdout=subprocess.DEVNULL)
     return json.loads(out.read_text())
@@ -618,8 +629,7 @@ def measure_stages(paths: list[Path], extra: list[str], workdir: Path) -> dict[s
     out = workdir / "stages.json"
     code = ("import json, sys; from bench.speed import stage_cpu_ms; "
             "json.dump(stage_cpu_ms(json.loads(sys.argv[1]), json.loads(sys.argv[2])), open(sys.argv[3], 'w'))")
-    env = _code_env(workdir)
-    env["PYTHONPATH"] = os.pathsep.join([env.get("PYTHONPATH", ""), str(ROOT)]).strip(os.pathsep)
+    env = _in_process_env(workdir)
     subprocess.run([sys.executable, "-c", code, json.dumps([str(p) for p in paths]), json.dumps(extra), str(out)],
                    cwd=workdir, env=env, check=True, stdout=subprocess.DEVNULL)
     return json.loads(out.read_text())

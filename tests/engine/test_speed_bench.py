@@ -3,6 +3,7 @@
 Speed itself is not asserted here (the machine is shared); `python -m bench.speed` prints it."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -240,3 +241,43 @@ def test_by_family_defaults_to_every_family_and_refuses_a_select_of_its_own(monk
     monkeypatch.setattr(speed, "tesseract_loop", lambda images: (1.0, 1.0))
     assert speed.main(["--synthetic", "--count", "2", "--size", "64", "--no-rule-cpu", "--live-code", "--by-family"]) == 0
     assert [s for s in seen if s is not None] == list(speed.FAMILY_SELECTIONS)
+
+
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+
+def _without_thread_limits(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _THREAD_VARIABLES}
+    env["PYTHONPATH"] = str(speed.ROOT)
+    return {**env, **extra}
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir() or (os.cpu_count() or 1) < 2,
+                    reason="counts threads in /proc; with one core OpenBLAS starts no extra thread anyway")
+def test_benchmarks_start_no_blas_threads_beside_the_rules():
+    """A benchmark times the rules in its own process, after importing NumPy; importing the
+    bench package first limits the threads as in a worker, or OpenBLAS's idle threads spin
+    beside the rules and inflate the CPU figures."""
+    probe = "import os, numpy; numpy.ones((64, 64)) @ numpy.ones((64, 64)); print(len(os.listdir('/proc/self/task')))"
+    limited = subprocess.run([sys.executable, "-c", "import bench; " + probe], env=_without_thread_limits(),
+                             capture_output=True, text=True, check=True)
+    assert int(limited.stdout) == 1
+    unlimited = subprocess.run([sys.executable, "-c", probe], env=_without_thread_limits(),
+                               capture_output=True, text=True, check=True)
+    assert int(unlimited.stdout) > 1, "the probe sees OpenBLAS's threads when nothing limits them"
+
+
+def test_the_tesseract_loop_runs_with_the_users_environment(monkeypatch, tmp_path):
+    """The limits are the bench's, not the user's: the plain tesseract loop (the baseline) runs
+    without those the bench added, and keeps the user's own."""
+    probe = ("import os, bench; before = bench.environment_before_limits(); "
+             "print(os.environ['OMP_NUM_THREADS'], before.get('OMP_NUM_THREADS'), before['OPENBLAS_NUM_THREADS'])")
+    out = subprocess.run([sys.executable, "-c", probe], env=_without_thread_limits(OPENBLAS_NUM_THREADS="2"),
+                         capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["1", "None", "2"]
+    seen = []
+    monkeypatch.setattr(speed.subprocess, "run", lambda command, **kw: seen.append(kw.get("env")))
+    monkeypatch.setattr(speed.shutil, "which", lambda name: "/usr/bin/tesseract")
+    monkeypatch.setattr(speed, "environment_before_limits", lambda: {"MARK": "user"})
+    speed.tesseract_loop([tmp_path / "a.png", tmp_path / "b.png"])
+    assert seen == [{"MARK": "user"}] * 2
