@@ -234,10 +234,13 @@ def test_by_family_defaults_to_every_family_and_refuses_a_select_of_its_own(monk
     assert stop.value.code == 2 and "--by-family chooses the rules" in capsys.readouterr().err
     assert speed.FAMILY_SELECTIONS == ("HAND", "TEXT", "ALIGN", "HAND,ALIGN", "IMG,META")
     seen = []
-    monkeypatch.setattr(speed, "run_noticer", lambda targets, jobs, cache_dir, extra, workdir, env=None: (
-        seen.append(extra[-1] if "--select" in extra else None),
-        speed.Run(1.0, _report(sorted(Path(targets).iterdir()) if not isinstance(targets, list) else targets, "pass"),
-                  [10.0], [], 1.0, 0, 1.0))[1])
+
+    def fake_run(targets, jobs, cache_dir, extra, workdir, env=None):
+        seen.append(extra[extra.index("--select") + 1] if "--select" in extra else None)
+        paths = targets if isinstance(targets, list) else sorted(Path(targets).iterdir())
+        return speed.Run(1.0, _report(paths, "pass"), [10.0], [], 1.0, 0, 1.0)
+
+    monkeypatch.setattr(speed, "run_noticer", fake_run)
     monkeypatch.setattr(speed, "tesseract_loop", lambda images: (1.0, 1.0))
     assert speed.main(["--synthetic", "--count", "2", "--size", "64", "--no-rule-cpu", "--live-code", "--by-family"]) == 0
     assert [s for s in seen if s is not None] == list(speed.FAMILY_SELECTIONS)
