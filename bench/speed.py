@@ -496,10 +496,7 @@ def ocr_without_lines(report: dict) -> tuple[int, list[tuple[str, float]]]:
 
 def _worker_like_plan(paths: list[str], extra: list[str]):
     """The plan ``noticer check PATHS EXTRA`` resolves, in a process set up as a worker is
-    (one thread per library)."""
-    from checker.headstart import limit_threads
-
-    limit_threads()
+    (one thread per library: the bench package limited the others when it was imported)."""
     import cv2
 
     cv2.setNumThreads(1)
