@@ -23,7 +23,12 @@ demo: setup
 test: setup
 	bash .ci/pytest
 
+# The engine and the rules are compiled to bytecode on every set-up (what is up to date is
+# skipped: ~0.07 s). An editable install leaves that to Python's first import, which never
+# writes it where PYTHONDONTWRITEBYTECODE is set: each run then compiled every module again,
+# ~0.3 s more start-up for a run over one image (1.3 s instead of 1.0 s, measured).
 setup: system-deps $(STAMP)
+	@$(BIN)/python -m compileall -q checker rules
 
 system-deps:
 	@missing=""; \
