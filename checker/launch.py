@@ -1,7 +1,8 @@
 """The ``noticer`` command's entry point. For ``noticer check`` it first replays the recorded
 output of the same command when nothing it depended on has changed (:mod:`checker.replay`),
-else starts the first worker process before importing anything heavy
-(:mod:`checker.headstart`), then runs the command line (:mod:`checker.cli`)."""
+else limits numerical libraries to one thread each and starts the first worker process before
+importing anything heavy (:mod:`checker.headstart`), then runs the command line
+(:mod:`checker.cli`)."""
 from __future__ import annotations
 
 import sys
@@ -39,8 +40,12 @@ def main() -> None:
             if replayed is not None:
                 sys.exit(replayed)
             replay.arm(command)  # the run may be recorded for the next time
-    from .headstart import begin, cancel  # not before: a replay needs no worker (~25 ms of imports)
+    from .headstart import begin, cancel, limit_threads  # not before: a replay needs no worker (~25 ms of imports)
 
+    if checks_images(argv):
+        # before NumPy loads, for the workers and for `--jobs 0`, which checks in this process:
+        # OpenBLAS's idle thread took a core beside it (64 images: 31.2 s of CPU, not 26.5-27.1 s)
+        limit_threads()
     if wants_head_start(argv):
         begin()
     try:

@@ -129,3 +129,36 @@ def test_the_command_leaves_no_worker_behind(tmp_path, args):
                          text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT), name: value})
     assert out.returncode == (2 if "nonsense" in args else 0), out.stderr[-2000:]
     assert _processes_with(marker) == []
+
+
+_THREAD_LIMITS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+# the command line stood in for: it loads NumPy, runs a product and prints how many threads
+# the process has then (OpenBLAS starts its own when nothing limits it)
+_THREADS_PROBE = """
+import os, sys, types
+def command_line(**kw):
+    import numpy
+    numpy.ones((64, 64)) @ numpy.ones((64, 64))
+    print(len(os.listdir('/proc/self/task')))
+sys.modules['checker.cli'] = types.ModuleType('checker.cli')
+sys.modules['checker.cli'].main = command_line
+sys.argv = ['noticer'] + sys.argv[1:]
+from checker.launch import main
+main()
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir() or (os.cpu_count() or 1) < 2,
+                    reason="counts threads through Linux's /proc; OpenBLAS starts one thread per core")
+@pytest.mark.parametrize("args, limited", [
+    (["check", "art", "--jobs", "0"], True),  # checks in the command's own process
+    (["check", "art"], True),
+    (["rules"], False),  # checks nothing: the user's environment as it is
+])
+def test_a_check_limits_numerical_threads_before_numpy_loads(args, limited):
+    env = {k: v for k, v in os.environ.items() if k not in _THREAD_LIMITS}
+    out = subprocess.run([sys.executable, "-c", _THREADS_PROBE, *args], env={**env, "PYTHONPATH": str(ROOT)},
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    threads = int(out.stdout.split()[-1])
+    assert (threads == 1) if limited else (threads > 1), (args, threads)
