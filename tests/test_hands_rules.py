@@ -212,4 +212,4 @@ def test_mediapipe_loads_without_matplotlib_and_its_drawing_helpers_still_import
               "      callable(selfie_segmentation.SelfieSegmentation))\n")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[1]).stdout.split()
-    assert out == ["False"] * 5 + ["True"] * 9 + ["True"] * 4
+    assert out == ["False"] * 5 + ["True"] * 13
