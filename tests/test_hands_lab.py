@@ -57,3 +57,27 @@ def test_no_thread_means_the_first_conversion_fills_them(fresh, monkeypatch):
     assert fresh._filling is None
     rgb = picture(7)
     assert np.array_equal(fresh.rgb_to_lab(rgb), cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB))
+
+
+def test_the_interpreter_waits_for_the_table_thread_before_it_exits(tmp_path):
+    """A process that ends while the tables are being filled (`--jobs 0` over an image without
+    hands: nothing waits for them) lets the thread finish first. A daemon thread was ended as
+    it came back from OpenCV during the interpreter's finalization, and the process aborted;
+    here the stand-in conversion writes a file after a pause, which a thread cut short never
+    does."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    marker = tmp_path / "filled"
+    script = ("import sys, time\n"
+              "from rules.hands import lab\n"
+              "def slow(rgb):\n"
+              "    time.sleep(0.3)\n"
+              "    open(sys.argv[1], 'w').write('filled')\n"
+              "lab._convert = slow\n"
+              "lab.start_tables()\n")
+    out = subprocess.run([sys.executable, "-c", script, str(marker)], capture_output=True, text=True, timeout=60,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert marker.read_text() == "filled"

@@ -8,7 +8,9 @@ MediaPipe and running its first graph, all on the path of a one-image run's star
 :func:`start_tables` lets the hand analysis begin that set-up in a background thread when it
 starts on an image: OpenCV releases the GIL while it computes, so the tables are filled on
 the second core while this thread imports MediaPipe (~150 ms of Python). :func:`rgb_to_lab`
-waits for that thread before converting, so two conversions never run at once."""
+waits for that thread before converting, so two conversions never run at once, and the
+interpreter waits for it before exiting (a few milliseconds at most: it is quick, and started
+well before a run ends)."""
 from __future__ import annotations
 
 import threading
@@ -39,7 +41,11 @@ def start_tables() -> None:
     with _lock:
         if _filling is not None:
             return
-        thread = threading.Thread(target=_fill_tables, name="noticer-lab-tables", daemon=True)
+        # not a daemon: the interpreter waits for it before it finalizes. A daemon thread still
+        # inside OpenCV then (a `--jobs 0` run over an image without hands, on a busy machine)
+        # was ended by Python as it came back for the GIL, through OpenCV's C++ frames, and the
+        # process aborted ("terminate called without an active exception") after its report
+        thread = threading.Thread(target=_fill_tables, name="noticer-lab-tables", daemon=False)
         try:
             thread.start()
         except RuntimeError:  # no thread can start now
