@@ -174,10 +174,12 @@ def test_a_normal_hand_in_lenient_costs_one_detector_run(monkeypatch):
 
 def test_mediapipe_loads_without_matplotlib_and_its_drawing_helpers_still_import():
     """A fresh interpreter: the hands model loads without pulling in matplotlib, the Tasks
-    API's audio and vision packages nor the model downloader's urllib.request, and code that
-    uses MediaPipe's drawing helpers or those packages afterwards, as an attribute or by an
-    import, gets the real ones; Holistic and Pose, which kept the downloader's stand-in, reach
-    the real downloader through it."""
+    API's audio and vision packages, the model downloader's urllib.request nor the solutions
+    noticer does not use (face detection, objectron), and code that uses MediaPipe's drawing
+    helpers, those packages or those solutions afterwards, as an attribute or by an import,
+    gets the real ones; Holistic's graph, which needs the face mesh's options, still opens;
+    Holistic and Pose, which kept the downloader's stand-in, reach the real downloader
+    through it."""
     import subprocess
     import sys
     from pathlib import Path
@@ -186,7 +188,11 @@ def test_mediapipe_loads_without_matplotlib_and_its_drawing_helpers_still_import
               "from rules.hands.analysis import _hands_model\n"
               "_hands_model(1)\n"
               "print('matplotlib' in sys.modules, 'mediapipe.tasks.python.audio' in sys.modules,\n"
-              "      'urllib.request' in sys.modules)\n"
+              "      'urllib.request' in sys.modules, 'mediapipe.python.solutions.objectron' in sys.modules,\n"
+              "      'mediapipe.python.solutions.face_detection' in sys.modules)\n"
+              "import numpy\n"
+              "from rules.hands.analysis import pose_hand_boxes\n"
+              "print(pose_hand_boxes(numpy.zeros((64, 64, 3), numpy.uint8)) == [])  # Holistic's graph opens\n"
               "import mediapipe as mp\n"
               "print(callable(mp.solutions.drawing_utils.draw_landmarks))\n"
               "print(callable(mp.solutions.drawing_styles.get_default_hand_landmarks_style))\n"
@@ -199,7 +205,11 @@ def test_mediapipe_loads_without_matplotlib_and_its_drawing_helpers_still_import
               "from mediapipe.python.solutions import download_utils, holistic, pose\n"
               "print(holistic.download_utils.download_oss_model is download_utils.download_oss_model,\n"
               "      pose.download_utils.download_oss_model is download_utils.download_oss_model)\n"
-              "print('urllib.request' in sys.modules)\n")
+              "print('urllib.request' in sys.modules)\n"
+              "print(callable(mp.solutions.face_mesh.FaceMesh), callable(mp.solutions.objectron.Objectron))\n"
+              "from mediapipe.python.solutions import face_detection, selfie_segmentation\n"
+              "print(face_detection is mp.solutions.face_detection,\n"
+              "      callable(selfie_segmentation.SelfieSegmentation))\n")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[1]).stdout.split()
-    assert out == ["False", "False", "False", "True", "True", "True", "True", "True", "True", "True", "True"]
+    assert out == ["False"] * 5 + ["True"] * 13

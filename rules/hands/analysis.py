@@ -59,13 +59,22 @@ TASK_MODULES = tuple(f"mediapipe.tasks.python.{name}" for name in ("audio", "gen
 # fetches the pose models the wheel does not ship (complexity 0 and 2; noticer's Holistic uses
 # 1, which ships); importing it loads urllib.request and http.client, ~25 ms of a worker's start
 DOWNLOAD_MODULES = ("mediapipe.python.solutions.download_utils",)
+# solutions noticer does not use, which ``mediapipe.solutions`` imports with the rest (and the
+# option messages of their graphs): ~23 ms of a worker's first hand (10 alternated imports,
+# medians 117 and 94 ms; the reports on the corpus's 369 hand images, with and without the
+# pose search, are the same apart from timings). The face mesh stays: Holistic's graph runs
+# its face landmarks, whose refinement options that module's imports register (without it,
+# Holistic fails to open its graph).
+UNUSED_SOLUTION_MODULES = tuple(f"mediapipe.python.solutions.{name}"
+                                for name in ("face_detection", "objectron", "selfie_segmentation"))
 
 
 def import_mediapipe():
     """``import mediapipe``, without the drawing helpers its package imports eagerly (they
     pull in matplotlib.pyplot, ~350 ms of every worker's start-up for code noticer never
-    calls), the Tasks API's packages (``TASK_MODULES``) and the model downloader
-    (``DOWNLOAD_MODULES``). They are stood in for during the import; afterwards the package
+    calls), the Tasks API's packages (``TASK_MODULES``), the model downloader
+    (``DOWNLOAD_MODULES``) and the solutions noticer does not use (``UNUSED_SOLUTION_MODULES``).
+    They are stood in for during the import; afterwards the package
     loads them on first use (``mp.solutions.drawing_utils`` or an explicit import gets the
     real module), and a module that took a stand-in during the import (Holistic and Pose
     keep the downloader) reaches the real module through it (:func:`_stand_in`)."""
@@ -75,7 +84,8 @@ def import_mediapipe():
         import mediapipe  # through the import lock: another thread may still be importing it
 
         return mediapipe
-    stand_ins = {name: _stand_in(name) for name in (*DRAWING_MODULES, *TASK_MODULES, *DOWNLOAD_MODULES)
+    stand_ins = {name: _stand_in(name)
+                 for name in (*DRAWING_MODULES, *TASK_MODULES, *DOWNLOAD_MODULES, *UNUSED_SOLUTION_MODULES)
                  if name not in sys.modules}
     sys.modules.update(stand_ins)
     try:
