@@ -499,7 +499,10 @@ def _worker_like_plan(paths: list[str], extra: list[str]):
     (one thread per library: the bench package limited the others when it was imported)."""
     import cv2
 
+    from checker.allocator import keep_freed_memory
+
     cv2.setNumThreads(1)
+    keep_freed_memory()
     from checker.session import build_plan
 
     # the `noticer check` options that change which rules run and how (others are ignored here)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 
 from . import replay
+from .allocator import keep_freed_memory
 
 NO_CHECK_FLAGS = frozenset({"-h", "--help", "--version"})
 
@@ -48,6 +49,8 @@ def main() -> None:
         limit_threads()
     if wants_head_start(argv):
         begin()
+    elif checks_images(argv):  # --jobs 0: this process checks the images, as a worker would
+        keep_freed_memory()
     try:
         from .cli import main as command_line
 

@@ -28,6 +28,7 @@ from collections import deque
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterator, Sequence
 
+from ..allocator import keep_freed_memory
 from ..config import Plan
 from ..errors import DaskSetupError, import_dask_extra
 from ..inputs import absolute_source, is_url
@@ -52,7 +53,9 @@ _CHECK_LOCK = threading.Lock()  # one image at a time per process: models are no
 
 @functools.lru_cache(maxsize=1)
 def _prepare_worker_process() -> None:
-    """Once per worker process, like the local pool: no nested thread pools in OpenCV."""
+    """Once per worker process, like the local pool: no nested thread pools in OpenCV, and
+    memory an image frees kept for the next (:mod:`checker.allocator`)."""
+    keep_freed_memory()
     try:
         import cv2
 

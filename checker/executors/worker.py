@@ -11,13 +11,15 @@ import os
 import sys
 
 from .. import loading
+from ..allocator import keep_freed_memory
 from ..runner import check_image, error_result
 
 
 def worker_main(conn) -> None:
     """A worker process: import, take ``("start",)``, then image jobs until None. Its
     numerical libraries use one thread each: the environment saying so was set before the
-    process started."""
+    process started. Memory an image frees is kept for the next (:mod:`checker.allocator`)."""
+    keep_freed_memory()
     try:
         import cv2
 
