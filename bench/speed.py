@@ -652,6 +652,19 @@ def per_source_cpu(rows: list[dict[str, float]], paths: list[Path]) -> dict[str,
     return {source: statistics.fmean(v) for source, v in sorted(by_source.items())}
 
 
+def throughput_ceilings(mean_ms: float, per_source_ms: dict[str, float], workers: int = 2) -> dict:
+    """What the checking alone allows: the images/s ``workers`` cores kept busy would reach at
+    the in-process CPU per image (no start-up, model loading, reporting or idle core), for the
+    folder and for a folder of its cheapest source only; and the CPU per image the throughput
+    target leaves."""
+    cheapest = min(per_source_ms, key=per_source_ms.get) if per_source_ms else None
+    return {"folder_images_per_s": workers * 1000.0 / mean_ms if mean_ms > 0 else None,
+            "cheapest_source": cheapest,
+            "cheapest_source_ms": per_source_ms[cheapest] if cheapest else None,
+            "cheapest_source_images_per_s": workers * 1000.0 / per_source_ms[cheapest] if cheapest else None,
+            "target_ms_per_image": workers * 1000.0 / TARGETS["images_per_s_jobs2"]}
+
+
 # ----------------------------------------------------------------------------- runs
 
 def source_digest(root: Path = ROOT) -> str:
@@ -935,6 +948,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {rule:28s} {v['mean']:8.1f} {v['max']:8.1f} {100 * v['share']:5.1f}%")
         print("CPU ms per image by source: " + ", ".join(f"{s} {ms:.0f}" for s, ms in
                                                          figures["per_source_cpu_ms"].items()))
+        ceiling = figures["ceilings"] = throughput_ceilings(total, figures["per_source_cpu_ms"])
+        if ceiling["cheapest_source"]:
+            print(f"ceiling on 2 busy cores from that CPU alone (no start-up, loading or idle core): "
+                  f"{ceiling['folder_images_per_s']:.1f} images/s for this folder, "
+                  f"{ceiling['cheapest_source_images_per_s']:.1f} for a folder of its cheapest source only "
+                  f"({ceiling['cheapest_source']}, {ceiling['cheapest_source_ms']:.0f} ms); "
+                  f"{TARGETS['images_per_s_jobs2']:.0f} images/s leaves {ceiling['target_ms_per_image']:.0f} ms per image")
     if stages:
         print("CPU ms per image by stage (profiled in-process pass; a stage includes what it calls):")
         for label, ms in stages.items():

@@ -84,6 +84,8 @@ def test_benchmark_runs_end_to_end_and_prints_every_figure(tmp_path, capsys):
     assert data["cold_jobs2_cpu_s"] > 0 and data["tesseract_loop_cpu_s"] > 0
     assert set(data["rule_cpu_ms"]) == {"load", "metadata.generation-info", "image.too-small"}
     assert len(data["targets_met"]) == 5
+    assert "ceiling on 2 busy cores" in out
+    assert data["ceilings"]["cheapest_source"] in data["per_source_cpu_ms"]
 
 
 def _fake_corpus(root, per_folder: int):
@@ -284,3 +286,12 @@ def test_the_tesseract_loop_runs_with_the_users_environment(monkeypatch, tmp_pat
     monkeypatch.setattr(speed, "environment_before_limits", lambda: {"MARK": "user"})
     speed.tesseract_loop([tmp_path / "a.png", tmp_path / "b.png"])
     assert seen == [{"MARK": "user"}] * 2
+
+
+def test_ceilings_are_what_two_busy_cores_reach_at_the_measured_cpu():
+    ceiling = speed.throughput_ceilings(400.0, {"clean": 250.0, "seams": 125.0, "text_ai": 650.0})
+    assert ceiling["folder_images_per_s"] == pytest.approx(5.0)
+    assert ceiling["cheapest_source"] == "seams"
+    assert ceiling["cheapest_source_images_per_s"] == pytest.approx(16.0)
+    assert ceiling["target_ms_per_image"] == pytest.approx(2 * 1000.0 / speed.TARGETS["images_per_s_jobs2"])
+    assert speed.throughput_ceilings(400.0, {})["cheapest_source"] is None
