@@ -78,5 +78,7 @@ def test_the_command_keeps_freed_memory_only_when_it_checks_in_its_own_process(m
     cli.main = lambda prog_name: None
     monkeypatch.setitem(sys.modules, "checker.cli", cli)
     monkeypatch.setattr(sys, "argv", ["noticer", *args])
+    monkeypatch.setattr(launch, "exit_now", lambda code: calls.append(("exit", code)))
     launch.main()
+    calls.remove(("exit", 0))
     assert calls == (["kept"] if kept else [])

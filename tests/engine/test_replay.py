@@ -25,14 +25,16 @@ from checker import replay
 from tests.helpers import without_timings
 
 WRAPPER = """
-import os, sys
+import atexit, os, sys
 sys.argv = ["noticer", *sys.argv[1:]]
 from checker import launch
-try:
-    launch.main()
-finally:
+
+def note():
     with open(os.environ["NOTICER_TEST_TRACE"], "w") as fh:
         fh.write("run" if "checker.cli" in sys.modules else "replay")
+
+atexit.register(note)  # the command ends through its atexit handlers (launch.exit_now)
+launch.main()
 """
 CHEAP = ("--select", "IMG,META", "--jobs", "0", "--no-progress")
 
