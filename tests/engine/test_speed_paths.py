@@ -41,7 +41,7 @@ def _job(path):
     return build_job(str(path), resolve([rule], {}, cache=False))
 
 
-def test_workers_take_the_largest_files_first_and_the_report_stays_in_path_order(tmp_path, monkeypatch):
+def test_workers_take_the_largest_files_first_and_unknown_sizes_last(tmp_path, monkeypatch):
     from checker.executors import local
 
     sizes = {"a.png": 10, "b.png": 3000, "c.png": 200, "d.png": 3000}
