@@ -231,9 +231,13 @@ def test_unsure_letters_are_not_judged_in_lenient():
 def test_two_edit_lookup_finds_what_applying_one_edit_twice_finds(word):
     """The C look-up gives the same words as pyspellchecker's own two-edit expansion (which
     builds every string two edits away), without its cost."""
-    from rules.text.words import _checker, known_within_two_edits
+    from spellchecker import SpellChecker
 
-    checker = _checker("en")
+    from rules.text.words import EXTRA_WORD_FREQUENCY, extra_words, known_within_two_edits
+
+    checker = SpellChecker(language="en", distance=1)
+    counts = checker.word_frequency.dictionary
+    checker.word_frequency.load_json({w: EXTRA_WORD_FREQUENCY for w in extra_words("en") if w not in counts})
     assert known_within_two_edits(word, "en") == checker.known(checker.edit_distance_2(word))
 
 

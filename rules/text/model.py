@@ -33,7 +33,7 @@ The rewritten graphs are kept in the user's cache folder (``$XDG_CACHE_HOME/noti
 else ``~/.cache/noticer/models``; ``NOTICER_MODEL_CACHE`` overrides it), keyed by the source
 model's content (its SHA-256, which ``rules/text/ppocr.py`` checks on load), this module's
 code and the ONNX Runtime version, so every checkout and copy of the same models shares one
-entry and none removes another's (old entries go by age and number: ``_prune``). A worker
+entry and none removes another's (old entries go by age and number: ``prune_cache``). A worker
 that finds its entry (intact: its name carries its content's digest) opens it and nothing
 else: the rewrite and its ``onnx`` import, the original session and the probe cost about
 0.2 s of CPU per worker start, which matters to a pre-commit hook checking one image. When
@@ -397,16 +397,20 @@ def find_cached(model_digest: str) -> Path | None:
     return None
 
 
-def _prune(folder: Path, keep: Path) -> None:
+def prune_cache(folder: Path, keep: Path, ours: re.Pattern = _OURS, suffix: str = _ENTRY_SUFFIX,
+                max_entries: int | None = None) -> None:
     """Remove cache entries (and temporary files a killed process left) not used for
-    CACHE_MAX_AGE_DAYS, then all but the CACHE_MAX_ENTRIES most recently used; never
-    ``keep``. Entries another checkout still uses are recent and stay."""
+    CACHE_MAX_AGE_DAYS, then all but the ``max_entries`` (CACHE_MAX_ENTRIES) most recently used; never ``keep``.
+    Entries another checkout still uses are recent and stay. ``ours`` names what may be
+    removed, ``suffix`` ends the entries' names (the word lists of ``rules/text/wordlist.py``
+    share the folder with their own)."""
     import time
 
+    max_entries = CACHE_MAX_ENTRIES if max_entries is None else max_entries
     now = time.time()
     entries = []
     for path in folder.iterdir():
-        if path == keep or not _OURS.fullmatch(path.name):
+        if path == keep or not ours.fullmatch(path.name):
             continue
         try:
             used = path.stat().st_mtime
@@ -414,13 +418,13 @@ def _prune(folder: Path, keep: Path) -> None:
             continue
         if path.suffix == ".tmp" and now - used > 86400:
             path.unlink(missing_ok=True)
-        elif path.suffix == _ENTRY_SUFFIX:
+        elif path.name.endswith(suffix):
             if now - used > CACHE_MAX_AGE_DAYS * 86400:
                 path.unlink(missing_ok=True)
             else:
                 entries.append((used, path))
     entries.sort(reverse=True)
-    for _, path in entries[max(0, CACHE_MAX_ENTRIES - 1):]:
+    for _, path in entries[max(0, max_entries - 1):]:
         path.unlink(missing_ok=True)
 
 
@@ -432,15 +436,14 @@ def _rewritten_bytes(model_path: str) -> bytes | None:
     return model.SerializeToString() if counts.total else None
 
 
-def _store(folder: Path, model_digest: str, data: bytes) -> None:
-    """Keep ``data`` as the cache entry of the model whose SHA-256 is ``model_digest``,
-    written to a temporary file renamed into place (two workers starting together never
-    read a half-written file), readable by all like the model it comes from; then apply
-    the cache's bounds. A folder that cannot be written is no error, and leaves no
+def store_entry(path: Path, data: bytes, **bounds) -> None:
+    """Keep ``data`` as the cache entry ``path``, written to a temporary file renamed into
+    place (two workers starting together never read a half-written file), readable by all
+    like the model it comes from; then apply the cache's bounds (``bounds``: those of
+    ``prune_cache`` other than its folder and ``keep``). Raises OSError, and leaves no
     temporary file."""
     temporary = None
     try:
-        path = cached_model_path(model_digest, hashlib.sha256(data).hexdigest())
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as handle:
             temporary = handle.name
@@ -448,11 +451,19 @@ def _store(folder: Path, model_digest: str, data: bytes) -> None:
         os.chmod(temporary, 0o644)
         os.replace(temporary, path)
         temporary = None
-        _prune(path.parent, keep=path)
-    except OSError as exc:
-        log.info("could not keep the rewritten model in %s (%s)", folder, exc)
+        prune_cache(path.parent, keep=path, **bounds)
+    finally:
         if temporary is not None:
             Path(temporary).unlink(missing_ok=True)
+
+
+def _store(folder: Path, model_digest: str, data: bytes) -> None:
+    """Keep ``data`` as the cache entry of the model whose SHA-256 is ``model_digest``
+    (``store_entry``). A folder that cannot be written is no error."""
+    try:
+        store_entry(cached_model_path(model_digest, hashlib.sha256(data).hexdigest()), data)
+    except OSError as exc:
+        log.info("could not keep the rewritten model in %s (%s)", folder, exc)
 
 
 def _matches(original, rewritten, probe_size: tuple[int, int]) -> bool:
