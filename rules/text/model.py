@@ -400,10 +400,10 @@ def find_cached(model_digest: str) -> Path | None:
 def prune_cache(folder: Path, keep: Path, ours: re.Pattern = _OURS, suffix: str = _ENTRY_SUFFIX,
                 max_entries: int | None = None) -> None:
     """Remove cache entries (and temporary files a killed process left) not used for
-    CACHE_MAX_AGE_DAYS, then all but the ``max_entries`` (CACHE_MAX_ENTRIES) most recently used; never ``keep``.
-    Entries another checkout still uses are recent and stay. ``ours`` names what may be
-    removed, ``suffix`` ends the entries' names (the word lists of ``rules/text/wordlist.py``
-    share the folder with their own)."""
+    CACHE_MAX_AGE_DAYS, then all but the ``max_entries`` (default CACHE_MAX_ENTRIES) most
+    recently used; never ``keep``. Entries another checkout still uses are recent and stay.
+    ``ours`` names what may be removed, ``suffix`` ends the entries' names (the word lists of
+    ``rules/text/wordlist.py`` share the folder with their own)."""
     import time
 
     max_entries = CACHE_MAX_ENTRIES if max_entries is None else max_entries

@@ -17,7 +17,7 @@ ONNX Runtime trusts the graphs in the same folder: the folder is the user's own.
 folder cannot be written the list is built each time, as pyspellchecker builds it.
 
 ``WordList.known_one_edit`` gives what pyspellchecker's ``known(edit_distance_1(word))``
-gives (``tests/test_text_words.py`` compares them word by word).
+gives (``tests/test_text_wordlist.py`` compares them word by word).
 """
 from __future__ import annotations
 
