@@ -376,25 +376,32 @@ def cached_model_path(model_digest: str, content_digest: str) -> Path:
     return model_cache_dir() / f"{cache_key(model_digest)}-{content_digest[:16]}{_ENTRY_SUFFIX}"
 
 
-def find_cached(model_digest: str) -> Path | None:
-    """The intact cache entry for the model whose SHA-256 is ``model_digest``, or None.
-    An entry whose content does not match its name is removed (it is made again)."""
-    folder = model_cache_dir()
-    for entry in sorted(folder.glob(f"{cache_key(model_digest)}-*{_ENTRY_SUFFIX}")):
-        expected = entry.name[:-len(_ENTRY_SUFFIX)].rsplit("-", 1)[1]
+def intact_entry(folder: Path, stem: str, suffix: str) -> Path | None:
+    """The cache entry ``{stem}-{first 16 hex digits of its content's SHA-256}{suffix}`` in
+    ``folder`` whose content matches its name, or None. An entry that does not match is
+    removed (the caller makes it again); the one found is touched (the age bound counts from
+    the last use)."""
+    for entry in sorted(folder.glob(f"{stem}-*{suffix}")):
+        expected = entry.name[:-len(suffix)].rsplit("-", 1)[1]
         try:
             intact = file_digest(entry)[:16] == expected
         except OSError:
             continue
         if intact:
-            try:  # the age bound counts from the last use
+            try:
                 os.utime(entry)
             except OSError:
                 pass
             return entry
-        log.info("removing the damaged model cache entry %s", entry)
+        log.info("removing the damaged cache entry %s", entry)
         entry.unlink(missing_ok=True)
     return None
+
+
+def find_cached(model_digest: str) -> Path | None:
+    """The intact cache entry for the model whose SHA-256 is ``model_digest``, or None
+    (``intact_entry``: a damaged entry is removed, and made again)."""
+    return intact_entry(model_cache_dir(), cache_key(model_digest), _ENTRY_SUFFIX)
 
 
 def prune_cache(folder: Path, keep: Path, ours: re.Pattern = _OURS, suffix: str = _ENTRY_SUFFIX,

@@ -127,26 +127,21 @@ def _valid(value) -> bool:
 
 
 def _read_cached(folder: Path, language: str, key: str) -> WordList | None:
-    import os
+    """The list kept under ``key``, or None (``rules.text.model.intact_entry``: a damaged
+    entry is removed; so is an intact one that does not hold a list)."""
+    from rules.text.model import intact_entry
 
-    for entry in sorted(folder.glob(f"words-{language}-{key}-*{_SUFFIX}")):
-        try:
-            data = entry.read_bytes()
-        except OSError:
-            continue
-        if hashlib.sha256(data).hexdigest()[:16] == entry.name[:-len(_SUFFIX)].rsplit("-", 1)[1]:
-            try:
-                value = marshal.loads(data)
-            except (EOFError, ValueError, TypeError):
-                value = None
-            if _valid(value):
-                try:  # the age bound counts from the last use
-                    os.utime(entry)
-                except OSError:
-                    pass
-                return WordList(value[0], frozenset(value[1]), value[2])
-        log.info("removing the damaged word list cache entry %s", entry)
-        entry.unlink(missing_ok=True)
+    entry = intact_entry(folder, f"words-{language}-{key}", _SUFFIX)
+    if entry is None:
+        return None
+    try:
+        value = marshal.loads(entry.read_bytes())
+    except (OSError, EOFError, ValueError, TypeError):
+        value = None
+    if _valid(value):
+        return WordList(value[0], frozenset(value[1]), value[2])
+    log.info("removing the unreadable word list cache entry %s", entry)
+    entry.unlink(missing_ok=True)
     return None
 
 
