@@ -97,6 +97,38 @@ def test_dominant_period_of_a_latent_grid_profile():
     assert seams.dominant_period(rng.normal(10, 0.3, 600)) is None
 
 
+def test_seam_evidence_in_row_chunks_is_the_same_to_the_bit(monkeypatch):
+    # an odd-sized tile-shift case, once in one piece and once a few rows at a time
+    rgb, _truth = gen.tile_shift(gen.drawn_scene(5, (301, 517)), 128, 3, 5)
+    g = gray(rgb)
+    whole = seams.seam_evidence(g)
+    whole_changes = np.abs(np.diff(g, axis=0)).mean(axis=1)
+    monkeypatch.setattr(seams, "CHUNK_BYTES", 7 * 4 * 517)  # 7 rows a chunk: 43 chunks
+    assert len(seams.row_chunks(300, 517)) == 43
+    chunked = seams.seam_evidence(g)
+    assert whole.keys() == chunked.keys()
+    for key in whole:
+        assert whole[key].dtype == chunked[key].dtype and np.array_equal(whole[key], chunked[key]), key
+    changes = seams.mean_abs_row_change(g)
+    assert changes.dtype == np.float32 and np.array_equal(changes, whole_changes)
+
+
+def test_seam_search_holds_no_image_sized_temporary():
+    import tracemalloc
+
+    # 2048 x 2048 float32: 16 MiB. One row difference of the whole image was 16 MiB, its
+    # absolute value another 16; chunks of CHUNK_BYTES (4 MiB) keep the peak well below that
+    g = gray(gen.drawn_scene(2, (512, 512)))
+    g = np.ascontiguousarray(np.tile(g, (4, 4)))
+    tracemalloc.start()
+    try:
+        seams.find_seams_one_axis(g, "horizontal", seams.SeamThresholds())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 0.6 * g.nbytes, peak
+
+
 # ---------------------------------------------------------------------------------------- ALIGN002
 
 
@@ -139,6 +171,22 @@ def test_jpeg_blocks_are_not_a_grid():
     ok, buf = cv2.imencode(".jpg", rgb[:, :, ::-1].copy(), [cv2.IMWRITE_JPEG_QUALITY, 60])
     ctx = ImageContext(Path("x.jpg"), load_image(Path("x.jpg"), data=buf.tobytes()))
     assert run_rule(ALIGN002, ctx, "strict") == []
+
+
+def test_high_pass_is_the_image_less_its_blur_in_one_array():
+    import cv2
+    import tracemalloc
+
+    g = gray(gen.drawn_scene(4, (640, 480)))
+    expected = g - cv2.GaussianBlur(g, (0, 0), 3.0)
+    tracemalloc.start()
+    try:
+        residual = grids.high_pass(g)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert residual.dtype == np.float32 and np.array_equal(residual, expected)
+    assert peak < 1.5 * g.nbytes, peak  # the residual itself, not a blurred copy beside it
 
 
 def test_folded_templates_recover_a_pattern():

@@ -25,7 +25,10 @@ def high_pass(gray: np.ndarray, sigma: float = 3.0) -> np.ndarray:
     import cv2
 
     g = gray.astype(np.float32, copy=False)
-    return g - cv2.GaussianBlur(g, (0, 0), sigma)
+    # the difference written over the blurred copy: one image-sized array instead of two
+    # (8192 x 8192: 256 MiB less at the peak), the same values
+    residual = cv2.GaussianBlur(g, (0, 0), sigma)
+    return np.subtract(g, residual, out=residual)
 
 
 def folded_templates(residual: np.ndarray, period: int, block: int) -> np.ndarray:

@@ -68,6 +68,32 @@ def _upper_median(arrays: list[np.ndarray]) -> np.ndarray:
     return v[5]
 
 
+# rows of an image-sized temporary computed at a time: a difference of a few MiB instead of
+# one (or two) the size of the image (8192 x 8192 float32: 256 MiB each). The numbers are
+# the same: every value comes from the same rows, each reduction runs along one row.
+CHUNK_BYTES = 4 << 20
+
+
+def row_chunks(rows: int, width: int) -> list[tuple[int, int]]:
+    """(start, end) of consecutive blocks of ``rows`` rows, each about ``CHUNK_BYTES`` of
+    float32 ``width`` wide (at least one row)."""
+    step = max(1, CHUNK_BYTES // max(1, 4 * width))
+    return [(a, min(rows, a + step)) for a in range(0, rows, step)]
+
+
+def mean_abs_row_change(g: np.ndarray) -> np.ndarray:
+    """Per row boundary, the mean |difference| between the two rows, in float32 (uint8 would
+    wrap): ``np.abs(np.diff(g, axis=0)).mean(axis=1)``, a few rows at a time."""
+    g = g.astype(np.float32, copy=False)
+    h, w = g.shape
+    out = np.empty(max(0, h - 1), np.float32)
+    for a, b in row_chunks(h - 1, w):
+        d = g[a + 1: b + 1] - g[a: b]
+        out[a:b] = np.abs(d, out=d).mean(axis=1)
+        del d  # before the next chunk's is made
+    return out
+
+
 def _local_reference(values: np.ndarray, window: int, spread: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
     """Median and robust spread of ``values`` (rows x bands) over the rows around each row,
     leaving the row itself and its two direct neighbours out (a seam must not explain itself)."""
@@ -130,12 +156,16 @@ def seam_evidence(gray: np.ndarray, params: SeamParams = SeamParams()) -> dict[s
     nb = max(1, w // band)
     used = nb * band
     x0 = (w - used) // 2
-    d = g[1:, x0: x0 + used] - g[:-1, x0: x0 + used]
-    signed = d.reshape(h - 1, nb, band).mean(axis=2)
-    # |d| clipped in place: the same values without two more image-sized temporaries
-    np.abs(d, out=d)
-    np.minimum(d, params.clip, out=d)
-    absd = d.reshape(h - 1, nb, band).mean(axis=2)
+    signed = np.empty((h - 1, nb), np.float32)
+    absd = np.empty((h - 1, nb), np.float32)
+    for a, b in row_chunks(h - 1, used):
+        d = g[a + 1: b + 1, x0: x0 + used] - g[a: b, x0: x0 + used]
+        signed[a:b] = d.reshape(b - a, nb, band).mean(axis=2)
+        # |d| clipped in place: the same values without two more temporaries
+        np.abs(d, out=d)
+        np.minimum(d, params.clip, out=d)
+        absd[a:b] = d.reshape(b - a, nb, band).mean(axis=2)
+        del d  # before the next chunk's is made
     absd = _phase_normalised(absd, params.jpeg_period)
 
     step_med, step_spread = _local_reference(signed, params.window)
@@ -236,7 +266,7 @@ def find_seams_one_axis(gray: np.ndarray, axis: str, thresholds: SeamThresholds,
     if g.shape[0] < 2:
         return []
     # a nearest-neighbour upscale repeats rows: judge the distinct rows, then map back
-    changes = np.abs(np.diff(g.astype(np.float32, copy=False), axis=0)).mean(axis=1)  # float: uint8 would wrap
+    changes = mean_abs_row_change(g)
     repeated = changes < 0.05
     if repeated.mean() > 0.3:
         keep = np.concatenate([[0], np.flatnonzero(~repeated) + 1])
