@@ -23,7 +23,8 @@ def check(paths: Sequence[str | os.PathLike] | str | os.PathLike, *, profile: st
           **plan_options: Any) -> Report:
     """Check files and folders and return the :class:`Report` (``report.to_dict()`` is the JSON).
 
-    By default (``jobs=None``) images are checked in worker processes, one per core, as on
+    By default (``jobs=None``) images are checked in worker processes, one per core (fewer
+    when memory is short: ``checker.executors.local.default_jobs``), as on
     the command line: a decoder or model that crashes, or an image past ``timeout``, costs
     that image an IMG001 finding and the call returns. ``jobs=N`` uses N workers.
     ``jobs=0`` checks in this process: no start-up cost, but no protection either: a native

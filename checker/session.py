@@ -83,7 +83,7 @@ def run_paths(paths: Sequence[str | Path], plan: Plan, jobs: int | None = None,
     """Check every path (reported as given; its bytes read from ``sources[path]`` when
     there); results come back sorted by path. Cached results are reported at once and only
     the rest is checked: in this process (``jobs=0``, no crash or time-limit isolation), in
-    ``jobs`` worker processes (default: one per core), or on the Dask cluster at
+    ``jobs`` worker processes (default: ``default_jobs``), or on the Dask cluster at
     ``plan.scheduler`` with ``plan.executor == "dask"``."""
     workers = default_jobs() if jobs is None else jobs
     sources = sources or {}

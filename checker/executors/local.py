@@ -30,6 +30,7 @@ from typing import Any, Callable, Iterable, Sequence
 from .. import headstart
 from ..headstart import StartedWorker
 from ..job import ImageJob
+from ..machine import available_memory, usable_cores
 from ..model import ImageResult
 from ..runner import check_image, error_result
 
@@ -37,11 +38,22 @@ ResultCallback = Callable[[ImageResult], None]
 MODEL_LOADING_LIMIT_S = 180.0  # loading the models an image needs (see checker.loading)
 
 
-def default_jobs() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:
-        return max(1, os.cpu_count() or 1)
+# the memory the default number of workers leaves each: a worker's peak was 540-660 MiB on
+# the issue #19 folder (bench.speed) and ~1.05 GB on one 8192 x 8192 image
+WORKER_MEMORY_BYTES = 768 << 20
+
+
+def default_jobs(cores: int | None = None, memory: int | None = None) -> int:
+    """Workers when ``--jobs`` is not given: one per core this process may use, but no more
+    than the available memory holds at ``WORKER_MEMORY_BYTES`` each (at least one). A 32-core
+    machine with 8 GiB free, or a container limited to 2 GiB, would otherwise start workers
+    the kernel then kills for want of memory (each image they held reported as IMG001).
+    ``cores``/``memory``: as measured (:mod:`checker.machine`) when not given."""
+    cores = usable_cores() if cores is None else cores
+    memory = available_memory() if memory is None else memory
+    if memory is None:  # not known here (not Linux): one per core
+        return cores
+    return max(1, min(cores, memory // WORKER_MEMORY_BYTES))
 
 
 def largest_first(jobs: Sequence[ImageJob]) -> list[ImageJob]:
