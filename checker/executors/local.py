@@ -38,8 +38,8 @@ ResultCallback = Callable[[ImageResult], None]
 MODEL_LOADING_LIMIT_S = 180.0  # loading the models an image needs (see checker.loading)
 
 
-# the memory the default number of workers leaves each: a worker's peak was 540-660 MiB on
-# the issue #19 folder (bench.speed) and ~1.05 GB on one 8192 x 8192 image
+# the memory the default number of workers leaves each: a worker's peak was 520-660 MiB on
+# the issue #19 folder (bench.speed) and ~1020 MiB on one 8192 x 8192 image
 WORKER_MEMORY_BYTES = 768 << 20
 
 
