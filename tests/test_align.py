@@ -21,6 +21,20 @@ def gray(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
 
 
+def traced_peak(call):
+    """``call()``'s result and the most memory it held at once (``tracemalloc``: NumPy's
+    arrays are counted)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        result = call()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return result, peak
+
+
 @pytest.fixture(scope="module")
 def scene() -> np.ndarray:
     return gen.drawn_scene(3, (768, 768))
@@ -113,19 +127,56 @@ def test_seam_evidence_in_row_chunks_is_the_same_to_the_bit(monkeypatch):
     assert changes.dtype == np.float32 and np.array_equal(changes, whole_changes)
 
 
-def test_seam_search_holds_no_image_sized_temporary():
-    import tracemalloc
+def test_seams_of_the_uint8_image_are_those_of_its_float32_copy():
+    """The rule passes the uint8 gray image; every measurement must be what the float32 copy
+    it used to pass gave: the evidence arrays to the bit, the seams found, and the helpers that
+    look at single rows (cell jumps, texture, flat share, repeated columns)."""
+    import cv2
 
+    cases = [gen.tile_shift(gen.drawn_scene(5, (301, 517)), 128, 3, 5)[0],
+             gen.tile_brightness(gen.drawn_scene(23, (600, 600)), 200, 4)[0]]
+    base = gen.tile_brightness(gen.drawn_scene(5, (128, 128)), 64, 8)[0]
+    cases.append(np.repeat(np.repeat(base, 4, axis=0), 3, axis=1))  # a nearest-neighbour upscale
+    found = 0
+    for rgb in cases:
+        g8 = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+        g32 = g8.astype(np.float32)
+        for a8, a32 in ((g8, g32), (cv2.transpose(g8), cv2.transpose(g32))):
+            ev8, ev32 = seams.seam_evidence(a8), seams.seam_evidence(a32)
+            for key in ev32:
+                assert ev8[key].dtype == ev32[key].dtype and np.array_equal(ev8[key], ev32[key]), key
+            assert np.array_equal(seams.mean_abs_row_change(a8), seams.mean_abs_row_change(a32))
+            assert np.array_equal(seams._mean_abs_column_change(a8), seams._mean_abs_column_change(a32))
+            for i in (3, a8.shape[0] // 2, a8.shape[0] - 10):
+                assert seams._texture_ratio(a8, i, 0, a8.shape[1]) == seams._texture_ratio(a32, i, 0, a32.shape[1])
+                assert seams._flat_share(a8, i, 0, a8.shape[1]) == seams._flat_share(a32, i, 0, a32.shape[1])
+                for j8, j32 in zip(seams._cell_jumps(a8, i, 0, 64, a8.shape[1] // 64, seams.SeamParams()),
+                                   seams._cell_jumps(a32, i, 0, 64, a32.shape[1] // 64, seams.SeamParams())):
+                    assert np.array_equal(j8, j32)
+        lines = seams.find_seams(g8, ALIGN001.settings().thresholds())
+        assert lines == seams.find_seams(g32, ALIGN001.settings().thresholds())
+        found += len(lines)
+    assert found  # the cases carry seams: the comparison covers the seam-judging code
+
+
+def test_vertical_seam_search_of_uint8_holds_no_float_copy(monkeypatch):
+    # the vertical axis is searched on the transposed image: of the uint8 image, 1 byte a
+    # pixel; a float32 copy (transposed or not) would be 4. The evidence arrays (~25 of one
+    # float32 per 64 px band of each row) add ~1.6 bytes a pixel: 2.6 in all, 5.6 with a
+    # float copy. Chunks of 256 KiB (1/16 of the image) keep the row differences small.
+    g8 = gray(gen.drawn_scene(2, (512, 512))).astype(np.uint8)
+    g8 = np.ascontiguousarray(np.tile(g8, (4, 4)))
+    monkeypatch.setattr(seams, "CHUNK_BYTES", 1 << 18)
+    _, peak = traced_peak(lambda: seams.find_seams_one_axis(g8, "vertical", seams.SeamThresholds()))
+    assert peak < 3.5 * g8.nbytes, peak / g8.nbytes
+
+
+def test_seam_search_holds_no_image_sized_temporary():
     # 2048 x 2048 float32: 16 MiB. One row difference of the whole image was 16 MiB, its
     # absolute value another 16; chunks of CHUNK_BYTES (4 MiB) keep the peak well below that
     g = gray(gen.drawn_scene(2, (512, 512)))
     g = np.ascontiguousarray(np.tile(g, (4, 4)))
-    tracemalloc.start()
-    try:
-        seams.find_seams_one_axis(g, "horizontal", seams.SeamThresholds())
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    _, peak = traced_peak(lambda: seams.find_seams_one_axis(g, "horizontal", seams.SeamThresholds()))
     assert peak < 0.6 * g.nbytes, peak
 
 
@@ -173,20 +224,32 @@ def test_jpeg_blocks_are_not_a_grid():
     assert run_rule(ALIGN002, ctx, "strict") == []
 
 
-def test_high_pass_is_the_image_less_its_blur_in_one_array():
+def test_high_pass_is_the_image_less_its_blur_in_one_array(monkeypatch):
     import cv2
-    import tracemalloc
 
     g = gray(gen.drawn_scene(4, (640, 480)))
     expected = g - cv2.GaussianBlur(g, (0, 0), 3.0)
-    tracemalloc.start()
-    try:
-        residual = grids.high_pass(g)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    monkeypatch.setattr(grids, "BLUR_CHUNK_BYTES", 1 << 18)  # bands of 104 rows
+    residual, peak = traced_peak(lambda: grids.high_pass(g))
     assert residual.dtype == np.float32 and np.array_equal(residual, expected)
     assert peak < 1.5 * g.nbytes, peak  # the residual itself, not a blurred copy beside it
+
+
+def test_high_pass_of_uint8_in_bands_is_the_whole_float_formula_to_the_bit(monkeypatch):
+    import cv2
+
+    g8 = cv2.cvtColor(gen.drawn_scene(4, (517, 301)), cv2.COLOR_RGB2GRAY)
+    g32 = g8.astype(np.float32)
+    expected = g32 - cv2.GaussianBlur(g32, (0, 0), 3.0)
+    assert np.array_equal(grids.high_pass(g8), expected)  # one band
+    monkeypatch.setattr(grids, "BLUR_CHUNK_BYTES", 1)  # the smallest bands: 104 rows, 3 of them
+    assert np.array_equal(grids.high_pass(g8), expected)
+    # a large image: the float32 result is the only image-sized array (the float copy of the
+    # uint8 image and its blur, each image-sized, would make the peak 3x the result)
+    big = np.ascontiguousarray(np.tile(g8, (8, 8)))  # 2408 x 4136
+    monkeypatch.setattr(grids, "BLUR_CHUNK_BYTES", 1 << 20)
+    residual, peak = traced_peak(lambda: grids.high_pass(big))
+    assert residual.dtype == np.float32 and peak < 1.3 * residual.nbytes, peak / residual.nbytes
 
 
 def test_folded_templates_recover_a_pattern():

@@ -56,6 +56,20 @@ def test_bilinear_sampling_is_scipys_to_the_bit_inside_and_outside():
         assert np.array_equal(ours, map_coordinates(image, [ys, xs], order=1, mode="nearest"))
 
 
+def test_bilinear_sampling_of_a_uint8_image_is_that_of_its_float32_copy():
+    # the ALIGN rules sample the uint8 gray image itself: the values must be those the float32
+    # copy they used to sample gave, not SciPy's rounded integers
+    rng = np.random.default_rng(2)
+    for trial in range(20):
+        h, w = (int(v) for v in rng.integers(2, 300, 2))
+        image = rng.integers(0, 256, (h, w), dtype=np.uint8)
+        ys, xs = rng.uniform(-20, h + 20, 2000), rng.uniform(-20, w + 20, 2000)
+        ours = bilinear_nearest(image, ys, xs)
+        assert ours.dtype == np.float32
+        assert np.array_equal(ours, bilinear_nearest(image.astype(np.float32), ys, xs))
+        assert not np.array_equal(ours, np.round(ours))  # not rounded to whole levels
+
+
 def test_connected_labels_are_scipys():
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components

@@ -39,7 +39,7 @@ MODEL_LOADING_LIMIT_S = 180.0  # loading the models an image needs (see checker.
 
 
 # the memory the default number of workers leaves each: a worker's peak was 520-660 MiB on
-# the issue #19 folder (bench.speed) and ~1020 MiB on one 8192 x 8192 image
+# the issue #19 folder (bench.speed) and ~790 MiB on one 8192 x 8192 image
 WORKER_MEMORY_BYTES = 768 << 20
 
 

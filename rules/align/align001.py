@@ -7,7 +7,6 @@ from checker.model import Issue, Region, Severity
 from checker.rule import Rule
 
 from . import seams
-from .gray import gray32
 
 
 @dataclass(frozen=True)
@@ -34,10 +33,6 @@ class SeamSettings:
                                   shift_ratio=self.min_shift_ratio, sharpness=self.min_sharpness,
                                   min_length=self.min_length, min_pixels=self.min_pixels,
                                   max_flat_share=self.max_flat_share)
-
-
-def _seams(ctx, thresholds: seams.SeamThresholds) -> list[seams.SeamLine]:
-    return seams.find_seams(ctx.shared(gray32), thresholds)
 
 
 def _seam_region(line: seams.SeamLine) -> Region:
@@ -105,7 +100,7 @@ def check_seam(ctx, settings: SeamSettings):
         identical neighbouring pixels on both sides: 75% in lenient, 85% in strict) is taken
         as a drawn edge and not reported in either profile.
     """
-    gray = ctx.shared(gray32)
+    gray = ctx.gray
     lines = seams.find_seams(gray, settings.thresholds())
     if not lines:
         return

@@ -7,7 +7,6 @@ from checker.model import Issue, Region, Severity
 from checker.rule import Rule
 
 from . import grids
-from .gray import gray32
 
 
 @dataclass(frozen=True)
@@ -63,7 +62,7 @@ def check_grid(ctx, settings: GridSettings):
         third of the image is found in strict but not in lenient (measured at about 1.1 levels
         once the image's own texture is filtered out, under lenient's 1.5).
     """
-    gray = ctx.shared(gray32)
+    gray = ctx.gray
     skip = (8, 16) if settings.ignore_jpeg_block_periods and ctx.image.format == "JPEG" else ()
     pattern = grids.find_grid_pattern(gray, tuple(range(settings.min_period, settings.max_period + 1)),
                                     skip_periods=skip)

@@ -9,7 +9,6 @@ from checker.model import Issue, Region, Severity
 from checker.rule import Rule
 
 from . import lines
-from .gray import gray32
 
 
 @dataclass(frozen=True)
@@ -36,7 +35,7 @@ def _segments(ctx, min_segment: int, chain_offset: float) -> tuple[np.ndarray, n
     fade below the detector's edge threshold and a 2 px offset becomes 1 px: recall halved in
     bench.align. Without the joining, a crossing line next to a break hid a fifth of the breaks.)"""
     segs = lines.detect_segments(ctx.gray, max(10, min_segment // 2), merge=False)
-    segs, sides = lines.refine_segments(ctx.shared(gray32), segs, polarity=lines.DETECTOR_POLARITY)
+    segs, sides = lines.refine_segments(ctx.gray, segs, polarity=lines.DETECTOR_POLARITY)
     segs, sides, _counts = lines.chain_collinear(segs, sides, max_offset=chain_offset)
     if len(segs) == 0:
         return segs, sides
@@ -110,7 +109,7 @@ def check_broken_line(ctx, settings: BrokenLineSettings):
                                       settings.max_angle, settings.max_gap,
                                       max_collinear_angle=settings.max_angle + 1.0, sides=sides,
                                       max_side_difference=settings.max_tone_difference)
-    gray = ctx.shared(gray32)
+    gray = ctx.gray
     reported: list[tuple[float, float]] = []
     for br in sorted(breaks, key=lambda b: -b.offset):
         long_gap = br.gap > settings.long_gap

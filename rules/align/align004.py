@@ -14,7 +14,6 @@ from checker.model import Issue, Region, Severity
 from checker.rule import Rule
 
 from . import offsets
-from .gray import gray32
 
 
 @dataclass(frozen=True)
@@ -78,7 +77,7 @@ def check_reference_offset(ctx, settings: ReferenceSettings):
         yield Issue(message=f"reference {path} cannot be read: {exc}; the image was not compared with it",
                     region=None, confidence=1.0, measurements={"reference": path, "error": str(exc)})
         return
-    gray = ctx.shared(gray32)
+    gray = ctx.gray
     est = offsets.estimate_alignment(gray, ref)
     if est.response < settings.min_response:
         return

@@ -21,14 +21,35 @@ class GridPattern:
     local_consistency: float = 0.0
 
 
+# rows of the image blurred at a time by ``high_pass``: with the rows its kernel reaches
+# beyond them, ~5% more blurring for an 8192 px wide image, none for one up to 2048 px tall
+BLUR_CHUNK_BYTES = 16 << 20
+
+
 def high_pass(gray: np.ndarray, sigma: float = 3.0) -> np.ndarray:
+    """The image less its Gaussian blur (OpenCV's, on float32), in float32.
+
+    The only image-sized array made is the result: the float32 copy of a uint8 image and its
+    blur are made a band of rows at a time, each band with the rows the kernel reaches
+    beyond it (an 8192 x 8192 image: 256 MiB at the peak instead of 512). Every value is the
+    one of the whole image blurred at once: a band's rows see the same rows around them, and
+    its cut edges are never inside the kernel's reach of a row it keeps."""
     import cv2
 
-    g = gray.astype(np.float32, copy=False)
-    # the difference written over the blurred copy: one image-sized array instead of two
-    # (8192 x 8192: 256 MiB less at the peak), the same values
-    residual = cv2.GaussianBlur(g, (0, 0), sigma)
-    return np.subtract(g, residual, out=residual)
+    h, w = gray.shape
+    # OpenCV's kernel for a float image when only sigma is given has round(8 * sigma + 1) | 1
+    # taps: at most ceil(4 * sigma) + 1 on each side of the centre
+    reach = math.ceil(4 * sigma) + 1
+    residual = np.empty((h, w), np.float32)
+    step = max(8 * reach, BLUR_CHUNK_BYTES // max(1, 4 * w))
+    for a in range(0, h, step):
+        b = min(h, a + step)
+        lo, hi = max(0, a - reach), min(h, b + reach)
+        band = gray[lo:hi].astype(np.float32, copy=False)  # a view of a float32 image
+        blurred = cv2.GaussianBlur(band, (0, 0), sigma)
+        np.subtract(band[a - lo: b - lo], blurred[a - lo: b - lo], out=residual[a:b])
+        del band, blurred  # before the next band's are made
+    return residual
 
 
 def folded_templates(residual: np.ndarray, period: int, block: int) -> np.ndarray:

@@ -51,9 +51,11 @@ def maximum_around_rows(a: np.ndarray, near: int, far: int) -> np.ndarray:
 def bilinear_nearest(image: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
     """``scipy.ndimage.map_coordinates(image, [ys, xs], order=1, mode="nearest")`` of a 2-D
     float image: points outside are moved to the nearest edge, each value is the weighted sum
-    of its four neighbours, added in SciPy's order, in float64, returned in the image's type."""
+    of its four neighbours, added in SciPy's order, in float64, returned in the image's type.
+    A uint8 image is read as its float32 copy would be (SciPy would round to integers), and
+    the values are float32: the ALIGN rules sample the uint8 gray image without copying it."""
     image = np.asarray(image)
-    if image.ndim != 2 or image.dtype.kind != "f" or image.size == 0:
+    if image.ndim != 2 or not (image.dtype.kind == "f" or image.dtype == np.uint8) or image.size == 0:
         from scipy.ndimage import map_coordinates  # what the analyses never pass
 
         return map_coordinates(image, [ys, xs], order=1, mode="nearest")
@@ -68,7 +70,7 @@ def bilinear_nearest(image: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.nd
     value = value + image[y0, x1].astype(np.float64) * (1.0 - ty) * tx
     value = value + image[y1, x0].astype(np.float64) * ty * (1.0 - tx)
     value = value + image[y1, x1].astype(np.float64) * ty * tx
-    return value.astype(image.dtype)
+    return value.astype(image.dtype if image.dtype.kind == "f" else np.float32)
 
 
 def connected_labels(n: int, rows: np.ndarray, cols: np.ndarray) -> tuple[int, np.ndarray]:

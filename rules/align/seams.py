@@ -1,7 +1,8 @@
 """ALIGN001 measurements: straight seams between rows (or columns) across which the image
 jumps, and regular tile grids made of them.
 
-Pure numpy on gray float32 arrays; the seam detector works on row profiles and per-band sums
+Pure numpy on gray arrays: uint8 as the rule passes them (converted to float32 a few rows
+at a time, so that no float copy of a large image is held), or float; the seam detector works on row profiles and per-band sums
 rather than per-pixel loops (the whole family must stay well under 60 ms per megapixel image).
 """
 from __future__ import annotations
@@ -81,14 +82,20 @@ def row_chunks(rows: int, width: int) -> list[tuple[int, int]]:
     return [(a, min(rows, a + step)) for a in range(0, rows, step)]
 
 
+def row_differences(g: np.ndarray, a: int, b: int, columns: slice = slice(None)) -> np.ndarray:
+    """Rows ``a + 1 .. b`` less rows ``a .. b - 1`` of ``g`` (over ``columns``), in float32
+    whatever ``g``'s type: a uint8 difference would wrap. Each value is the one the float32
+    copy of ``g`` gives (uint8 levels are exact in float32), without making that copy."""
+    return np.subtract(g[a + 1: b + 1, columns], g[a: b, columns], dtype=np.float32)
+
+
 def mean_abs_row_change(g: np.ndarray) -> np.ndarray:
-    """Per row boundary, the mean |difference| between the two rows, in float32 (uint8 would
-    wrap): ``np.abs(np.diff(g, axis=0)).mean(axis=1)``, a few rows at a time."""
-    g = g.astype(np.float32, copy=False)
+    """Per row boundary, the mean |difference| between the two rows, in float32:
+    ``np.abs(np.diff(g, axis=0)).mean(axis=1)``, a few rows at a time."""
     h, w = g.shape
     out = np.empty(max(0, h - 1), np.float32)
     for a, b in row_chunks(h - 1, w):
-        d = g[a + 1: b + 1] - g[a: b]
+        d = row_differences(g, a, b)
         out[a:b] = np.abs(d, out=d).mean(axis=1)
         del d  # before the next chunk's is made
     return out
@@ -150,7 +157,7 @@ def seam_evidence(gray: np.ndarray, params: SeamParams = SeamParams()) -> dict[s
     over local spread), ``shift_ratio`` (mean |jump| over the local normal), ``sharp_step`` and
     ``sharp_shift`` (how much larger the jump is than on the two neighbouring row boundaries).
     Row boundary ``i`` lies between rows ``i`` and ``i + 1``."""
-    g = gray.astype(np.float32, copy=False)
+    g = gray
     h, w = g.shape
     band = min(params.band, w)
     nb = max(1, w // band)
@@ -159,7 +166,7 @@ def seam_evidence(gray: np.ndarray, params: SeamParams = SeamParams()) -> dict[s
     signed = np.empty((h - 1, nb), np.float32)
     absd = np.empty((h - 1, nb), np.float32)
     for a, b in row_chunks(h - 1, used):
-        d = g[a + 1: b + 1, x0: x0 + used] - g[a: b, x0: x0 + used]
+        d = row_differences(g, a, b, slice(x0, x0 + used))
         signed[a:b] = d.reshape(b - a, nb, band).mean(axis=2)
         # |d| clipped in place: the same values without two more temporaries
         np.abs(d, out=d)
@@ -367,8 +374,8 @@ def _texture_ratio(g: np.ndarray, i: int, start: int, end: int, depth: int = 6) 
     """How much busier one side of row boundary ``i`` is than the other: mean |difference
     between neighbouring pixels along the line| in the rows 2..depth away on each side.
     Tiles of one image carry the same texture on both sides of their seam."""
-    above = g[max(0, i - depth): max(0, i - 1), start:end]
-    below = g[i + 2: i + 2 + depth - 1, start:end]
+    above = g[max(0, i - depth): max(0, i - 1), start:end].astype(np.float32, copy=False)
+    below = g[i + 2: i + 2 + depth - 1, start:end].astype(np.float32, copy=False)
     if above.size == 0 or below.size == 0:
         return 1.0
     busy_above = float(np.mean(np.abs(np.diff(above, axis=1)))) + 0.5
@@ -380,11 +387,28 @@ def _distinct_columns(g: np.ndarray, min_repeated: float = 0.3) -> np.ndarray | 
     """The columns that differ from the one before them somewhere, when a nearest-neighbour
     upscale along the rows repeats columns (more than ``min_repeated`` of them are copies of
     their left neighbour over the whole height); None when the columns are not repeated."""
-    changes = np.abs(np.diff(g.astype(np.float32, copy=False), axis=1)).mean(axis=0)
+    changes = _mean_abs_column_change(g)
     repeated = changes < 0.05
     if repeated.mean() <= min_repeated:
         return None
     return np.concatenate([[0], np.flatnonzero(~repeated) + 1])
+
+
+def _mean_abs_column_change(g: np.ndarray) -> np.ndarray:
+    """Per column boundary, the mean |difference| between the two columns over all rows.
+
+    For uint8 images the sums are taken in integers, a few rows at a time (the float32 sum
+    of one column's whole |difference| would be an image-sized temporary, 256 MiB for
+    8192 x 8192). They are the sums the float32 formula gives: integers up to 2**24 are exact
+    in float32 whatever the order they are added in, and a column of 65793 rows of 255 would
+    be needed to pass it."""
+    h, w = g.shape
+    if g.dtype != np.uint8 or h * 255 >= 1 << 24:
+        return np.abs(np.diff(g.astype(np.float32, copy=False), axis=1)).mean(axis=0)
+    total = np.zeros(max(0, w - 1), np.int64)
+    for a, b in row_chunks(h, w):
+        total += np.abs(np.diff(g[a:b].astype(np.int16), axis=1)).sum(axis=0)
+    return total.astype(np.float32) / np.float32(h)
 
 
 def _flat_share(g: np.ndarray, i: int, start: int, end: int, depth: int = 4,
@@ -424,7 +448,7 @@ def _cell_jumps(g: np.ndarray, i: int, x0: int, band: int, nb: int,
 
     def row_diff(k: int) -> np.ndarray:
         k = min(max(k, 0), h - 2)
-        return (g[k + 1, sl] - g[k, sl]).reshape(nb, n_cells, cell)
+        return np.subtract(g[k + 1, sl], g[k, sl], dtype=np.float32).reshape(nb, n_cells, cell)
 
     d = row_diff(i)
     refs = np.stack([row_diff(i + k) for k in (-3, -2, 2, 3)])
@@ -432,15 +456,6 @@ def _cell_jumps(g: np.ndarray, i: int, x0: int, band: int, nb: int,
     cell_abs = np.minimum(np.abs(d), params.clip).mean(axis=2)
     ref_abs = np.minimum(np.abs(refs), params.clip).mean(axis=3).mean(axis=0)
     return cell_step, (cell_abs + 0.3) / (ref_abs + 0.3)
-
-
-def _flat_sides(g: np.ndarray, pos: int, a: int, b: int, depth: int = 6) -> bool:
-    """True when the rows on both sides of a line are nearly flat (a drawn colour edge)."""
-    above = g[max(0, pos - depth): pos - 1, a:b]
-    below = g[pos + 1: pos + depth, a:b]
-    if above.size == 0 or below.size == 0:
-        return True
-    return float(np.std(np.diff(above, axis=1))) < 3.0 and float(np.std(np.diff(below, axis=1))) < 3.0
 
 
 def _strongest_per_neighbourhood(lines: list[SeamLine], gap: int = 3) -> list[SeamLine]:
