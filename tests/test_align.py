@@ -242,11 +242,11 @@ def test_high_pass_of_uint8_in_bands_is_the_whole_float_formula_to_the_bit(monke
     g32 = g8.astype(np.float32)
     expected = g32 - cv2.GaussianBlur(g32, (0, 0), 3.0)
     assert np.array_equal(grids.high_pass(g8), expected)  # one band
-    monkeypatch.setattr(grids, "BLUR_CHUNK_BYTES", 1)  # the smallest bands: 104 rows, 3 of them
+    monkeypatch.setattr(grids, "BLUR_CHUNK_BYTES", 1)  # the smallest bands: 104 rows, 5 of them
     assert np.array_equal(grids.high_pass(g8), expected)
     # a large image: the float32 result is the only image-sized array (the float copy of the
     # uint8 image and its blur, each image-sized, would make the peak 3x the result)
-    big = np.ascontiguousarray(np.tile(g8, (8, 8)))  # 2408 x 4136
+    big = np.ascontiguousarray(np.tile(g8, (8, 8)))  # 4136 rows of 2408
     monkeypatch.setattr(grids, "BLUR_CHUNK_BYTES", 1 << 20)
     residual, peak = traced_peak(lambda: grids.high_pass(big))
     assert residual.dtype == np.float32 and peak < 1.3 * residual.nbytes, peak / residual.nbytes

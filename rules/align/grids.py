@@ -21,8 +21,9 @@ class GridPattern:
     local_consistency: float = 0.0
 
 
-# rows of the image blurred at a time by ``high_pass``: with the rows its kernel reaches
-# beyond them, ~5% more blurring for an 8192 px wide image, none for one up to 2048 px tall
+# bytes of float32 rows blurred at a time by ``high_pass``: with the rows its kernel reaches
+# beyond them, ~5% more blurring for an 8192 px wide image, none for an image of up to
+# 16 MiB in float32 (2048 x 2048: one band)
 BLUR_CHUNK_BYTES = 16 << 20
 
 

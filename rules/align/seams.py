@@ -2,8 +2,9 @@
 jumps, and regular tile grids made of them.
 
 Pure numpy on gray arrays: uint8 as the rule passes them (converted to float32 a few rows
-at a time, so that no float copy of a large image is held), or float; the seam detector works on row profiles and per-band sums
-rather than per-pixel loops (the whole family must stay well under 60 ms per megapixel image).
+at a time, so that no float copy of a large image is held), or float. The seam detector
+works on row profiles and per-band sums rather than per-pixel loops (the whole family must
+stay well under 60 ms per megapixel image).
 """
 from __future__ import annotations
 
@@ -397,11 +398,11 @@ def _distinct_columns(g: np.ndarray, min_repeated: float = 0.3) -> np.ndarray | 
 def _mean_abs_column_change(g: np.ndarray) -> np.ndarray:
     """Per column boundary, the mean |difference| between the two columns over all rows.
 
-    For uint8 images the sums are taken in integers, a few rows at a time (the float32 sum
-    of one column's whole |difference| would be an image-sized temporary, 256 MiB for
-    8192 x 8192). They are the sums the float32 formula gives: integers up to 2**24 are exact
-    in float32 whatever the order they are added in, and a column of 65793 rows of 255 would
-    be needed to pass it."""
+    For uint8 images the sums are taken in integers, a few rows at a time (the float32
+    formula makes two image-sized temporaries, the differences and their absolute values:
+    256 MiB each for 8192 x 8192). They are the sums the float32 formula gives: integers
+    below 2**24 are exact in float32 whatever the order they are added in. Only an image of
+    more than 65793 rows could reach it; such an image takes the float32 formula."""
     h, w = g.shape
     if g.dtype != np.uint8 or h * 255 >= 1 << 24:
         return np.abs(np.diff(g.astype(np.float32, copy=False), axis=1)).mean(axis=0)
