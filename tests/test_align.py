@@ -245,7 +245,7 @@ def test_high_pass_of_uint8_in_bands_is_the_whole_float_formula_to_the_bit(monke
     monkeypatch.setattr(grids, "BLUR_CHUNK_BYTES", 1)  # the smallest bands: 104 rows, 5 of them
     assert np.array_equal(grids.high_pass(g8), expected)
     # a large image: the float32 result is the only image-sized array (the float copy of the
-    # uint8 image and its blur, each image-sized, would make the peak 3x the result)
+    # uint8 image beside its blur, each image-sized, made the peak 2x the result)
     big = np.ascontiguousarray(np.tile(g8, (8, 8)))  # 4136 rows of 2408
     monkeypatch.setattr(grids, "BLUR_CHUNK_BYTES", 1 << 20)
     residual, peak = traced_peak(lambda: grids.high_pass(big))
