@@ -88,6 +88,26 @@ def test_small_hands_are_left_to_strict():
     assert run_rule(HAND001, canvas, profile="lenient", settings={"min_hand_share": 0.5}) == []
 
 
+
+def test_a_hand_the_profile_does_not_judge_costs_no_mask():
+    """A hand's signals (its GrabCut mask, ~75 ms) are computed only for hands a rule judges."""
+    from rules.hands.analysis import DetectionPlan
+    from rules.hands.signals import hand_signals
+
+    image = draw_hand(512).image
+    lenient_plan = DetectionPlan(search_tiles=False)  # the plan of lenient's hand settings
+    skipped = context_from_array(image)
+    assert run_rule(HAND001, skipped, settings={"min_hand_share": 0.99}) == []
+    (hand,) = skipped.shared(analyse_hands, lenient_plan).hands
+    assert "signals" not in vars(hand)
+    judged = context_from_array(image)
+    assert run_rule(HAND001, judged) == []
+    (hand,) = judged.shared(analyse_hands, lenient_plan).hands
+    assert "signals" in vars(hand)
+    # read late, they are what the analysis would have measured at once
+    assert hand.signals == {**hand_signals(image, hand.hand, hand.extended),
+                            "hand_share": hand.share_of_image, "other_hand_overlap": hand.other_hand_overlap}
+
 def test_implausibility_evidence_grows_with_the_excess():
     settings = GeometryLimits()
     calm = {"max_backward_bend_deg": 10.0, "max_lateral_bend_deg": 10.0, "max_phalanx_ratio": 1.4,

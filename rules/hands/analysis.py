@@ -321,21 +321,33 @@ def detect_hands(rgb: np.ndarray, plan: DetectionPlan = DetectionPlan()) -> list
 
 @dataclass(frozen=True)
 class HandReport:
-    """A detected hand with everything the rules decide on."""
+    """A detected hand with everything the rules decide on.
+
+    ``signals`` (the hand's mask and skeleton measurements, ~75 ms of CPU a hand, mostly
+    GrabCut) are computed when first read: a hand the profile does not judge (too small,
+    too unsure) costs only its landmarks."""
 
     hand: DetectedHand
     box: Region
     extended: tuple[bool, ...]
-    signals: dict[str, Any] = field(default_factory=dict)
+    share_of_image: float  # hand size relative to the image's shorter side
+    other_hand_overlap: float = 0.0  # share of its box another hand's box covers
+    image: np.ndarray | None = field(default=None, repr=False, compare=False)  # the RGB image it was found in
 
     @property
     def extended_count(self) -> int:
         return int(sum(self.extended))
 
-    @property
-    def share_of_image(self) -> float:
-        """Hand size relative to the image's shorter side."""
-        return float(self.signals.get("hand_share", 0.0))
+    @functools.cached_property
+    def signals(self) -> dict[str, Any]:
+        from .signals import hand_signals
+
+        if self.image is None:
+            raise ValueError("a HandReport without its image has no signals")
+        signals = hand_signals(self.image, self.hand, self.extended)
+        signals["hand_share"] = self.share_of_image
+        signals["other_hand_overlap"] = self.other_hand_overlap
+        return signals
 
 
 @dataclass(frozen=True)
@@ -369,23 +381,20 @@ def analyse_hands(ctx, plan: DetectionPlan = DetectionPlan()) -> HandAnalysis:
 
 
 def analyse_rgb(rgb: np.ndarray, plan: DetectionPlan = DetectionPlan()) -> HandAnalysis:
+    """Every hand in ``rgb`` with its landmarks and extended digits; each hand's signals are
+    computed when a rule first reads them (``HandReport.signals``)."""
     from .lab import start_tables
-    from .signals import hand_signals, overlap_with_other_hands
+    from .signals import overlap_with_other_hands
 
     start = time.perf_counter()
     start_tables()  # for the hand masks: filled on the other core while MediaPipe loads
     h, w = rgb.shape[:2]
-    reports = []
     hands = detect_hands(rgb, plan)
     overlaps = overlap_with_other_hands([hand.bounds for hand in hands])
-    for hand, overlap in zip(hands, overlaps):
-        box = hand_box(hand, w, h)
-        extended = geo.extended_digits(hand.world)
-        signals = hand_signals(rgb, hand, extended)
-        signals["hand_share"] = round(hand.size / max(1, min(w, h)), 4)
-        signals["other_hand_overlap"] = overlap
-        reports.append(HandReport(hand, box, extended, signals))
-    return HandAnalysis(tuple(reports), (time.perf_counter() - start) * 1000)
+    reports = tuple(HandReport(hand, hand_box(hand, w, h), geo.extended_digits(hand.world),
+                               round(hand.size / max(1, min(w, h)), 4), overlap, rgb)
+                    for hand, overlap in zip(hands, overlaps))
+    return HandAnalysis(reports, (time.perf_counter() - start) * 1000)
 
 
 def augment_hand(ctx, plan: DetectionPlan, index: int) -> dict:
