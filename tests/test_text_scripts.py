@@ -94,6 +94,17 @@ def test_what_was_not_judged_is_in_the_observations():
     assert entry["script"] == "cyrillic" and entry["language"] == "rus"
 
 
+@needs_models
+def test_english_is_loaded_once_for_the_script_check_and_the_second_reader():
+    """Both read single lines in English (mode 7): one engine, not two copies of the model
+    (~70 ms and its memory per worker)."""
+    from rules.text.scripts import _line_reader
+    from rules.text.tesseract import tesseract_api
+
+    assert _line_reader("eng") is tesseract_api(7)
+    assert _line_reader("rus") is not tesseract_api(7)
+
+
 def test_correct_chinese_is_not_garbled_and_pseudo_characters_are():
     for seed in range(4):
         case = make_script_case(seed, "cjk")

@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 
-from checker.loading import loading_models
 from rules.text.reading import Box
 
 # (first, last) code points of each script's letters
@@ -133,14 +132,12 @@ def installed_script_languages() -> tuple[tuple[str, str], ...]:
     return tuple(found)
 
 
-@functools.lru_cache(maxsize=16)
 def _line_reader(language: str):
-    from rules.text.tesseract import tessdata_path
+    """A single line's reader (page segmentation mode 7): for English, the same engine as
+    the second reader's (``rules.text.tesseract.tesseract_line``)."""
+    from rules.text.tesseract import tesseract_reader
 
-    with loading_models():
-        import tesserocr
-
-        return tesserocr.PyTessBaseAPI(path=tessdata_path(), lang=language, psm=7)
+    return tesseract_reader(language, 7)
 
 
 @dataclass(frozen=True)
