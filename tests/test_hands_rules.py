@@ -88,7 +88,6 @@ def test_small_hands_are_left_to_strict():
     assert run_rule(HAND001, canvas, profile="lenient", settings={"min_hand_share": 0.5}) == []
 
 
-
 def test_a_hand_the_profile_does_not_judge_costs_no_mask():
     """A hand's signals (its GrabCut mask, ~75 ms) are computed only for hands a rule judges."""
     from rules.hands.analysis import DetectionPlan
@@ -107,6 +106,7 @@ def test_a_hand_the_profile_does_not_judge_costs_no_mask():
     # read late, they are what the analysis would have measured at once
     assert hand.signals == {**hand_signals(image, hand.hand, hand.extended),
                             "hand_share": hand.share_of_image, "other_hand_overlap": hand.other_hand_overlap}
+
 
 def test_implausibility_evidence_grows_with_the_excess():
     settings = GeometryLimits()

@@ -42,6 +42,7 @@ def tesseract_reader(language: str, psm: int):
 
 
 def tesseract_api(psm: int):
+    """The English engine in mode ``psm``."""
     return tesseract_reader("eng", psm)
 
 
