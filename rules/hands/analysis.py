@@ -8,7 +8,6 @@ and loaded lazily, once per process.
 from __future__ import annotations
 
 import functools
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -353,7 +352,6 @@ class HandReport:
 @dataclass(frozen=True)
 class HandAnalysis:
     hands: tuple[HandReport, ...]
-    elapsed_ms: float
 
     def measurements(self) -> dict[str, Any]:
         return {
@@ -386,7 +384,6 @@ def analyse_rgb(rgb: np.ndarray, plan: DetectionPlan = DetectionPlan()) -> HandA
     from .lab import start_tables
     from .signals import overlap_with_other_hands
 
-    start = time.perf_counter()
     start_tables()  # for the hand masks: filled on the other core while MediaPipe loads
     h, w = rgb.shape[:2]
     hands = detect_hands(rgb, plan)
@@ -394,7 +391,7 @@ def analyse_rgb(rgb: np.ndarray, plan: DetectionPlan = DetectionPlan()) -> HandA
     reports = tuple(HandReport(hand, hand_box(hand, w, h), geo.extended_digits(hand.world),
                                round(hand.size / max(1, min(w, h)), 4), overlap, rgb)
                     for hand, overlap in zip(hands, overlaps))
-    return HandAnalysis(reports, (time.perf_counter() - start) * 1000)
+    return HandAnalysis(reports)
 
 
 def augment_hand(ctx, plan: DetectionPlan, index: int) -> dict:
