@@ -66,7 +66,7 @@ ENTRY_FORMAT = 2
 # the libraries whose versions can change what a rule finds. The OCR models are noticer's own
 # package data, each checked against its SHA-256 in rules/text/ppocr.py (MODEL_SHA256), a
 # source file of the text family: new models change that family's key like its code does.
-RESULT_LIBRARIES = ("numpy", "opencv-contrib-python", "mediapipe", "pillow", "scipy", "pytesseract",
+RESULT_LIBRARIES = ("numpy", "opencv-contrib-python", "mediapipe", "pillow", "pyspng", "scipy", "pytesseract",
                     "tesserocr", "onnxruntime", "onnx", "pyspellchecker", "rapidfuzz")
 RUN_DIR_CHARS = 16
 MAX_ENTRY_BYTES = 16 << 20  # an entry larger than this is not ours: it is not read

@@ -1,6 +1,7 @@
 """Issue #17, inputs that used to crash or be misjudged: files named with the wrong
 extension, a truncated GIF, an animated PNG OpenCV must not decode, huge sides, damaged
-generation metadata. Each test failed before its fix."""
+generation metadata; and (issue #19) which PNGs the faster decoder takes. Each test failed
+before its fix."""
 from __future__ import annotations
 
 import io
@@ -104,6 +105,85 @@ def test_an_animated_png_is_decoded_by_pil_never_by_opencv(monkeypatch):
 def test_a_plain_png_still_takes_the_fast_path():
     assert not imageio.is_apng(encoded(scene(16, 16, seed=2), "PNG"))
     assert imageio.is_apng(b"\x89PNG\r\n\x1a\n\x00\x00")  # a malformed chunk list: the careful path
+
+
+# --- issue #19: plain 8-bit RGB PNGs are decoded by libspng, to OpenCV's very pixels ---
+
+def with_chunk(data: bytes, kind: bytes, payload: bytes) -> bytes:
+    """``data`` (a PNG) with a chunk added right after its header."""
+    chunks = png_chunks(data)
+    return png_join(chunks[:1] + [(kind, payload)] + chunks[1:])
+
+
+PLAIN_RGB_PNGS = {
+    "plain": lambda px: encoded(px, "PNG"),
+    "uncompressed": lambda px: encoded(px, "PNG", compress_level=0),
+    "tRNS colour": lambda px: encoded(px, "PNG", transparency=(10, 20, 30)),
+    "gAMA": lambda px: with_chunk(encoded(px, "PNG"), b"gAMA", (45455).to_bytes(4, "big")),
+    "sBIT": lambda px: with_chunk(encoded(px, "PNG"), b"sBIT", bytes([5, 6, 5])),
+}
+
+
+@pytest.mark.parametrize("variant", sorted(PLAIN_RGB_PNGS))
+def test_plain_rgb_png_is_decoded_by_libspng_to_opencvs_pixels(monkeypatch, variant):
+    import cv2
+
+    pixels = scene(97, 61, seed=5)
+    data = PLAIN_RGB_PNGS[variant](pixels)
+    opencv = cv2.cvtColor(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+    def refuse(_data):
+        raise AssertionError("a plain RGB PNG reached cv2.imdecode")
+
+    monkeypatch.setattr(imageio, "_decode_cv2", refuse)
+    assert imageio.plain_rgb8_png(data)
+    image = load_image(Path("plain.png"), data=data)
+    assert image.rgb.dtype == np.uint8 and image.rgb.flags.c_contiguous
+    assert np.array_equal(image.rgb, opencv)
+    assert np.array_equal(image.rgb, pixels)
+
+
+def palette_png(pixels: np.ndarray) -> bytes:
+    out = io.BytesIO()
+    Image.fromarray(pixels).convert("P").save(out, format="PNG")
+    return out.getvalue()
+
+
+OTHER_PNGS = {
+    "RGBA": lambda px: encoded(np.dstack([px, np.full(px.shape[:2], 255, np.uint8)]), "PNG"),
+    "gray": lambda px: encoded(px[:, :, 0], "PNG"),
+    "16-bit gray": lambda px: encoded(px[:, :, 0].astype(np.uint16) * 257, "PNG"),
+    "palette": lambda px: palette_png(px),
+    "eXIf orientation": lambda px: with_chunk(encoded(px, "PNG"), b"eXIf",
+                                              b"MM\x00*\x00\x00\x00\x08\x00\x01\x01\x12\x00\x03\x00\x00\x00\x01\x00\x06\x00\x00\x00\x00\x00\x00"),
+    "truncated": lambda px: encoded(px, "PNG")[:-40],
+    "one-frame APNG": lambda px: one_frame_apng(),
+}
+
+
+@pytest.mark.parametrize("variant", sorted(OTHER_PNGS))
+def test_other_pngs_are_not_given_to_libspng(variant):
+    data = OTHER_PNGS[variant](scene(40, 30, seed=6))
+    assert not imageio.plain_rgb8_png(data)
+
+
+def test_an_exif_orientation_in_a_png_is_still_applied():
+    pixels = scene(40, 30, seed=6)
+    data = OTHER_PNGS["eXIf orientation"](pixels)
+    image = load_image(Path("turned.png"), data=data)
+    assert image.exif_orientation == 6
+    assert np.array_equal(image.rgb, np.rot90(pixels, k=-1))
+
+
+def test_a_damaged_plain_png_is_a_clear_error_not_a_crash():
+    data = bytearray(encoded(scene(64, 48, seed=7), "PNG"))
+    chunks = png_chunks(bytes(data))
+    damaged = [(kind, payload[:20] + bytes(len(payload) - 20) if kind == b"IDAT" else payload)
+               for kind, payload in chunks]
+    broken = png_join(damaged)
+    assert imageio.plain_rgb8_png(broken)
+    with pytest.raises(ImageLoadError, match="corrupt|cannot"):
+        load_image(Path("damaged.png"), data=broken)
 
 
 # --- damaged generation metadata (item 11): the leak is still reported, nothing crashes ---
