@@ -107,7 +107,7 @@ def test_a_plain_png_still_takes_the_fast_path():
     assert imageio.is_apng(b"\x89PNG\r\n\x1a\n\x00\x00")  # a malformed chunk list: the careful path
 
 
-# --- issue #19: plain 8-bit RGB PNGs are decoded by libspng, to OpenCV's very pixels ---
+# --- issue #19: plain 8-bit RGB and RGBA PNGs are decoded by libspng, to the same pixels ---
 
 def with_chunk(data: bytes, kind: bytes, payload: bytes) -> bytes:
     """``data`` (a PNG) with a chunk added right after its header."""
@@ -136,11 +136,15 @@ def test_plain_rgb_png_is_decoded_by_libspng_to_opencvs_pixels(monkeypatch, vari
         raise AssertionError("a plain RGB PNG reached cv2.imdecode")
 
     monkeypatch.setattr(imageio, "_decode_cv2", refuse)
-    assert imageio.plain_rgb8_png(data)
+    assert imageio.spng_layout(data) == "RGB"
     image = load_image(Path("plain.png"), data=data)
     assert image.rgb.dtype == np.uint8 and image.rgb.flags.c_contiguous
     assert np.array_equal(image.rgb, opencv)
     assert np.array_equal(image.rgb, pixels)
+
+
+# a big-endian TIFF header and one IFD entry: Orientation (0x0112) = 6, turned 90 degrees clockwise
+TURNED_EXIF = b"MM\x00*\x00\x00\x00\x08\x00\x01\x01\x12\x00\x03\x00\x00\x00\x01\x00\x06\x00\x00\x00\x00\x00\x00"
 
 
 def palette_png(pixels: np.ndarray) -> bytes:
@@ -150,12 +154,11 @@ def palette_png(pixels: np.ndarray) -> bytes:
 
 
 OTHER_PNGS = {
-    "RGBA": lambda px: encoded(np.dstack([px, np.full(px.shape[:2], 255, np.uint8)]), "PNG"),
+    "RGBA with eXIf": lambda px: with_chunk(encoded(np.dstack([px, px[:, :, 0]]), "PNG"), b"eXIf", TURNED_EXIF),
     "gray": lambda px: encoded(px[:, :, 0], "PNG"),
     "16-bit gray": lambda px: encoded(px[:, :, 0].astype(np.uint16) * 257, "PNG"),
     "palette": lambda px: palette_png(px),
-    "eXIf orientation": lambda px: with_chunk(encoded(px, "PNG"), b"eXIf",
-                                              b"MM\x00*\x00\x00\x00\x08\x00\x01\x01\x12\x00\x03\x00\x00\x00\x01\x00\x06\x00\x00\x00\x00\x00\x00"),
+    "eXIf orientation": lambda px: with_chunk(encoded(px, "PNG"), b"eXIf", TURNED_EXIF),
     "truncated": lambda px: encoded(px, "PNG")[:-40],
     "one-frame APNG": lambda px: one_frame_apng(),
 }
@@ -164,7 +167,47 @@ OTHER_PNGS = {
 @pytest.mark.parametrize("variant", sorted(OTHER_PNGS))
 def test_other_pngs_are_not_given_to_libspng(variant):
     data = OTHER_PNGS[variant](scene(40, 30, seed=6))
-    assert not imageio.plain_rgb8_png(data)
+    assert imageio.spng_layout(data) is None
+
+
+def rgba_with_every_alpha(seed: int) -> np.ndarray:
+    """An RGBA picture whose alpha takes every value, mostly 0 and 255 as in real cut-outs."""
+    pixels = scene(120, 90, seed=seed)
+    alpha = np.full(pixels.shape[:2], 255, np.uint8)
+    alpha[:30] = 0
+    alpha[40:42, :] = np.resize(np.arange(256, dtype=np.uint8), (2, alpha.shape[1]))
+    alpha[50:, 60:] = np.resize(np.arange(256, dtype=np.uint8)[::-1], (alpha.shape[0] - 50, alpha.shape[1] - 60))
+    return np.dstack([pixels, alpha])
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_contrast_ground_blend_is_the_plain_formula_for_every_alpha(seed):
+    rgba = rgba_with_every_alpha(seed)
+    rgb, alpha = rgba[:, :, :3], rgba[:, :, 3]
+    composite = imageio.composite_on_contrast(rgb, alpha)
+    for ground in (0.0, 255.0):  # the formula's pixels for both grounds: the one chosen must match
+        weight = alpha.astype(np.float32)[:, :, None] / 255.0
+        plain = np.clip(rgb.astype(np.float32) * weight + ground * (1.0 - weight) + 0.5, 0, 255).astype(np.uint8)
+        if np.array_equal(composite[alpha == 0], plain[alpha == 0]):
+            assert np.array_equal(composite, plain)
+            break
+    else:
+        raise AssertionError("the transparent pixels are neither ground")
+    assert set(np.unique(alpha)) == set(range(256))
+
+
+def test_an_rgba_png_from_libspng_is_what_pils_path_makes_of_it(monkeypatch):
+    data = encoded(rgba_with_every_alpha(4), "PNG")
+    assert imageio.spng_layout(data) == "RGBA"
+    decoded = []
+    real = imageio._decode_spng
+    monkeypatch.setattr(imageio, "_decode_spng", lambda d, layout: decoded.append(layout) or real(d, layout))
+    fast = load_image(Path("cut-out.png"), data=data)
+    assert decoded == ["RGBA"]
+    monkeypatch.setattr(imageio, "_decode_spng", lambda d, layout: None)
+    pil = load_image(Path("cut-out.png"), data=data)
+    assert np.array_equal(fast.rgb, pil.rgb) and np.array_equal(fast.alpha, pil.alpha)
+    assert fast.rgb.flags.c_contiguous and fast.mode == "RGBA"
 
 
 def test_an_exif_orientation_in_a_png_is_still_applied():
@@ -176,12 +219,10 @@ def test_an_exif_orientation_in_a_png_is_still_applied():
 
 
 def test_a_damaged_plain_png_is_a_clear_error_not_a_crash():
-    data = bytearray(encoded(scene(64, 48, seed=7), "PNG"))
-    chunks = png_chunks(bytes(data))
-    damaged = [(kind, payload[:20] + bytes(len(payload) - 20) if kind == b"IDAT" else payload)
-               for kind, payload in chunks]
-    broken = png_join(damaged)
-    assert imageio.plain_rgb8_png(broken)
+    chunks = png_chunks(encoded(scene(64, 48, seed=7), "PNG"))
+    broken = png_join([(kind, payload[:20] + bytes(len(payload) - 20) if kind == b"IDAT" else payload)
+                       for kind, payload in chunks])  # the image data zeroed after 20 bytes
+    assert imageio.spng_layout(broken) == "RGB"
     with pytest.raises(ImageLoadError, match="corrupt|cannot"):
         load_image(Path("damaged.png"), data=broken)
 
