@@ -206,18 +206,24 @@ def load_image(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS, data: bytes | N
 PNG_METADATA_CHUNKS = (b"eXIf", b"tEXt", b"zTXt", b"iTXt")
 
 
+def png_chunk_kinds(data: bytes):
+    """The type (4 bytes) of each chunk of a PNG, in order, as far as its length fields lead
+    (each chunk: length, type, data, CRC); the caller decides what a list that runs out
+    before IEND means."""
+    pos = 8
+    while pos + 8 <= len(data):
+        yield data[pos + 4:pos + 8]
+        pos += 12 + int.from_bytes(data[pos:pos + 4], "big")
+
+
 def is_apng(data: bytes) -> bool:
     """Whether a PNG announces animation (an acTL chunk before the first IDAT). A malformed
     chunk list answers True: PIL, not OpenCV, then decodes it (PIL fails with an exception)."""
-    pos = 8
-    while pos + 8 <= len(data):
-        length = int.from_bytes(data[pos:pos + 4], "big")
-        kind = data[pos + 4:pos + 8]
+    for kind in png_chunk_kinds(data):
         if kind == b"acTL":
             return True
         if kind in (b"IDAT", b"IEND"):
             return False
-        pos += 12 + length
     return True
 
 
@@ -225,17 +231,14 @@ def png_has_late_metadata(data: bytes) -> bool:
     """Whether a PNG has metadata chunks PIL only sees after decoding the pixels: an eXIf
     chunk anywhere but the header (PIL reads it there), or text chunks after the image data.
     A malformed chunk list answers True, so the slow, careful path is taken."""
-    pos, seen_pixels = 8, False
-    while pos + 8 <= len(data):
-        length = int.from_bytes(data[pos:pos + 4], "big")
-        kind = data[pos + 4:pos + 8]
+    seen_pixels = False
+    for kind in png_chunk_kinds(data):
         if kind == b"IDAT":
             seen_pixels = True
         elif kind == b"IEND":
             return False
         elif seen_pixels and kind in PNG_METADATA_CHUNKS:
             return True
-        pos += 12 + length
     return True
 
 
@@ -247,15 +250,11 @@ def spng_layout(data: bytes) -> str | None:
     None, also for a malformed or unended chunk list (the other decoders' path)."""
     if len(data) < 33 or data[12:16] != b"IHDR" or data[24] != 8 or data[25] not in (2, 6):
         return None
-    pos = 8
-    while pos + 8 <= len(data):
-        length = int.from_bytes(data[pos:pos + 4], "big")
-        kind = data[pos + 4:pos + 8]
+    for kind in png_chunk_kinds(data):
         if kind in (b"acTL", b"eXIf"):
             return None
         if kind == b"IEND":
             return "RGB" if data[25] == 2 else "RGBA"
-        pos += 12 + length
     return None
 
 
