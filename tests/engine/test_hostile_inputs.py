@@ -157,7 +157,7 @@ OTHER_PNGS = {
     "RGBA with eXIf": lambda px: with_chunk(encoded(np.dstack([px, px[:, :, 0]]), "PNG"), b"eXIf", TURNED_EXIF),
     "gray": lambda px: encoded(px[:, :, 0], "PNG"),
     "16-bit gray": lambda px: encoded(px[:, :, 0].astype(np.uint16) * 257, "PNG"),
-    "palette": lambda px: palette_png(px),
+    "palette": palette_png,
     "eXIf orientation": lambda px: with_chunk(encoded(px, "PNG"), b"eXIf", TURNED_EXIF),
     "truncated": lambda px: encoded(px, "PNG")[:-40],
     "one-frame APNG": lambda px: one_frame_apng(),
