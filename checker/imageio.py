@@ -243,11 +243,12 @@ def png_has_late_metadata(data: bytes) -> bool:
 
 
 def spng_layout(data: bytes) -> str | None:
-    """"RGB" or "RGBA" when a PNG is one frame of 8-bit RGB or RGBA (colour type 2 or 6)
-    without an eXIf chunk before its end: what libspng decodes to the very pixels OpenCV
-    (RGB) or PIL (RGBA) gives. Neither applies gamma or a colour profile, nor (OpenCV) a tRNS
-    colour; OpenCV would turn the image by an eXIf orientation and libspng does not. Else
-    None, also for a malformed or unended chunk list (the other decoders' path)."""
+    """The layout libspng decodes a PNG to: "RGB" or "RGBA" when the PNG is one frame of 8-bit
+    RGB or RGBA (colour type 2 or 6) without an eXIf chunk before its end, which libspng
+    decodes to the very pixels OpenCV (RGB) or PIL (RGBA) gives. Neither applies gamma or a
+    colour profile, nor (OpenCV) a tRNS colour; OpenCV would turn the image by an eXIf
+    orientation and libspng does not. Else None, also for a malformed or unended chunk list
+    (the other decoders' path)."""
     if len(data) < 33 or data[12:16] != b"IHDR" or data[24] != 8 or data[25] not in (2, 6):
         return None
     for kind in png_chunk_kinds(data):
