@@ -101,7 +101,13 @@ def models_present() -> bool:
 
 def new_session(path: Path | str, threads: int = 1):
     """An ONNX Runtime CPU session with ``threads`` threads, no memory arena (its pools grew
-    with the largest input ever seen) and all graph optimisations."""
+    with the largest input ever seen) and all graph optimisations.
+
+    OpenVINO 2026.4 (one thread, f32) was measured in its place on the detector's and
+    recogniser's inputs of the bench.speed folder (2026-12-08): with the inputs' varying
+    shapes 1.24-1.29 times ONNX Runtime's CPU time for the detector and 1.57-1.77 for the
+    recogniser; compiled for one fixed 736 x 736 shape, the same time (149-157 ms against
+    151-160). It would add ~180 MB to the installation for no gain."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
