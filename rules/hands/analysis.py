@@ -158,10 +158,10 @@ def within_mediapipe_limit(rgb: np.ndarray) -> tuple[np.ndarray, float]:
     return cv2.resize(np.ascontiguousarray(rgb), size, interpolation=cv2.INTER_AREA), factor
 
 
-# model_complexity=1 (the full landmark model). The lite one (0), shipped in the same wheel,
-# was measured for speed (2026-12-08, 60 corpus hand photos): 19.6-21.5 ms of CPU per image
-# against 24.8-26.8, about 1% of a mixed folder's CPU, for other landmarks than the ones the
-# hand rules' thresholds were chosen on
+# model_complexity=1: the full palm detector and landmark model. The lite ones (0), shipped
+# in the same wheel, were measured for speed (2026-12-08, 60 corpus hand photos): 19.6-21.5
+# ms of CPU per image against 24.8-26.8, about 1% of a mixed folder's CPU, for other
+# landmarks than the ones the hand rules' thresholds were chosen on
 @functools.lru_cache(maxsize=4)
 def _hands_model(max_hands: int):
     with loading_models(), native_stderr_silenced():
